@@ -1,0 +1,240 @@
+# cross/static.mk: fully static, size-budgeted builds of d42pcap against musl,
+# libpcap and mbedTLS built from the pinned sources in third_party/.
+# Included by the top Makefile (uses its SRCS, UNIT_SRCS, D42FLAGS, WARNFLAGS).
+# See docs/STATIC.md. Everything for target T lives in build/T/:
+#   src/       unpacked musl, libpcap, mbedTLS (built in place)
+#   sysroot/   musl + libpcap + mbedTLS installed; bin/d42-cc is the compiler
+#   stamp/     one stamp per library, plus the flags it was built with
+#   obj/ tests/ d42pcap (stripped), d42pcap.full (symbols), d42pcap.map
+#
+#   make static TARGET=T    build/T/d42pcap         make static-all
+#   make size               per-target size report  make size-check (budget)
+#   make cross-check        unit tests + capture comparison under qemu-user
+#   make static-clean TARGET=T
+
+STATIC_TARGETS := $(sort $(basename $(notdir $(filter-out cross/static.mk,$(wildcard cross/*.mk)))))
+TARGET ?= x86_64
+# Budget for each stripped static binary, TLS included (issue 4).
+STATIC_BUDGET_KIB ?= 512
+# Debian packages the static builds and cross-check need on the build host,
+# besides each target's T_DEBPKG.
+STATIC_DEBPKGS := make gcc bison flex m4 xz-utils bzip2 qemu-user
+
+include third_party/versions.env
+-include cross/$(TARGET).mk
+
+ST       := build/$(TARGET)
+# Absolute: musl-gcc has the sysroot path baked in.
+ST_SYS   := $(CURDIR)/$(ST)/sysroot
+ST_STAMP := $(ST)/stamp
+ST_SRC   := $(ST)/src
+ST_LOG   := $(CURDIR)/$(ST)/log
+
+ST_TRIPLET := $(patsubst %-,%,$(T_CROSS))
+ST_GCC   := $(T_CROSS)gcc
+ST_AR    := $(T_CROSS)ar
+ST_STRIP := $(T_CROSS)strip
+# musl's musl-gcc wrapper, plus -static -no-pie: Debian's gcc links PIE by
+# default, which configure's link tests would otherwise try.
+ST_CC    := $(ST_SYS)/bin/d42-cc
+# Run target programs natively when the host is that CPU, else under qemu.
+ST_RUN   := $(if $(filter $(T_UNAME),$(shell uname -m)),,$(T_QEMU))
+
+# Size first: -Os, one section per function/object for --gc-sections, no
+# unwind tables (C only, no exceptions), no PIE (smaller, esp. on MIPS).
+ST_OPT     := -Os -pipe -ffunction-sections -fdata-sections \
+              -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie
+ST_LIBCFLAGS := $(ST_OPT) $(T_CFLAGS)
+ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS)
+ST_LDFLAGS := -static -no-pie -Wl,--gc-sections $(T_LDFLAGS)
+ST_LIBS    := -lpcap -lmbedtls -lmbedx509 -lmbedcrypto
+
+ST_PCAP_CONF := --disable-shared --with-pcap=linux --disable-usb \
+	--disable-netmap --disable-bluetooth --disable-dbus --disable-rdma \
+	--disable-remote --without-libnl --without-dpdk --without-dag \
+	--without-septel --without-snf --without-turbocap
+
+ST_OBJS     := $(patsubst src/%.c,$(ST)/obj/%.o,$(SRCS))
+ST_LIBOBJS  := $(filter-out $(ST)/obj/main.o,$(ST_OBJS))
+ST_UNITS    := $(patsubst tests/unit/%.c,$(ST)/tests/%,$(UNIT_SRCS))
+ST_LIBSTAMPS := $(ST_STAMP)/musl $(ST_STAMP)/libpcap $(ST_STAMP)/mbedtls
+
+# Quiet sub-builds: output goes to build/T/log/NAME.log, shown if it fails.
+st_log = >$(ST_LOG)/$(1).log 2>&1 || { tail -n 40 $(ST_LOG)/$(1).log; \
+	echo "static: $(1) failed, full log: $(ST_LOG)/$(1).log"; exit 1; }
+
+# Command-line variables of the top make (CC=, CFLAGS=...) must not leak
+# into the third-party builds: each sub-make gets its own explicitly.
+ST_SUBMAKE = $(MAKE) CPPFLAGS= LDFLAGS=
+
+.PHONY: static static-all static-libs static-units static-clean size \
+	size-check cross-check static-check-target st-force
+
+static-check-target:
+	@test -f cross/$(TARGET).mk || { echo "static: unknown TARGET '$(TARGET)'; \
+	one of: $(STATIC_TARGETS)" >&2; exit 1; }
+	@command -v $(ST_GCC) >/dev/null || { echo "static: $(ST_GCC) not found; \
+	on Debian: apt-get install $(T_DEBPKG)" >&2; exit 1; }
+
+static: static-check-target $(ST)/d42pcap
+	@ls -l $(ST)/d42pcap
+
+static-libs: static-check-target $(ST_LIBSTAMPS)
+
+static-units: static-check-target $(ST_UNITS)
+
+static-all:
+	@set -e; for t in $(STATIC_TARGETS); do \
+		echo "== static $$t"; $(MAKE) --no-print-directory static TARGET=$$t; done
+
+static-clean:
+	rm -rf $(ST)
+
+# --- Flags files: rewritten only when their text changes, so a change of
+# compiler, flags or configure options rebuilds what depends on them.
+define st_flags
+$(ST_STAMP)/$(1).flags: st-force
+	@mkdir -p $(ST_STAMP)
+	@printf '%s\n' '$(2)' | cmp -s - $$@ || printf '%s\n' '$(2)' >$$@
+endef
+st-force: ;
+$(eval $(call st_flags,musl,$(MUSL_VERSION) $(ST_GCC) $(T_CROSS) $(ST_LIBCFLAGS)))
+$(eval $(call st_flags,libpcap,$(LIBPCAP_VERSION) $(ST_LIBCFLAGS) $(ST_PCAP_CONF)))
+$(eval $(call st_flags,mbedtls,$(MBEDTLS_VERSION) $(ST_LIBCFLAGS)))
+$(eval $(call st_flags,d42,$(ST_CFLAGS) $(ST_LDFLAGS)))
+
+# --- musl: the C library and the compiler wrapper around the cross gcc.
+# Kernel UAPI headers (linux/, asm/, asm-generic/) are linked in from the
+# cross toolchain's own copy: libpcap needs them.
+$(ST_STAMP)/musl: $(ST_STAMP)/musl.flags third_party/versions.env \
+		$(wildcard third_party/dl/$(MUSL_TARBALL))
+	sh third_party/fetch.sh musl
+	rm -rf $(ST_SRC)/musl-$(MUSL_VERSION) $(ST_SYS)
+	@mkdir -p $(ST_SRC) $(ST_LOG)
+	tar -xzf third_party/dl/$(MUSL_TARBALL) -C $(ST_SRC)
+	cd $(ST_SRC)/musl-$(MUSL_VERSION) && ./configure --prefix=$(ST_SYS) \
+		--target=$(ST_TRIPLET) CROSS_COMPILE=$(T_CROSS) CC=$(ST_GCC) \
+		CFLAGS="$(ST_LIBCFLAGS)" --disable-shared --enable-wrapper=gcc \
+		$(call st_log,musl-configure)
+	+$(ST_SUBMAKE) -C $(ST_SRC)/musl-$(MUSL_VERSION) CC=$(ST_GCC) \
+		CFLAGS="$(ST_LIBCFLAGS)" install $(call st_log,musl-make)
+	@set -e; for h in linux asm asm-generic; do \
+		p=$$(printf '#include <%s/types.h>\n' $$h | \
+		     $(ST_GCC) $(T_CFLAGS) -E -M -x c - | tr ' \\' '\n\n' | \
+		     grep "/$$h/types.h$$" | head -n 1); \
+		test -n "$$p" || { echo "static: no kernel headers ($$h/) for $(ST_GCC)" >&2; exit 1; }; \
+		ln -sfn "$${p%/types.h}" $(ST_SYS)/include/$$h; \
+	done
+	printf '#!/bin/sh\nexec "%s" "$$@" -static -no-pie\n' $(ST_SYS)/bin/musl-gcc >$(ST_CC)
+	chmod +x $(ST_CC)
+	touch $@
+
+# --- libpcap (needs bison and flex on the build host).
+$(ST_STAMP)/libpcap: $(ST_STAMP)/musl $(ST_STAMP)/libpcap.flags \
+		third_party/versions.env $(wildcard third_party/dl/$(LIBPCAP_TARBALL))
+	sh third_party/fetch.sh libpcap
+	rm -rf $(ST_SRC)/libpcap-$(LIBPCAP_VERSION)
+	tar -xJf third_party/dl/$(LIBPCAP_TARBALL) -C $(ST_SRC)
+	cd $(ST_SRC)/libpcap-$(LIBPCAP_VERSION) && ./configure \
+		--host=$(ST_TRIPLET) --prefix=$(ST_SYS) CC=$(ST_CC) AR=$(ST_AR) \
+		CFLAGS="$(ST_LIBCFLAGS)" $(ST_PCAP_CONF) $(call st_log,libpcap-configure)
+	+$(ST_SUBMAKE) -C $(ST_SRC)/libpcap-$(LIBPCAP_VERSION) CC=$(ST_CC) \
+		CFLAGS="$(ST_LIBCFLAGS)" libpcap.a $(call st_log,libpcap-make)
+	@mkdir -p $(ST_SYS)/include/pcap $(ST_SYS)/lib
+	cd $(ST_SRC)/libpcap-$(LIBPCAP_VERSION) && \
+		cp pcap.h pcap-bpf.h pcap-namedb.h $(ST_SYS)/include/ && \
+		cp pcap/*.h $(ST_SYS)/include/pcap/ && cp libpcap.a $(ST_SYS)/lib/
+	touch $@
+
+# --- mbedTLS: library/ only, with our configuration (see third_party/
+# mbedtls_config.h) copied over the default one. scripts/ and framework/ are
+# unpacked only because the pre-generated sources name them as (order-only)
+# prerequisites; nothing is regenerated.
+$(ST_STAMP)/mbedtls: $(ST_STAMP)/musl $(ST_STAMP)/mbedtls.flags \
+		third_party/versions.env third_party/mbedtls_config.h \
+		$(wildcard third_party/dl/$(MBEDTLS_TARBALL))
+	sh third_party/fetch.sh mbedtls
+	rm -rf $(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)
+	tar -xjf third_party/dl/$(MBEDTLS_TARBALL) -C $(ST_SRC) \
+		mbedtls-$(MBEDTLS_VERSION)/library mbedtls-$(MBEDTLS_VERSION)/include \
+		mbedtls-$(MBEDTLS_VERSION)/3rdparty mbedtls-$(MBEDTLS_VERSION)/scripts \
+		mbedtls-$(MBEDTLS_VERSION)/framework
+	cp third_party/mbedtls_config.h \
+		$(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/include/mbedtls/mbedtls_config.h
+	+$(ST_SUBMAKE) -C $(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/library CC=$(ST_CC) \
+		AR=$(ST_AR) CFLAGS="$(ST_LIBCFLAGS)" \
+		libmbedcrypto.a libmbedx509.a libmbedtls.a $(call st_log,mbedtls-make)
+	@mkdir -p $(ST_SYS)/include $(ST_SYS)/lib
+	rm -rf $(ST_SYS)/include/mbedtls $(ST_SYS)/include/psa
+	cp -R $(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/include/mbedtls \
+		$(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/include/psa $(ST_SYS)/include/
+	cp $(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/library/libmbed*.a $(ST_SYS)/lib/
+	touch $@
+
+# --- d42pcap and its unit tests, linked statically.
+$(ST)/obj/%.o: src/%.c $(ST_LIBSTAMPS) $(ST_STAMP)/d42.flags
+	@mkdir -p $(dir $@)
+	$(ST_CC) $(D42FLAGS) $(WARNFLAGS) $(ST_CFLAGS) -c -o $@ $<
+
+$(ST)/d42pcap.full: $(ST_OBJS) $(ST_STAMP)/d42.flags
+	$(ST_CC) $(ST_CFLAGS) $(ST_LDFLAGS) -Wl,-Map=$(ST)/d42pcap.map \
+		-o $@ $(ST_OBJS) $(ST_LIBS)
+
+$(ST)/d42pcap: $(ST)/d42pcap.full
+	$(ST_STRIP) --strip-all -R .comment -o $@ $<
+
+$(ST)/tests/%: tests/unit/%.c $(ST_LIBOBJS) $(ST_STAMP)/d42.flags
+	@mkdir -p $(dir $@)
+	$(ST_CC) $(D42FLAGS) $(WARNFLAGS) $(ST_CFLAGS) -Itests/unit $(ST_LDFLAGS) \
+		-o $@ $< $(ST_LIBOBJS) $(ST_LIBS)
+
+-include $(ST_OBJS:.o=.d) $(ST_UNITS:=.d)
+
+# --- Size report and budget. The breakdown sums the linker map's input
+# sections per object (our modules) and per archive (libraries).
+size:
+	@for t in $(STATIC_TARGETS); do \
+		$(MAKE) --no-print-directory static TARGET=$$t >/dev/null || exit 1; \
+		$(MAKE) --no-print-directory st-size-one TARGET=$$t || exit 1; done
+
+size-check:
+	@fail=0; for t in $(STATIC_TARGETS); do \
+		$(MAKE) --no-print-directory static TARGET=$$t >/dev/null || exit 1; \
+		$(MAKE) --no-print-directory st-size-one TARGET=$$t || fail=1; done; \
+	[ $$fail -eq 0 ] || { echo "size-check: over budget" >&2; exit 1; }
+
+.PHONY: st-size-one
+st-size-one:
+	@awk -v target=$(TARGET) -v objdir=$(ST)/obj/ \
+		-v stripped=$$(wc -c <$(ST)/d42pcap) -v budget=$(STATIC_BUDGET_KIB) \
+		-f third_party/mapsize.awk $(ST)/d42pcap.map
+
+# --- Cross check: for each target, the unit tests and an offline run over
+# tests/data/*.pcap compared with the native build, under qemu-user.
+cross-check:
+	@$(MAKE) --no-print-directory build/native/d42pcap
+	@set -e; for t in $(STATIC_TARGETS); do \
+		$(MAKE) --no-print-directory static static-units TARGET=$$t; done
+	@fail=0; pass=0; for t in $(STATIC_TARGETS); do \
+		$(MAKE) --no-print-directory st-cross-one TARGET=$$t \
+			>build/cross-check.$$t.log 2>&1; rc=$$?; cat build/cross-check.$$t.log; \
+		p=$$(grep -c '^\[.*\] ok ' build/cross-check.$$t.log); \
+		f=$$(grep -c '^\[.*\] FAIL ' build/cross-check.$$t.log); \
+		pass=$$((pass + p)); fail=$$((fail + f)); \
+		[ $$rc -eq 0 ] || [ $$f -gt 0 ] || fail=$$((fail + 1)); \
+	done; echo "cross-check: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+.PHONY: st-cross-one
+st-cross-one:
+	@command -v $(firstword $(ST_RUN) sh) >/dev/null || { \
+		echo "[$(TARGET)] FAIL qemu: $(T_QEMU) not found (apt-get install qemu-user)"; exit 1; }
+	@for u in $(ST_UNITS); do \
+		n=$$(basename $$u); \
+		out=$$(timeout 600 $(ST_RUN) $$u 2>&1); rc=$$?; \
+		printf '%s\n' "$$out" | grep -E '^(ok|FAIL|SKIP) ' | sed "s|^|[$(TARGET) $$n] |"; \
+		if [ $$rc -ne 0 ] && ! printf '%s\n' "$$out" | grep -q '^FAIL '; then \
+			printf '%s\n' "$$out" | tail -n 20; \
+			echo "[$(TARGET) $$n] FAIL $$n: exited with status $$rc"; fi; \
+	done
+	@sh tests/cross_compare.sh -t $(TARGET) build/native/d42pcap \
+		"$(ST_RUN) $(ST)/d42pcap" $(wildcard tests/data/*.pcap)

@@ -1,0 +1,227 @@
+/* Per-packet path and interval cutting. agent_packet() is the hot path:
+ * decode, one table update, counters; no allocation, no I/O unless the user
+ * asked for per-packet printing. */
+#include "agent.h"
+#include "capture.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NS_PER_SEC 1000000000ULL
+#define NS_PER_MS  1000000ULL
+#define AGENT_LINE_MAX 256
+
+static int agent_sink(void *ctx, const char *data, size_t len)
+{
+	struct agent *a = ctx;
+
+	return a->out.write(a->out.ctx, data, len);
+}
+
+int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
+	       const char *iface, int linktype, int offline, uint64_t seed)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->out = *out;
+	a->iface = iface;
+	a->linktype = linktype;
+	a->offline = offline;
+	a->interval_ns = (uint64_t)cfg->interval * NS_PER_SEC;
+	if (gethostname(a->host, sizeof(a->host) - 1) < 0)
+		snprintf(a->host, sizeof(a->host), "unknown");
+	if (flow_init(&a->flows, cfg->max_flows, cfg->max_listeners,
+		      cfg->listener_ttl, seed) < 0)
+		return -1;
+	return 0;
+}
+
+void agent_free(struct agent *a)
+{
+	flow_free(&a->flows);
+}
+
+static uint64_t agent_boundary(const struct agent *a, uint64_t ts)
+{
+	return ts / a->interval_ns * a->interval_ns;
+}
+
+void agent_start_live(struct agent *a, uint64_t now_ns)
+{
+	a->started = 1;
+	a->start_ns = now_ns;
+	a->end_ns = agent_boundary(a, now_ns) + a->interval_ns;
+}
+
+static void agent_live_line(const char *tag, const struct flow_rec *r)
+{
+	char line[AGENT_LINE_MAX];
+
+	report_rec_line(r, line, sizeof(line));
+	fprintf(stderr, "%s: %s\n", tag, line);
+}
+
+/* Write the open interval [start_ns, end_ns) and start the next one. */
+static int agent_report(struct agent *a, uint64_t end_ns)
+{
+	struct report_meta m = { a->host, a->iface, a->start_ns, end_ns, a->cfg->only_stats };
+	struct json_out o;
+	const uint32_t *order;
+	uint32_t i, n;
+	int rc = 0, ok;
+
+	if (a->cap)
+		capture_drops(a->cap, &a->st.kernel_drops, &a->st.if_drops);
+	if (a->flows.st.flow_drops)
+		log_warn("flow table full (%u records): %llu new communications dropped "
+			 "this interval; raise common.max-flows", a->cfg->max_flows,
+			 (unsigned long long)a->flows.st.flow_drops);
+	if (a->flows.st.listener_drops)
+		log_warn("listener table full (%u): %llu new listeners dropped; raise "
+			 "common.max-listeners", a->cfg->max_listeners,
+			 (unsigned long long)a->flows.st.listener_drops);
+
+	if (a->out.begin(a->out.ctx, a->start_ns, end_ns) < 0) {
+		rc = -1;
+	} else {
+		json_out_init(&o, a->outbuf, sizeof(a->outbuf), agent_sink, a);
+		o.pretty = a->cfg->pretty;
+		ok = report_write(&o, &m, &a->st, &a->flows) == 0;
+		if (a->out.end(a->out.ctx, ok) < 0 || !ok)
+			rc = -1;
+	}
+	if (rc < 0)
+		log_err("could not write the report for the interval ending %llu",
+			(unsigned long long)(end_ns / NS_PER_SEC));
+	else if (a->cfg->live_ok && !a->cfg->only_stats) {
+		n = flow_sorted(&a->flows, &order);
+		for (i = 0; i < n; i++)
+			agent_live_line("ok", &a->flows.recs[order[i]]);
+	}
+	a->reports++;
+	memset(&a->st, 0, sizeof(a->st));
+	a->nok_lines = 0;
+	flow_reset(&a->flows, end_ns);
+	a->start_ns = end_ns;
+	return rc;
+}
+
+/* Offline: close the open interval and open the one holding ts. Intervals
+ * without packets (gaps in the file) are not reported: reading a file there
+ * is no one to tell that nothing happened, and a hostile timestamp jump
+ * cannot make us write millions of empty reports. */
+static void agent_advance(struct agent *a, uint64_t ts)
+{
+	agent_report(a, a->end_ns);
+	a->start_ns = agent_boundary(a, ts);
+	a->end_ns = a->start_ns + a->interval_ns;
+}
+
+static void agent_print_packet(const struct pkt *p, uint64_t ts)
+{
+	char s[REPORT_ADDR_MAX], d[REPORT_ADDR_MAX], t[REPORT_TIME_MAX];
+
+	fprintf(stderr, "data: %s %s %s:%u -> %s:%u len=%u flags=0x%02x\n",
+		report_time(ts, 1, t, sizeof(t)), report_proto(p->proto),
+		report_addr(p->family, p->src, s, sizeof(s)), p->sport,
+		report_addr(p->family, p->dst, d, sizeof(d)), p->dport,
+		p->ip_len, p->tcp_flags);
+}
+
+void agent_packet(void *user, uint64_t ts, const uint8_t *data,
+		  uint32_t caplen, uint32_t wirelen)
+{
+	struct agent *a = user;
+	struct flow_rec *rec = NULL;
+	struct pkt p;
+	enum dec_reason why;
+	enum flow_result fr;
+	char s[REPORT_ADDR_MAX], d[REPORT_ADDR_MAX];
+
+	if (a->offline) {
+		if (!a->started) {
+			a->started = 1;
+			a->start_ns = agent_boundary(a, ts);
+			a->end_ns = a->start_ns + a->interval_ns;
+		}
+		if (ts >= a->end_ns)
+			agent_advance(a, ts);
+	}
+	/* Timestamps going backwards are accounted in the open interval. */
+	if (ts > a->last_ts)
+		a->last_ts = ts;
+	a->st.packets++;
+	a->st.bytes += wirelen;
+
+	why = decode_packet(a->linktype, data, caplen, &p);
+	if (why != DEC_OK) {
+		a->st.undecoded[why]++;
+		if (a->cfg->unprocessed_packets)
+			fprintf(stderr, "unprocessed: %s caplen=%u len=%u\n",
+				decode_reason_name(why), caplen, wirelen);
+		return;
+	}
+	a->st.decoded++;
+	if (a->cfg->print_data)
+		agent_print_packet(&p, ts);
+	fr = flow_update(&a->flows, &p, ts, &rec);
+	if (fr == FLOW_NEW && a->cfg->live_entries)
+		agent_live_line("live", rec);
+	else if (fr == FLOW_DROPPED && a->cfg->live_nok &&
+		 a->nok_lines++ < AGENT_MAX_NOK_LINES)
+		fprintf(stderr, "nok: %s %s:%u -> %s:%u (table full)\n",
+			report_proto(p.proto), report_addr(p.family, p.src, s, sizeof(s)),
+			p.sport, report_addr(p.family, p.dst, d, sizeof(d)), p.dport);
+	if (fr != FLOW_DROPPED)
+		log_debug("%s %s:%u -> %s:%u: %s (%s)", report_proto(p.proto),
+			  report_addr(p.family, p.src, s, sizeof(s)), p.sport,
+			  report_addr(p.family, p.dst, d, sizeof(d)), p.dport,
+			  fr == FLOW_NEW ? "new record" : "record updated",
+			  flow_how_name((enum flow_how)rec->how));
+}
+
+int agent_tick(struct agent *a, uint64_t now)
+{
+	uint64_t next;
+
+	if (!a->started)
+		return -1;
+	if (now >= a->end_ns) {
+		agent_report(a, a->end_ns);
+		/* After a stall (suspend, clock step) the next interval ends at
+		 * the next boundary after now rather than in the past. */
+		next = agent_boundary(a, now) + a->interval_ns;
+		a->end_ns = next > a->start_ns + a->interval_ns ? next
+			    : a->start_ns + a->interval_ns;
+	}
+	next = a->end_ns - (now < a->end_ns ? now : a->end_ns);
+	return (int)((next + NS_PER_MS - 1) / NS_PER_MS);
+}
+
+int agent_flush(struct agent *a, uint64_t end_ns)
+{
+	if (!a->started)
+		return 0;
+	if (end_ns < a->start_ns)
+		end_ns = a->start_ns;
+	a->started = 0;
+	return agent_report(a, end_ns);
+}
+
+void agent_log_stats(const struct agent *a)
+{
+	unsigned r;
+
+	log_info("stats: interval packets=%llu bytes=%llu decoded=%llu flows=%u "
+		 "listeners=%u flow_drops=%llu reports=%llu",
+		 (unsigned long long)a->st.packets, (unsigned long long)a->st.bytes,
+		 (unsigned long long)a->st.decoded, a->flows.st.flows,
+		 a->flows.st.listeners, (unsigned long long)a->flows.st.flow_drops,
+		 (unsigned long long)a->reports);
+	for (r = 1; r < DEC_REASON_COUNT; r++)
+		if (a->st.undecoded[r])
+			log_info("stats: undecoded %s=%llu", decode_reason_name((enum dec_reason)r),
+				 (unsigned long long)a->st.undecoded[r]);
+}

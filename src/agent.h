@@ -1,0 +1,65 @@
+/* The capture pipeline between libpcap and the reports: decode each packet,
+ * account it in the service table, cut intervals (wall clock live, packet
+ * time offline) and hand each finished report to the output. */
+#ifndef D42_AGENT_H
+#define D42_AGENT_H
+
+#include <stdint.h>
+#include "config.h"
+#include "flow.h"
+#include "json.h"
+#include "report.h"
+
+struct capture;
+
+#define AGENT_OUT_BUF        (64 * 1024)	/* emitter buffer; reports stream through it */
+#define AGENT_MAX_NOK_LINES   100		/* live-entries-nok lines per interval */
+#define AGENT_HOST_MAX        256
+
+/* Where finished reports go. begin() starts one report, the emitter streams
+ * the document through write(), end() completes it (ok = 0 if the document
+ * was written in full). The local output and the spool both fit this. */
+struct agent_output {
+	int (*begin)(void *ctx, uint64_t start_ns, uint64_t end_ns);
+	int (*write)(void *ctx, const char *data, size_t len);
+	int (*end)(void *ctx, int ok);
+	void *ctx;
+};
+
+struct agent {
+	const struct config *cfg;
+	struct flow_table flows;
+	struct report_stats st;
+	struct agent_output out;
+	int linktype;
+	int offline;
+	int started;			/* an interval is open */
+	uint64_t interval_ns;
+	uint64_t start_ns, end_ns;	/* the open interval */
+	uint64_t last_ts;		/* latest packet time seen */
+	uint64_t reports;		/* written so far */
+	uint32_t nok_lines;
+	char host[AGENT_HOST_MAX];
+	const char *iface;
+	struct capture *cap;		/* for drop statistics; may be NULL */
+	char outbuf[AGENT_OUT_BUF];
+};
+
+int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
+	       const char *iface, int linktype, int offline, uint64_t seed);
+void agent_free(struct agent *a);
+/* Live: open the first interval at wall-clock time now_ns. */
+void agent_start_live(struct agent *a, uint64_t now_ns);
+/* capture_fn-compatible packet handler; user is the struct agent. */
+void agent_packet(void *user, uint64_t ts_ns, const uint8_t *data,
+		  uint32_t caplen, uint32_t wirelen);
+/* Live: report if the interval ended by now_ns. Returns ms until the next
+ * interval end (for the poll timeout). */
+int agent_tick(struct agent *a, uint64_t now_ns);
+/* Report the open interval as ending at end_ns (stop, end of file) and
+ * close it: a second call does nothing. */
+int agent_flush(struct agent *a, uint64_t end_ns);
+/* SIGUSR1: statistics to the log. */
+void agent_log_stats(const struct agent *a);
+
+#endif

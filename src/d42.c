@@ -1,0 +1,1091 @@
+/* Device42 delivery. One state machine, stepped from the poll loop:
+ *
+ *   IDLE -> (sample mode) SAMPLE --------------------------------> IDLE
+ *   IDLE -> SCAN -> RESOLVE -> READ -> POST -> SCAN ... -> (end) -> IDLE
+ *
+ * SCAN pulls records from the oldest spooled report until it has every
+ * client of one (server, port, protocol): our reports are sorted that way,
+ * so a listener's records are consecutive. A report is removed from the
+ * spool only after its last listener was accepted; any failure leaves it
+ * there and the next attempt starts it again from the top (each POST sends
+ * the union of what the appliance had and what we saw, so repeating one is
+ * harmless). Listeners whose server IP the appliance does not know are kept
+ * in a bounded table and retried once per interval. */
+#include "d42.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "report.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+#include <strings.h>
+#include <time.h>
+
+#define D42_MAX_PATH      1024		/* request path + query */
+#define D42_CHUNK         8192		/* spool bytes read at a time */
+#define D42_MAX_STEPS     64		/* state transitions per d42_step call */
+#define D42_REC_TOKENS    64		/* tokens of one report record */
+#define D42_BODY_EXCERPT  160		/* bytes of an error body logged */
+#define D42_MAX_DEPTH     16
+#define D42_ADDR_STR      46
+#define MS_PER_SEC        1000ULL
+
+enum d42_state { ST_IDLE, ST_SCAN, ST_RESOLVE, ST_READ, ST_POST, ST_SAMPLE };
+
+struct d42_addr {
+	uint8_t family;		/* 4 or 6 */
+	uint8_t a[16];
+};
+
+struct d42_group {
+	struct d42_addr server;
+	uint16_t port;
+	uint8_t proto;		/* 6 or 17 */
+	int from_pending;	/* index + 1 of the pending slot, 0: from spool */
+	uint32_t n;
+	uint32_t ours;		/* clients we saw (the first `ours` entries) */
+	int truncated;
+	struct d42_addr clients[D42_MAX_CLIENTS];
+};
+
+struct d42_cache_ent {
+	struct d42_addr ip;
+	uint8_t used, known;
+	uint64_t expires_ms;
+	char device[D42_MAX_DEVICE];
+};
+
+struct d42_pending {
+	struct d42_addr server;
+	uint16_t port;
+	uint8_t proto;
+	uint8_t used;
+	uint16_t tries;
+	uint16_t n;
+	uint64_t age;		/* insertion order, for dropping the oldest */
+	struct d42_addr clients[D42_PENDING_CLIENTS];
+};
+
+struct d42 {
+	const struct config *cfg;
+	struct spool *sp;
+	struct http_client *http;
+	enum d42_state st;
+	int busy;			/* a request is in flight */
+	int sample;			/* upload-mode sample */
+	uint64_t now;
+	uint64_t backoff_until, backoff_ms;
+	unsigned fails;			/* consecutive */
+	int auth_refused;		/* last failure was 401/403 */
+	struct d42_stats stats;
+
+	/* the report being delivered */
+	uint64_t seq;
+	int reader_open, eof;
+	char chunk[D42_CHUNK];
+	size_t chunk_len, chunk_off;
+	struct d42_scan scan;
+	int have_next;			/* a record of the next group is held */
+	struct d42_addr next_client, next_server;
+	uint16_t next_port;
+	uint8_t next_proto;
+
+	struct d42_group g;
+	char device[D42_MAX_DEVICE];
+
+	/* unmatched listeners */
+	struct d42_pending pend[D42_MAX_PENDING];
+	uint64_t pend_age;
+	uint64_t pend_due;
+	unsigned pend_pos;		/* next slot to retry; D42_MAX_PENDING: round done */
+
+	struct d42_cache_ent cache[D42_CACHE_SIZE];
+
+	struct http_request req;
+	char path[D42_MAX_PATH];
+	char form[D42_MAX_FORM];
+	struct json_tok toks[D42_MAX_TOKENS];
+};
+
+/* ---------------------------------------------------------------------- */
+/* record scanner */
+
+void d42_scan_init(struct d42_scan *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/* Depth counts open containers: the report object is depth 1, the
+ * communications array depth 2, a record object depth 3. */
+int d42_scan_feed(struct d42_scan *s, const char *buf, size_t len, size_t *used)
+{
+	size_t i;
+	int in_rec;
+	char c;
+
+	for (i = 0; i < len; i++) {
+		c = buf[i];
+		/* Records are the objects whose parent, at depth 2, is an array;
+		 * objects under the stats object at depth 2 are not. */
+		in_rec = (s->kinds & (1u << 2)) &&
+			 (s->depth >= 3 || (s->depth == 2 && c == '{'));
+		if (in_rec) {
+			if (s->len >= sizeof(s->rec)) {
+				*used = i;
+				return D42_SCAN_ERR_TOO_BIG;
+			}
+			s->rec[s->len++] = c;
+		}
+		if (s->in_str) {
+			if (s->esc)
+				s->esc = 0;
+			else if (c == '\\')
+				s->esc = 1;
+			else if (c == '"')
+				s->in_str = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			s->in_str = 1;
+			break;
+		case '{':
+		case '[':
+			if (s->depth >= 31) {
+				*used = i;
+				return D42_SCAN_ERR_SYNTAX;
+			}
+			s->depth++;
+			if (c == '[')
+				s->kinds |= 1u << s->depth;
+			else
+				s->kinds &= ~(1u << s->depth);
+			break;
+		case '}':
+		case ']':
+			if (!s->depth || (c == ']') != !!(s->kinds & (1u << s->depth))) {
+				*used = i;
+				return D42_SCAN_ERR_SYNTAX;
+			}
+			s->depth--;
+			if (s->depth == 2 && in_rec && c == '}') {
+				*used = i + 1;
+				return D42_SCAN_RECORD;
+			}
+			break;
+		default:
+			break;
+		}
+		if (!in_rec)
+			s->len = 0;
+	}
+	*used = len;
+	return D42_SCAN_MORE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* small helpers */
+
+static int addr_parse(const char *s, struct d42_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->a) == 1) {
+		a->family = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->a) == 1) {
+		a->family = 6;
+		return 0;
+	}
+	return -1;
+}
+
+static int addr_eq(const struct d42_addr *x, const struct d42_addr *y)
+{
+	return x->family == y->family && !memcmp(x->a, y->a, sizeof(x->a));
+}
+
+static const char *addr_str(const struct d42_addr *a, char *buf)
+{
+	return report_addr(a->family, a->a, buf, D42_ADDR_STR);
+}
+
+static const char *proto_upper(uint8_t p)
+{
+	return p == 6 ? "TCP" : "UDP";
+}
+
+/* Members of object token o: the value token of key, or -1. */
+static int tok_member(const char *js, const struct json_tok *t, int ntok, int o, const char *key)
+{
+	int i, k;
+	size_t kl = strlen(key);
+
+	if (o < 0 || o >= ntok || t[o].type != JSON_OBJECT)
+		return -1;
+	i = o + 1;
+	for (k = 0; k < (int)t[o].size && i + 1 < ntok; k++) {
+		if (t[i].end - t[i].start == kl && !strncasecmp(js + t[i].start, key, kl))
+			return i + 1;
+		i = (int)t[i + 1].next;
+	}
+	return -1;
+}
+
+static int tok_str(const char *js, const struct json_tok *t, int i, char *out, size_t sz)
+{
+	if (i < 0 || t[i].type != JSON_STRING)
+		return -1;
+	return json_str_decode(js, &t[i], out, sz) < 0 ? -1 : 0;
+}
+
+static int tok_int(const char *js, const struct json_tok *t, int i, long *out)
+{
+	char buf[24], *end;
+	size_t n;
+
+	if (i < 0 || t[i].type != JSON_NUMBER)
+		return -1;
+	n = t[i].end - t[i].start;
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, js + t[i].start, n);
+	buf[n] = '\0';
+	*out = strtol(buf, &end, 10);
+	return *end ? -1 : 0;
+}
+
+/* Percent-encoding for forms and queries: unreserved characters pass. */
+static int url_encode(char *out, size_t sz, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+
+	for (; *s; s++) {
+		c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+			if (*len + 1 >= sz)
+				return -1;
+			out[(*len)++] = (char)c;
+		} else {
+			if (*len + 3 >= sz)
+				return -1;
+			out[(*len)++] = '%';
+			out[(*len)++] = hex[c >> 4];
+			out[(*len)++] = hex[c & 15];
+		}
+	}
+	out[*len] = '\0';
+	return 0;
+}
+
+static int add_client(struct d42_group *g, const struct d42_addr *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (addr_eq(&g->clients[i], a))
+			return 0;
+	if (g->n >= D42_MAX_CLIENTS) {
+		g->truncated = 1;
+		return -1;
+	}
+	g->clients[g->n++] = *a;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* IP -> device cache */
+
+static uint32_t cache_hash(const struct d42_addr *a)
+{
+	uint32_t h = 2166136261u;
+	unsigned i;
+
+	for (i = 0; i < sizeof(a->a); i++)
+		h = (h ^ a->a[i]) * 16777619u;
+	return h & (D42_CACHE_SIZE - 1);
+}
+
+static struct d42_cache_ent *cache_get(struct d42 *d, const struct d42_addr *a)
+{
+	struct d42_cache_ent *e = &d->cache[cache_hash(a)];
+
+	if (e->used && addr_eq(&e->ip, a) && d->now < e->expires_ms)
+		return e;
+	return NULL;
+}
+
+/* Direct-mapped: a colliding IP simply replaces the older entry. */
+static void cache_put(struct d42 *d, const struct d42_addr *a, const char *device)
+{
+	struct d42_cache_ent *e = &d->cache[cache_hash(a)];
+
+	e->used = 1;
+	e->ip = *a;
+	e->known = device != NULL;
+	e->expires_ms = d->now + (device ? D42_CACHE_TTL_MS : D42_NEG_TTL_MS);
+	snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
+}
+
+/* ---------------------------------------------------------------------- */
+/* failures and backoff */
+
+static void d42_close_reader(struct d42 *d)
+{
+	if (d->reader_open)
+		spool_reader_close(d->sp);
+	d->reader_open = 0;
+}
+
+static void d42_fail(struct d42 *d, unsigned long long wait_ms)
+{
+	uint64_t jitter;
+
+	d->fails++;
+	d->stats.failures++;
+	if (!wait_ms) {
+		d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : D42_BACKOFF_MIN_MS;
+		if (d->backoff_ms > D42_BACKOFF_MAX_MS)
+			d->backoff_ms = D42_BACKOFF_MAX_MS;
+		wait_ms = d->backoff_ms;
+	}
+	/* Up to +25 % so many agents do not retry in step. */
+	jitter = (uint64_t)rand() % (wait_ms / 4 + 1);
+	d->backoff_until = d->now + wait_ms + jitter;
+	d42_close_reader(d);
+	d->st = ST_IDLE;
+	d->busy = 0;
+	log_info("device42: next attempt in %llu ms", (unsigned long long)(wait_ms + jitter));
+}
+
+static void d42_ok(struct d42 *d)
+{
+	d->fails = 0;
+	d->auth_refused = 0;
+	d->backoff_ms = 0;
+}
+
+/* 0 if the response is a 2xx; otherwise logs, backs off, returns -1. */
+static int d42_check_status(struct d42 *d, const struct http_response *r, const char *what)
+{
+	char excerpt[D42_BODY_EXCERPT + 1];
+	size_t i, n;
+
+	if (r->status >= 200 && r->status < 300)
+		return 0;
+	n = r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT;
+	for (i = 0; i < n; i++)
+		excerpt[i] = (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? (char)r->body[i] : ' ';
+	excerpt[n] = '\0';
+	if (r->status == 401 || r->status == 403) {
+		log_err("device42: %s: HTTP %d: the appliance refused user \"%s\" "
+			"(check device42.User and the password)", what, r->status, d->cfg->user);
+		d42_fail(d, D42_AUTH_BACKOFF_MS);
+		d->auth_refused = 1;
+		return -1;
+	}
+	if (strstr(excerpt, "icense"))
+		log_err("device42: %s: HTTP %d: licence problem on the appliance: %s",
+			what, r->status, excerpt);
+	else
+		log_warn("device42: %s: HTTP %d %s", what, r->status, excerpt);
+	d42_fail(d, 0);
+	return -1;
+}
+
+/* A JSON reply; -1 (failure handled) if it is not JSON. */
+static int d42_parse_reply(struct d42 *d, const struct http_response *r, const char *what)
+{
+	struct json_limits lim = { r->body_len + 1, D42_MAX_DEPTH };
+	struct json_pos pos;
+	int n;
+
+	n = json_parse((const char *)r->body, r->body_len, &lim, d->toks, D42_MAX_TOKENS, &pos);
+	if (n < 0) {
+		log_warn("device42: %s: reply is not valid JSON (%s at %u:%u)", what,
+			 json_strerror(n), pos.line, pos.col);
+		d42_fail(d, 0);
+		return -1;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* requests */
+
+static int d42_send(struct d42 *d, const char *method, const char *ctype,
+		    const void *body, uint64_t body_len,
+		    int (*body_read)(void *, uint64_t, void *, size_t))
+{
+	memset(&d->req, 0, sizeof(d->req));
+	d->req.method = method;
+	d->req.path = d->path;
+	d->req.content_type = ctype;
+	d->req.body = body;
+	d->req.body_len = body_len;
+	d->req.body_fd = -1;
+	d->req.body_read = body_read;
+	d->req.body_ctx = d;
+	if (http_client_start(d->http, &d->req, d->now) < 0) {
+		log_warn("device42: cannot start %s %s: %s", method, d->path,
+			 http_client_error(d->http));
+		d42_fail(d, 0);
+		return -1;
+	}
+	d->busy = 1;
+	return 0;
+}
+
+static int d42_req_resolve(struct d42 *d)
+{
+	char ip[D42_ADDR_STR];
+	size_t n;
+
+	n = (size_t)snprintf(d->path, sizeof(d->path), "/api/1.0/ips/?ip=");
+	if (url_encode(d->path, sizeof(d->path), &n, addr_str(&d->g.server, ip)) < 0)
+		return -1;
+	d->st = ST_RESOLVE;
+	return d42_send(d, "GET", NULL, NULL, 0, NULL);
+}
+
+static int d42_req_read(struct d42 *d)
+{
+	size_t n;
+
+	n = (size_t)snprintf(d->path, sizeof(d->path),
+			     "/api/2.0/service_listener_ports/?port=%u&device_name=", d->g.port);
+	if (url_encode(d->path, sizeof(d->path), &n, d->device) < 0)
+		return -1;
+	d->st = ST_READ;
+	return d42_send(d, "GET", NULL, NULL, 0, NULL);
+}
+
+/* "&key=value" (no '&' first), both percent-encoded. */
+static int form_kv(char *out, size_t sz, size_t *n, const char *key, const char *val)
+{
+	if (*n) {
+		if (*n + 1 >= sz)
+			return -1;
+		out[(*n)++] = '&';
+	}
+	if (url_encode(out, sz, n, key) < 0 || *n + 1 >= sz)
+		return -1;
+	out[(*n)++] = '=';
+	out[*n] = '\0';
+	return url_encode(out, sz, n, val);
+}
+
+static int d42_req_post(struct d42 *d)
+{
+	char ip[D42_ADDR_STR], port[8];
+	size_t n = 0;
+	uint32_t i;
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", d->g.port);
+	rc = form_kv(d->form, sizeof(d->form), &n, "device_name", d->device);
+	rc |= form_kv(d->form, sizeof(d->form), &n, "listening_ip", addr_str(&d->g.server, ip));
+	rc |= form_kv(d->form, sizeof(d->form), &n, "port", port);
+	rc |= form_kv(d->form, sizeof(d->form), &n, "protocol", proto_upper(d->g.proto));
+	rc |= form_kv(d->form, sizeof(d->form), &n, "remote_ips", "");
+	/* The list's commas are encoded too: the value is one form field. */
+	for (i = 0; i < d->g.n && !rc; i++)
+		rc |= url_encode(d->form, sizeof(d->form), &n, i ? "," : "") |
+		      url_encode(d->form, sizeof(d->form), &n, addr_str(&d->g.clients[i], ip));
+	if (rc) {
+		log_err("device42: form for %s:%u too large; skipped",
+			addr_str(&d->g.server, ip), d->g.port);
+		return -1;
+	}
+	snprintf(d->path, sizeof(d->path), "/api/2.0/service_listener_ports/");
+	d->st = ST_POST;
+	return d42_send(d, "POST", "application/x-www-form-urlencoded", d->form, n, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* unmatched listeners */
+
+static void d42_live(const struct d42 *d, const char *tag, const struct d42_addr *client,
+		     const char *why)
+{
+	char c[D42_ADDR_STR], s[D42_ADDR_STR];
+	int v6 = d->g.server.family == 6;
+
+	fprintf(stderr, "%s: %s %s -> %s%s%s:%u%s%s\n", tag, d->g.proto == 6 ? "tcp" : "udp",
+		addr_str(client, c), v6 ? "[" : "", addr_str(&d->g.server, s), v6 ? "]" : "",
+		d->g.port, why ? " " : "", why ? why : "");
+}
+
+static struct d42_pending *pend_find(struct d42 *d, const struct d42_group *g)
+{
+	unsigned i;
+
+	for (i = 0; i < D42_MAX_PENDING; i++)
+		if (d->pend[i].used && addr_eq(&d->pend[i].server, &g->server) &&
+		    d->pend[i].port == g->port && d->pend[i].proto == g->proto)
+			return &d->pend[i];
+	return NULL;
+}
+
+/* The appliance does not know the server IP: keep the listener for later. */
+static void d42_unmatched(struct d42 *d)
+{
+	struct d42_pending *p;
+	unsigned i, oldest = 0;
+	uint32_t k, j;
+	char s[D42_ADDR_STR];
+
+	d->stats.records_nok += d->g.ours;
+	if (d->cfg->live_nok)
+		for (k = 0; k < d->g.ours; k++)
+			d42_live(d, "nok", &d->g.clients[k], "(server unknown to the appliance)");
+	if (d->g.from_pending) {
+		p = &d->pend[d->g.from_pending - 1];
+		if (++p->tries >= D42_PENDING_TRIES) {
+			log_warn("device42: %s:%u still unknown to the appliance after %u "
+				 "tries; dropped", addr_str(&p->server, s), p->port, p->tries);
+			p->used = 0;
+		}
+		return;
+	}
+	p = pend_find(d, &d->g);
+	if (!p) {
+		for (i = 0; i < D42_MAX_PENDING && d->pend[i].used; i++)
+			if (d->pend[i].age < d->pend[oldest].age)
+				oldest = i;
+		if (i == D42_MAX_PENDING) {
+			log_warn("device42: unmatched-listener table full; dropping %s:%u",
+				 addr_str(&d->pend[oldest].server, s), d->pend[oldest].port);
+			i = oldest;
+		}
+		p = &d->pend[i];
+		memset(p, 0, sizeof(*p));
+		p->used = 1;
+		p->server = d->g.server;
+		p->port = d->g.port;
+		p->proto = d->g.proto;
+		p->age = ++d->pend_age;
+	}
+	for (k = 0; k < d->g.ours; k++) {
+		for (j = 0; j < p->n && !addr_eq(&p->clients[j], &d->g.clients[k]); j++)
+			;
+		if (j == p->n && p->n < D42_PENDING_CLIENTS)
+			p->clients[p->n++] = d->g.clients[k];
+	}
+}
+
+/* Load the next due unmatched listener into d->g; 0, or -1 if none. */
+static int d42_next_pending(struct d42 *d)
+{
+	struct d42_pending *p;
+
+	while (d->pend_pos < D42_MAX_PENDING) {
+		p = &d->pend[d->pend_pos++];
+		if (!p->used)
+			continue;
+		memset(&d->g, 0, offsetof(struct d42_group, clients));
+		d->g.server = p->server;
+		d->g.port = p->port;
+		d->g.proto = p->proto;
+		d->g.from_pending = (int)(p - d->pend) + 1;
+		memcpy(d->g.clients, p->clients, p->n * sizeof(p->clients[0]));
+		d->g.n = d->g.ours = p->n;
+		return 0;
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* reading the spooled report */
+
+/* One record of the report: client, server, port, protocol. */
+static int d42_parse_record(struct d42 *d, struct d42_addr *client, struct d42_addr *server,
+			    uint16_t *port, uint8_t *proto)
+{
+	struct json_tok t[D42_REC_TOKENS];
+	struct json_limits lim = { D42_MAX_RECORD, D42_MAX_DEPTH };
+	struct json_pos pos;
+	char s[D42_ADDR_STR], p[8];
+	long v;
+	int n;
+
+	n = json_parse(d->scan.rec, d->scan.len, &lim, t, D42_REC_TOKENS, &pos);
+	if (n < 0)
+		return -1;
+	if (tok_str(d->scan.rec, t, tok_member(d->scan.rec, t, n, 0, "client"), s, sizeof(s)) < 0 ||
+	    addr_parse(s, client) < 0)
+		return -1;
+	if (tok_str(d->scan.rec, t, tok_member(d->scan.rec, t, n, 0, "server"), s, sizeof(s)) < 0 ||
+	    addr_parse(s, server) < 0 || server->family != client->family)
+		return -1;
+	if (tok_int(d->scan.rec, t, tok_member(d->scan.rec, t, n, 0, "port"), &v) < 0 ||
+	    v < 1 || v > UINT16_MAX)
+		return -1;
+	*port = (uint16_t)v;
+	if (tok_str(d->scan.rec, t, tok_member(d->scan.rec, t, n, 0, "protocol"), p, sizeof(p)) < 0)
+		return -1;
+	if (!strcmp(p, "tcp"))
+		*proto = 6;
+	else if (!strcmp(p, "udp"))
+		*proto = 17;
+	else
+		return -1;
+	return 0;
+}
+
+/* Next record from the spool: 1 got one, 0 end of report, -1 corrupt. */
+static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_addr *server,
+			   uint16_t *port, uint8_t *proto)
+{
+	size_t used;
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if (d->chunk_off == d->chunk_len) {
+			if (d->eof)
+				return d->scan.depth ? -1 : 0;
+			n = spool_read(d->sp, d->chunk, sizeof(d->chunk));
+			if (n < 0) {
+				log_warn("device42: spooled report %llx: %s",
+					 (unsigned long long)d->seq, spool_strerror((int)n));
+				return -1;
+			}
+			if (n == 0) {
+				d->eof = 1;
+				continue;
+			}
+			d->chunk_len = (size_t)n;
+			d->chunk_off = 0;
+		}
+		r = d42_scan_feed(&d->scan, d->chunk + d->chunk_off, d->chunk_len - d->chunk_off, &used);
+		d->chunk_off += used;
+		if (r < 0)
+			return -1;
+		if (r == D42_SCAN_RECORD) {
+			r = d42_parse_record(d, client, server, port, proto);
+			d->scan.len = 0;
+			return r < 0 ? -1 : 1;
+		}
+	}
+}
+
+/* Collect the next listener's clients into d->g. 1: a group is ready;
+ * 0: the report is finished; -1: it is corrupt. */
+static int d42_fill_group(struct d42 *d)
+{
+	struct d42_addr client, server;
+	uint16_t port;
+	uint8_t proto;
+	int r;
+
+	memset(&d->g, 0, offsetof(struct d42_group, clients));
+	if (d->have_next) {
+		d->have_next = 0;
+		d->g.server = d->next_server;
+		d->g.port = d->next_port;
+		d->g.proto = d->next_proto;
+		add_client(&d->g, &d->next_client);
+	}
+	for (;;) {
+		r = d42_next_record(d, &client, &server, &port, &proto);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		if (d->g.n && (!addr_eq(&server, &d->g.server) || port != d->g.port ||
+			       proto != d->g.proto)) {
+			d->have_next = 1;
+			d->next_client = client;
+			d->next_server = server;
+			d->next_port = port;
+			d->next_proto = proto;
+			break;
+		}
+		d->g.server = server;
+		d->g.port = port;
+		d->g.proto = proto;
+		add_client(&d->g, &client);
+	}
+	d->g.ours = d->g.n;
+	return d->g.n ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* replies */
+
+static void d42_on_resolve(struct d42 *d, const struct http_response *r)
+{
+	const char *js = (const char *)r->body;
+	struct d42_addr a;
+	char ip[D42_ADDR_STR], dev[D42_MAX_DEVICE];
+	int n, arr, i, k, found = 0;
+
+	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup")) < 0)
+		return;
+	arr = tok_member(js, d->toks, n, 0, "ips");
+	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY) {
+		i = arr + 1;
+		for (k = 0; k < (int)d->toks[arr].size && i < n && !found; k++) {
+			if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "ip"), ip, sizeof(ip)) &&
+			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server) &&
+			    !tok_str(js, d->toks, tok_member(js, d->toks, n, i, "device"), dev, sizeof(dev)) &&
+			    dev[0])
+				found = 1;
+			i = (int)d->toks[i].next;
+		}
+	}
+	cache_put(d, &d->g.server, found ? dev : NULL);
+	if (!found) {
+		d42_unmatched(d);
+		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
+		return;
+	}
+	snprintf(d->device, sizeof(d->device), "%s", dev);
+	d42_req_read(d);
+}
+
+/* Add the appliance's remote_ips (array of strings, or one comma list). */
+static void d42_merge_remote(struct d42 *d, const char *js, int v)
+{
+	char ip[D42_ADDR_STR * 64], *tok, *save;
+	struct d42_addr a;
+	int i, k;
+
+	if (v < 0)
+		return;
+	if (d->toks[v].type == JSON_STRING) {
+		if (json_str_decode(js, &d->toks[v], ip, sizeof(ip)) < 0)
+			return;
+		for (tok = strtok_r(ip, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+			if (!addr_parse(tok, &a))
+				add_client(&d->g, &a);
+		return;
+	}
+	if (d->toks[v].type != JSON_ARRAY)
+		return;
+	i = v + 1;
+	for (k = 0; k < (int)d->toks[v].size; k++) {
+		if (!tok_str(js, d->toks, i, ip, D42_ADDR_STR) && !addr_parse(ip, &a))
+			add_client(&d->g, &a);
+		i = (int)d->toks[i].next;
+	}
+}
+
+static void d42_on_read(struct d42 *d, const struct http_response *r)
+{
+	const char *js = (const char *)r->body;
+	struct d42_addr a;
+	char ip[D42_ADDR_STR], proto[16];
+	int n, arr, i, k, pv;
+
+	if (d42_check_status(d, r, "listener lookup") < 0 ||
+	    (n = d42_parse_reply(d, r, "listener lookup")) < 0)
+		return;
+	arr = tok_member(js, d->toks, n, 0, "service_ports");
+	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY) {
+		i = arr + 1;
+		for (k = 0; k < (int)d->toks[arr].size && i < n; k++) {
+			pv = tok_member(js, d->toks, n, i, "protocol");
+			if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "listening_ip"), ip, sizeof(ip)) &&
+			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server) &&
+			    (pv < 0 || (!tok_str(js, d->toks, pv, proto, sizeof(proto)) &&
+					!strcasecmp(proto, proto_upper(d->g.proto)))))
+				d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips"));
+			i = (int)d->toks[i].next;
+		}
+	}
+	if (d->g.truncated)
+		log_warn("device42: %s:%u has more than %u remote IPs; sending the first %u",
+			 addr_str(&d->g.server, ip), d->g.port, D42_MAX_CLIENTS, D42_MAX_CLIENTS);
+	if (d42_req_post(d) < 0)
+		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
+}
+
+static void d42_on_post(struct d42 *d, const struct http_response *r)
+{
+	const char *js = (const char *)r->body;
+	long code = 0;
+	uint32_t k;
+	int n;
+
+	if (d42_check_status(d, r, "listener update") < 0 ||
+	    (n = d42_parse_reply(d, r, "listener update")) < 0)
+		return;
+	if (tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "code"), &code) < 0 || code != 0) {
+		log_warn("device42: listener update refused (code %ld): %.*s", code,
+			 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
+		d42_fail(d, 0);
+		return;
+	}
+	d42_ok(d);
+	d->stats.records_ok += d->g.ours;
+	if (d->cfg->live_ok)
+		for (k = 0; k < d->g.ours; k++)
+			d42_live(d, "ok", &d->g.clients[k], NULL);
+	if (d->g.from_pending) {
+		d->pend[d->g.from_pending - 1].used = 0;
+		d->st = ST_IDLE;
+	} else {
+		d->st = ST_SCAN;
+	}
+}
+
+static void d42_on_sample(struct d42 *d, const struct http_response *r)
+{
+	if (d42_check_status(d, r, "sample upload") < 0)
+		return;
+	d42_ok(d);
+	d42_close_reader(d);
+	spool_remove(d->sp, d->seq);
+	d->stats.reports_sent++;
+	d->st = ST_IDLE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* the state machine */
+
+static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap);
+
+/* Start the oldest report, or a round of unmatched retries. 0 started,
+ * -1 nothing to do. */
+static int d42_start(struct d42 *d)
+{
+	struct spool_hdr h;
+
+	if (d->pend_pos < D42_MAX_PENDING && d42_next_pending(d) == 0) {
+		d->st = ST_RESOLVE;
+		return 0;
+	}
+	if (spool_peek(d->sp, &h) < 0) {
+		/* Spool empty: the unmatched get their retry once per interval. */
+		if (d->now >= d->pend_due) {
+			d->pend_due = d->now + (uint64_t)d->cfg->interval * MS_PER_SEC;
+			d->pend_pos = 0;
+			if (d42_next_pending(d) == 0) {
+				d->st = ST_RESOLVE;
+				return 0;
+			}
+		}
+		return -1;
+	}
+	d->seq = h.seq;
+	if (spool_reader_open(d->sp, h.seq) < 0) {
+		log_warn("device42: cannot open spooled report %llx; moving it aside",
+			 (unsigned long long)h.seq);
+		spool_quarantine(d->sp, h.seq);
+		return 0;
+	}
+	d->reader_open = 1;
+	if (d->sample) {
+		snprintf(d->path, sizeof(d->path), "%s", d->cfg->sample_path);
+		d->st = ST_SAMPLE;
+		d42_send(d, "POST", "application/json", NULL, h.payload_len, d42_body_read);
+		return 0;
+	}
+	d->eof = 0;
+	d->chunk_len = d->chunk_off = 0;
+	d->have_next = 0;
+	d42_scan_init(&d->scan);
+	d->st = ST_SCAN;
+	return 0;
+}
+
+/* Sample mode: the HTTP client pulls the body from the spool. A retry on a
+ * fresh connection starts again at offset 0: reopen the reader. */
+static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap)
+{
+	struct d42 *d = ctx;
+	ssize_t n;
+
+	if (off == 0) {
+		d42_close_reader(d);
+		if (spool_reader_open(d->sp, d->seq) < 0)
+			return -1;
+		d->reader_open = 1;
+	}
+	n = spool_read(d->sp, buf, cap);
+	return n < 0 ? -1 : (int)n;
+}
+
+static void d42_report_done(struct d42 *d)
+{
+	d42_close_reader(d);
+	spool_remove(d->sp, d->seq);
+	d->stats.reports_sent++;
+	d->st = ST_IDLE;
+	/* After each report, the unmatched get a retry if one is due. */
+	if (d->now >= d->pend_due) {
+		d->pend_due = d->now + (uint64_t)d->cfg->interval * MS_PER_SEC;
+		d->pend_pos = 0;
+	}
+}
+
+void d42_step(struct d42 *d, short revents, uint64_t now_ms)
+{
+	const struct http_response *r;
+	struct d42_cache_ent *e;
+	int steps, rc;
+
+	d->now = now_ms;
+	for (steps = 0; steps < D42_MAX_STEPS; steps++) {
+		if (d->busy) {
+			rc = http_client_step(d->http, revents, now_ms);
+			revents = 0;
+			if (rc == HTTP_BUSY)
+				return;
+			d->busy = 0;
+			if (rc == HTTP_FAILED) {
+				log_warn("device42: %s %s: %s", d->req.method, d->path,
+					 http_client_error(d->http));
+				d42_fail(d, 0);
+				return;
+			}
+			r = http_client_response(d->http);
+			switch (d->st) {
+			case ST_RESOLVE: d42_on_resolve(d, r); break;
+			case ST_READ:    d42_on_read(d, r); break;
+			case ST_POST:    d42_on_post(d, r); break;
+			case ST_SAMPLE:  d42_on_sample(d, r); break;
+			default:         break;
+			}
+			continue;
+		}
+		switch (d->st) {
+		case ST_IDLE:
+			if (now_ms < d->backoff_until || d42_start(d) < 0)
+				return;
+			break;
+		case ST_SCAN:
+			rc = d42_fill_group(d);
+			if (rc < 0) {
+				log_warn("device42: spooled report %llx is corrupt; moving it aside",
+					 (unsigned long long)d->seq);
+				d42_close_reader(d);
+				spool_quarantine(d->sp, d->seq);
+				d->st = ST_IDLE;
+			} else if (rc == 0) {
+				d42_report_done(d);
+			} else {
+				d->st = ST_RESOLVE;
+			}
+			break;
+		case ST_RESOLVE:
+			/* A retry of an unmatched listener ignores the negative
+			 * cache: asking again is its whole point. */
+			e = cache_get(d, &d->g.server);
+			if (e && e->known) {
+				snprintf(d->device, sizeof(d->device), "%s", e->device);
+				if (d42_req_read(d) < 0)
+					return;
+			} else if (e && !d->g.from_pending) {
+				d42_unmatched(d);
+				d->st = ST_SCAN;
+			} else if (d42_req_resolve(d) < 0) {
+				return;
+			}
+			break;
+		default:
+			return;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+
+struct d42 *d42_new(const struct config *cfg, struct spool *sp, char *err, size_t errsz)
+{
+	struct http_client_cfg hc;
+	struct d42 *d;
+
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	d->cfg = cfg;
+	d->sp = sp;
+	d->sample = !strcmp(cfg->upload_mode, "sample");
+	memset(&hc, 0, sizeof(hc));
+	hc.url = cfg->host;
+	hc.proxy = cfg->proxy;
+	hc.user = cfg->user;
+	hc.password = cfg->password;
+	hc.ca_file = cfg->ca_file;
+	hc.tls_fingerprint = cfg->tls_fingerprint;
+	hc.verify_tls = cfg->verify_tls;
+	d->http = http_client_new(&hc, err, errsz);
+	if (!d->http) {
+		free(d);
+		return NULL;
+	}
+	d->pend_pos = D42_MAX_PENDING;
+	srand((unsigned)(uintptr_t)d ^ (unsigned)time(NULL));
+	return d;
+}
+
+void d42_free(struct d42 *d)
+{
+	if (!d)
+		return;
+	d42_close_reader(d);
+	http_client_free(d->http);
+	free(d);
+}
+
+int d42_pollfd(const struct d42 *d, struct pollfd *pfd)
+{
+	if (!d->busy) {
+		pfd->fd = -1;
+		pfd->events = 0;
+		return -1;
+	}
+	return http_client_pollfd(d->http, pfd);
+}
+
+int d42_timeout_ms(const struct d42 *d, uint64_t now_ms)
+{
+	struct spool_hdr h;
+
+	if (d->busy)
+		return http_client_timeout_ms(d->http, now_ms);
+	if (d->st != ST_IDLE)
+		return 0;
+	if (spool_peek(d->sp, &h) == 0 || d->pend_pos < D42_MAX_PENDING)
+		return now_ms >= d->backoff_until ? 0 : (int)(d->backoff_until - now_ms);
+	return -1;
+}
+
+int d42_idle(const struct d42 *d)
+{
+	struct spool_hdr h;
+
+	return !d->busy && d->st == ST_IDLE && spool_peek(d->sp, &h) < 0 &&
+	       d->pend_pos >= D42_MAX_PENDING;
+}
+
+unsigned d42_failures(const struct d42 *d)
+{
+	return d->fails;
+}
+
+int d42_stuck(const struct d42 *d)
+{
+	return d->auth_refused || d->fails >= D42_GIVE_UP_FAILURES;
+}
+
+void d42_get_stats(const struct d42 *d, struct d42_stats *st)
+{
+	unsigned i;
+
+	*st = d->stats;
+	st->pending = 0;
+	for (i = 0; i < D42_MAX_PENDING; i++)
+		st->pending += d->pend[i].used;
+}

@@ -1,0 +1,106 @@
+/* Service-communication table: one record per (client IP, server IP, server
+ * port, protocol) per interval, plus a table of known listeners that outlives
+ * intervals. Both are fixed-size, open-addressed with a bounded probe window,
+ * allocated once by flow_init(); when full, new keys are counted and dropped. */
+#ifndef D42_FLOW_H
+#define D42_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "decode.h"
+
+#define FLOW_MAX_CLIENT_PORTS 8		/* distinct client ports kept per record */
+#define FLOW_PROBE_WINDOW     32	/* slots examined per lookup, at most */
+#define FLOW_EPHEMERAL_MIN    32768	/* Linux 32768-60999 and IANA 49152-65535 */
+#define FLOW_MAX_ENTRIES      (1u << 26)	/* largest max_flows/max_listeners */
+
+/* How the server side was decided; lower value = stronger evidence. */
+enum flow_how {
+	FLOW_HOW_SYN = 0,	/* saw the client's SYN */
+	FLOW_HOW_SYNACK,	/* saw the server's SYN+ACK */
+	FLOW_HOW_LISTENER,	/* (ip, port, proto) already a known listener */
+	FLOW_HOW_WELLKNOWN,	/* one side is a well-known service port */
+	FLOW_HOW_EPHEMERAL,	/* the other side's port is ephemeral */
+	FLOW_HOW_LOWER_PORT,	/* fallback: lower port (then lower IP) */
+	FLOW_HOW_COUNT
+};
+
+struct flow_key {
+	uint8_t client[16], server[16];
+	uint16_t port;		/* server port */
+	uint8_t proto;		/* 6 or 17 */
+	uint8_t family;		/* 4 or 6; 0 marks an empty slot */
+};
+
+struct flow_rec {
+	struct flow_key key;
+	uint8_t how;		/* enum flow_how, strongest seen */
+	uint8_t nports;		/* entries used in cports */
+	uint8_t ports_overflow;	/* more distinct client ports than kept */
+	uint8_t reported;	/* for the caller's live-entries bookkeeping */
+	uint32_t conns;		/* client SYNs (connection attempts) */
+	uint32_t pkts_c2s, pkts_s2c;
+	uint64_t bytes_c2s, bytes_s2c;	/* IP-layer bytes */
+	uint64_t first_ns, last_ns;	/* packet time, ns since the epoch */
+	uint16_t cports[FLOW_MAX_CLIENT_PORTS];
+};
+
+struct flow_listener {
+	uint8_t ip[16];
+	uint16_t port;
+	uint8_t proto;
+	uint8_t family;		/* 0 marks an empty slot */
+	uint64_t last_ns;	/* last time it was confirmed (SYN/SYN+ACK) */
+};
+
+struct flow_stats {
+	uint64_t flow_drops;		/* new records refused: table full */
+	uint64_t listener_drops;	/* new listeners refused: table full */
+	uint32_t flows;			/* records in use this interval */
+	uint32_t listeners;		/* listeners held; those expired
+					 * are purged by flow_reset() */
+};
+
+struct flow_table {
+	struct flow_rec *recs;		/* nrecs slots */
+	uint32_t *order;		/* max_flows indices, for sorted output */
+	struct flow_listener *lsn;	/* nlsn slots */
+	uint32_t nrecs, nlsn;		/* powers of two */
+	uint32_t max_flows, max_listeners;	/* configured caps */
+	uint64_t listener_ttl_ns;
+	uint64_t seed[2];		/* keyed hash: hostile keys can't collide at will */
+	struct flow_stats st;
+};
+
+enum flow_result { FLOW_DROPPED = -1, FLOW_UPDATED = 0, FLOW_NEW = 1 };
+
+/* Allocates everything (the only allocation this module ever does).
+ * seed: random per process (tests may fix it). 0, or -1 if a size is 0 or
+ * above FLOW_MAX_ENTRIES or memory is short. */
+int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
+	      uint32_t listener_ttl_s, uint64_t seed);
+void flow_free(struct flow_table *t);
+
+/* Account one decoded packet at time ts_ns. On FLOW_NEW/FLOW_UPDATED and
+ * rec != NULL, *rec points at the record (valid until flow_reset), else is
+ * NULL. Family not 4/6 or proto not TCP/UDP: FLOW_DROPPED, not counted. */
+enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
+			     uint64_t ts_ns, struct flow_rec **rec);
+
+/* Number of records in use; *order (if order) gets their indices in t->recs,
+ * sorted by (family, server, port, proto, client). No allocation: the
+ * index array was sized by flow_init(). */
+uint32_t flow_sorted(struct flow_table *t, const uint32_t **order);
+/* Start a new interval: empty the records, zero per-interval drop counters,
+ * expire listeners not confirmed within the TTL as of now_ns. */
+void flow_reset(struct flow_table *t, uint64_t now_ns);
+
+/* The record for key k (unused bytes zero), or NULL. */
+struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k);
+/* Full consistency check for tests and fuzzing (slow): 0 if intact. */
+int flow_check(const struct flow_table *t);
+
+int flow_is_wellknown(uint16_t port);
+const char *flow_how_name(enum flow_how h);
+
+#endif

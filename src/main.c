@@ -1,0 +1,326 @@
+/* d42pcap: set up, run one poll() loop, tear down. */
+#include "agent.h"
+#include "capture.h"
+#include "cli.h"
+#include "config.h"
+#include "d42.h"
+#include "filter.h"
+#include "log.h"
+#include "output.h"
+#include "sig.h"
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mbedtls/version.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+#define EXIT_UNDELIVERED 3	/* -r with an appliance: reports left in the spool */
+#define SPOOL_SUBDIR "spool"	/* default spool: beside the settings file */
+#define DEFAULT_SETTINGS_NAME "d42pcap.json"
+#define NS_PER_SEC 1000000000ULL
+#define NS_PER_MS  1000000ULL
+
+enum { PFD_SIG, PFD_CAP, PFD_HTTP, PFD_COUNT };
+
+static struct config cfg;
+static struct agent agent;
+static char filter_expr[FILTER_MAX_EXPR];
+static char settings_file[PATH_MAX + CFG_MAX_STR];
+
+static uint64_t now_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / NS_PER_MS;
+}
+
+/* The shorter of two poll timeouts, -1 meaning none. */
+static int min_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t s = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &s, sizeof(s)) != (ssize_t)sizeof(s))
+			s = 0;
+		close(fd);
+	}
+	/* Without /dev/urandom (tiny chroots) fall back to weaker entropy. */
+	return s ? s : now_realtime_ns() ^ ((uint64_t)getpid() << 32);
+}
+
+/* The settings file: -settings-dir/-settings-name, else d42pcap.json in the
+ * directory of the executable, as the original does. */
+static void settings_path(const struct cli *o, const char *argv0, char *out, size_t sz)
+{
+	char exe[PATH_MAX];
+	const char *dir = o->settings_dir;
+	const char *name = o->settings_name ? o->settings_name : DEFAULT_SETTINGS_NAME;
+	ssize_t n;
+	char *slash;
+
+	if (!dir) {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0) {
+			snprintf(exe, sizeof(exe), "%s", argv0);
+			n = (ssize_t)strlen(exe);
+		}
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			snprintf(exe, sizeof(exe), ".");
+		dir = exe;
+	}
+	snprintf(out, sz, "%s/%s", dir, name);
+}
+
+static void load_settings(const struct cli *o, const char *argv0)
+{
+	char *path = settings_file, msg[1024];
+	struct cfg_error err;
+	int explicit_path = o->settings_dir || o->settings_name;
+
+	settings_path(o, argv0, path, sizeof(settings_file));
+	config_defaults(&cfg);
+	if (!explicit_path && o->read_file && access(path, F_OK) < 0) {
+		log_info("no %s: reading %s with default settings", path, o->read_file);
+		return;
+	}
+	if (config_load_file(&cfg, path, &err) < 0) {
+		config_format_error(&err, path, msg, sizeof(msg));
+		fatal(EXIT_USAGE, "%s", msg);
+	}
+	if (cfg.world_readable_password)
+		log_warn("%s holds a password and is readable by other users; "
+			 "chmod 600 it or use device42.password-file", path);
+}
+
+static void open_capture(struct capture *cap, const struct cli *o)
+{
+	struct capture_opts co = { cfg.snap_len, cfg.promisc, cfg.sniff_timeout_ns,
+				   cfg.buffer_size };
+	const char *dev = o->iface ? o->iface : cfg.device;
+
+	if (o->read_file) {
+		if (capture_open_file(cap, o->read_file) < 0)
+			fatal(EXIT_RUNTIME, "cannot read capture %s", cap->err);
+	} else {
+		if (!*dev)
+			fatal(EXIT_USAGE, "no capture interface: set pcap.Device in the "
+			      "settings or use -i (see -list-devices)");
+		if (capture_open_live(cap, dev, &co) < 0)
+			fatal(EXIT_RUNTIME, "cannot capture on %s", cap->err);
+	}
+	if (!decode_link_supported(cap->linktype))
+		log_warn("%s: link type %s (%d) is not decoded; packets are only counted",
+			 cap->name, pcap_datalink_val_to_name(cap->linktype)
+			 ? pcap_datalink_val_to_name(cap->linktype) : "?", cap->linktype);
+
+	/* Ethernet gets the VLAN-aware form; other link types (or a libpcap
+	 * that refuses it) the plain one. */
+	if (filter_build(&cfg, cap->linktype == DLT_EN10MB, filter_expr, sizeof(filter_expr)) < 0)
+		fatal(EXIT_USAGE, "the capture filters are too long or exclude everything "
+		      "(ignore-tcp and ignore-udp both set)");
+	if (capture_set_filter(cap, filter_expr, log_enabled(LOG_LVL_DEBUG)) < 0) {
+		log_debug("%s; retrying without VLAN matching", cap->err);
+		if (filter_build(&cfg, 0, filter_expr, sizeof(filter_expr)) < 0 ||
+		    capture_set_filter(cap, filter_expr, log_enabled(LOG_LVL_DEBUG)) < 0)
+			fatal(EXIT_USAGE, "cannot install the capture filter: %s", cap->err);
+	}
+}
+
+/* With an appliance configured, reports go to the spool and d42 delivers
+ * them; otherwise straight to the local output. */
+static struct d42 *open_delivery(struct spool **sp, struct output *out, struct agent_output *ao)
+{
+	char dir[PATH_MAX + CFG_MAX_STR], err[CAPTURE_ERR_SIZE];
+	char *slash;
+	struct d42 *d;
+
+	if (!cfg.host[0]) {
+		if (output_open(out, cfg.output) < 0)
+			fatal(EXIT_RUNTIME, "cannot open output %s: %s", cfg.output, strerror(errno));
+		output_bind(out, ao);
+		return NULL;
+	}
+	if (cfg.spool_dir[0]) {
+		snprintf(dir, sizeof(dir), "%s", cfg.spool_dir);
+	} else {
+		snprintf(dir, sizeof(dir), "%s", settings_file);
+		slash = strrchr(dir, '/');
+		snprintf(slash ? slash + 1 : dir, sizeof(dir) - (size_t)(slash ? slash + 1 - dir : 0),
+			 "%s", SPOOL_SUBDIR);
+	}
+	*sp = spool_open(dir, cfg.spool_max_bytes, cfg.spool_max_files);
+	if (!*sp)
+		fatal(EXIT_RUNTIME, "cannot open the spool in %s", dir);
+	d = d42_new(&cfg, *sp, err, sizeof(err));
+	if (!d)
+		fatal(EXIT_USAGE, "device42.Host \"%s\": %s", cfg.host, err);
+	output_bind_spool(*sp, ao);
+	return d;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli opt;
+	struct capture cap;
+	struct output out;
+	struct agent_output ao;
+	struct pollfd pfd[PFD_COUNT];
+	struct spool *spool = NULL;
+	struct d42 *d42 = NULL;
+	struct d42_stats ds;
+	char err[CLI_ERR_MAX];
+	unsigned sigs;
+	int timeout, n, rc = 0, capturing = 1;
+
+	/* ---- set up ---- */
+	if (cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "d42pcap: %s\n", err);
+		cli_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (opt.help) {
+		cli_usage(stdout);
+		return 0;
+	}
+	if (opt.version) {
+		printf("d42pcap %s (%s; mbed TLS %s)\n", D42_VERSION, pcap_lib_version(),
+		       MBEDTLS_VERSION_STRING);
+		return 0;
+	}
+	if (opt.win_service) {
+		fprintf(stderr, "d42pcap: -install-win-service and -remove-win-service are "
+			"Windows only; on Linux use the systemd unit or init script (see "
+			"README.md)\n");
+		return EXIT_USAGE;
+	}
+	if (opt.debug)
+		log_set_level(LOG_LVL_DEBUG);
+	if (opt.list_devices)
+		return capture_list_devices(stdout) < 0 ? EXIT_RUNTIME : 0;
+
+	load_settings(&opt, argv[0]);
+	if (opt.check_config)
+		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
+	if (log_open(opt.logs_dir ? opt.logs_dir : cfg.logs_dir) < 0)
+		log_warn("cannot open the log in %s: %s; logging to stderr",
+			 opt.logs_dir ? opt.logs_dir : cfg.logs_dir, strerror(errno));
+
+	open_capture(&cap, &opt);
+	d42 = open_delivery(&spool, &out, &ao);
+	if (agent_init(&agent, &cfg, &ao, cap.name, cap.linktype, cap.offline,
+		       random_seed()) < 0)
+		fatal(EXIT_RUNTIME, "cannot allocate tables for %u flows and %u listeners",
+		      cfg.max_flows, cfg.max_listeners);
+	if (!cap.offline)
+		agent.cap = &cap;
+	if (sig_init() < 0)
+		fatal(EXIT_RUNTIME, "cannot set up signal handling: %s", strerror(errno));
+	log_info("d42pcap %s capturing on %s (interval %us, %s)", D42_VERSION, cap.name,
+		 cfg.interval, d42 ? "reporting to the appliance" : "reporting locally");
+	if (!cap.offline)
+		agent_start_live(&agent, now_realtime_ns());
+
+	/* ---- loop ---- */
+	pfd[PFD_SIG].fd = sig_fd();
+	pfd[PFD_SIG].events = POLLIN;
+	pfd[PFD_CAP].events = POLLIN;
+	while (capturing || (d42 && !d42_idle(d42))) {
+		/* A file is read as fast as possible; live, sleep until a packet,
+		 * a signal, the end of the interval or an HTTP deadline. */
+		pfd[PFD_CAP].fd = capturing && !cap.offline ? cap.fd : -1;
+		timeout = !capturing ? -1 : cap.offline ? 0 : agent_tick(&agent, now_realtime_ns());
+		pfd[PFD_HTTP].fd = -1;
+		if (d42) {
+			d42_pollfd(d42, &pfd[PFD_HTTP]);
+			timeout = min_timeout(timeout, d42_timeout_ms(d42, now_mono_ms()));
+		}
+		if (poll(pfd, PFD_COUNT, timeout) < 0 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		sigs = sig_take();
+		if (sigs & SIG_STOP)
+			break;
+		if (sigs & SIG_STATS)
+			agent_log_stats(&agent);
+		if (sigs & SIG_RELOAD && log_reopen() < 0)
+			log_warn("cannot reopen the log: %s", strerror(errno));
+		if (capturing && (cap.offline || pfd[PFD_CAP].revents & (POLLIN | POLLERR | POLLHUP))) {
+			n = capture_dispatch(&cap, agent_packet, &agent);
+			if (n < 0 && n != -2) {
+				log_err("capture: %s", cap.err);
+				rc = EXIT_RUNTIME;
+			}
+			if (n < 0) {
+				/* End of file (or a read error): report the rest,
+				 * then only delivery remains. */
+				capturing = 0;
+				agent_flush(&agent, agent.last_ts);
+			}
+		}
+		if (d42) {
+			d42_step(d42, pfd[PFD_HTTP].revents, now_mono_ms());
+			if (!capturing && d42_stuck(d42))
+				break;
+		}
+	}
+
+	/* ---- tear down ---- */
+	if (agent_flush(&agent, cap.offline ? agent.last_ts : now_realtime_ns()) < 0 && !rc)
+		rc = EXIT_RUNTIME;
+	log_info("stopped after %llu reports", (unsigned long long)agent.reports);
+	if (d42) {
+		d42_get_stats(d42, &ds);
+		log_info("device42: %llu reports delivered, %llu records accepted, %llu for "
+			 "unknown servers, %u listeners waiting for the appliance to know them",
+			 (unsigned long long)ds.reports_sent, (unsigned long long)ds.records_ok,
+			 (unsigned long long)ds.records_nok, ds.pending);
+		/* Offline, everything must have been delivered; live, the spool
+		 * keeps the rest for the next start. */
+		if (cap.offline && !rc && !d42_idle(d42)) {
+			log_err("device42: not every report was delivered; the rest is in the spool");
+			rc = EXIT_UNDELIVERED;
+		}
+		d42_free(d42);
+		spool_close(spool);
+	} else {
+		output_close(&out);
+	}
+	capture_close(&cap);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,1156 @@
+/* Spool of interval reports awaiting delivery (see spool.h).
+ *
+ * File format, all integers big-endian, SPOOL_HDR_SIZE bytes of header then
+ * the payload (the JSON report):
+ *    0  magic "D42SPOOL"       8  version u16      10  flags u16 (0)
+ *   12  payload CRC-32 u32    16  payload length u64
+ *   24  sequence number u64   32  interval start i64   40  interval end i64
+ *   48  CRC-32 of bytes 0..47 u32
+ * The header CRC catches a damaged length or interval before the payload is
+ * read; the payload CRC catches bit rot and torn writes.
+ *
+ * The index is a ring of `cap` slots sorted by sequence number, oldest at
+ * `head`. A removed entry that is not the oldest stays as a tombstone (live
+ * = 0) until it reaches the head, so removal never shifts the ring and, in
+ * memory mode, ring bytes stay contiguous from the oldest slot. */
+#include "spool.h"
+
+#include "cur.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define HDR_MAGIC_LEN     8
+#define HDR_CRC_OFF       48	/* header CRC covers bytes before this */
+#define SEQ_DIGITS        16	/* hex digits of a sequence number in names */
+#define EXT_DATA          ".d42"
+#define EXT_TMP           ".tmp"
+#define NAME_MAX_LEN      32	/* "%016x.d42" and "%016x.tmp" fit */
+#define CORRUPT_DIR       "corrupt"
+#define PROBE_NAME        ".probe" EXT_TMP	/* removed at start-up if left */
+#define QNAME_MAX         96	/* corrupt/ names: seq '-' original */
+#define QORIG_MAX         64	/* bytes of the original name kept */
+#define LOGNAME_MAX       80	/* a file name as printed in a log line */
+#define DIR_LOG_MAX       256	/* the directory as printed in log lines */
+#define PATH_MAX_LEN      1024	/* longest spool directory path */
+#define IO_BUF_SIZE       (64 * 1024)
+#define DIR_MODE          0700
+#define FILE_MODE         0600
+#define CRC_POLY          0xEDB88320u	/* IEEE 802.3, reflected (zlib) */
+#define CRC_FINAL_XOR     0xFFFFFFFFu
+
+struct ent {
+	uint64_t seq;
+	uint64_t plen;		/* payload bytes */
+	uint64_t size;		/* bytes accounted: file or ring payload */
+	uint64_t off;		/* memory mode: payload offset in the ring */
+	int64_t start, end;
+	uint32_t crc;
+	uint8_t live;		/* 0: tombstone */
+};
+
+/* Drops made by one operation, logged as one warning. */
+struct drops {
+	unsigned n;
+	uint64_t first, last;
+};
+
+struct spool {
+	int dfd;		/* spool directory, -1 in memory mode */
+	int cfd;		/* DIR/corrupt, -1 until needed */
+	int mem;
+	uint64_t max_bytes;
+	uint32_t cap;		/* index slots = max_files */
+	struct ent *e;
+	uint32_t head, n, live;	/* n counts tombstones too */
+	uint64_t bytes;		/* live bytes */
+	uint64_t next_seq;
+	uint64_t dropped, quarantined;
+
+	uint8_t *ring;		/* memory mode */
+	uint64_t ring_cap, ring_head, ring_used;	/* used incl. tombstones */
+
+	struct {
+		int active, failed, fd;
+		uint64_t seq, plen, off;
+		uint32_t crc;
+		int64_t start, end;
+	} w;
+	struct {
+		int active, fd;
+		uint64_t seq, left, pos;
+		uint32_t crc, want;
+	} r;
+
+	char qname[SPOOL_MAX_CORRUPT][QNAME_MAX];	/* oldest first */
+	unsigned nq;
+	uint64_t qseq;
+	char dir[DIR_LOG_MAX];
+	uint8_t iobuf[IO_BUF_SIZE];
+};
+
+/* ---- CRC-32 ---- */
+
+static uint32_t crc_tab[256];
+static int crc_ready;
+
+uint32_t spool_crc32(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t c;
+	size_t i;
+
+	if (!crc_ready) {
+		for (uint32_t n = 0; n < 256; n++) {
+			c = n;
+			for (int k = 0; k < 8; k++)
+				c = (c & 1) ? CRC_POLY ^ (c >> 1) : c >> 1;
+			crc_tab[n] = c;
+		}
+		crc_ready = 1;
+	}
+	c = crc ^ CRC_FINAL_XOR;
+	for (i = 0; i < len; i++)
+		c = crc_tab[(c ^ p[i]) & 0xff] ^ (c >> 8);
+	return c ^ CRC_FINAL_XOR;
+}
+
+/* ---- header ---- */
+
+static void put_be(uint8_t *p, uint64_t v, int nbytes)
+{
+	for (int i = nbytes - 1; i >= 0; i--) {
+		p[i] = (uint8_t)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+void spool_hdr_encode(const struct spool_hdr *h, uint8_t out[SPOOL_HDR_SIZE])
+{
+	memcpy(out, SPOOL_MAGIC, HDR_MAGIC_LEN);
+	put_be(out + 8, SPOOL_VERSION, 2);
+	put_be(out + 10, 0, 2);
+	put_be(out + 12, h->crc, 4);
+	put_be(out + 16, h->payload_len, 8);
+	put_be(out + 24, h->seq, 8);
+	put_be(out + 32, (uint64_t)h->start, 8);
+	put_be(out + 40, (uint64_t)h->end, 8);
+	put_be(out + 48, spool_crc32(0, out, HDR_CRC_OFF), 4);
+}
+
+static int cur_be64(struct cur *c, uint64_t *v)
+{
+	uint32_t hi, lo;
+
+	if (c->len - c->off < 8 || cur_be32(c, &hi) || cur_be32(c, &lo))
+		return -1;
+	*v = ((uint64_t)hi << 32) | lo;
+	return 0;
+}
+
+/* Header only: 0 or a negative enum spool_err. */
+static int hdr_decode(const uint8_t *buf, size_t len, struct spool_hdr *h)
+{
+	struct cur c;
+	const uint8_t *magic;
+	uint16_t ver, flags;
+	uint32_t crc, hcrc;
+	uint64_t plen, seq, start, end;
+	size_t mlen = len < HDR_MAGIC_LEN ? len : HDR_MAGIC_LEN;
+
+	if (len == 0)
+		return SPOOL_ERR_TRUNCATED;
+	cur_init(&c, buf, len);
+	magic = cur_peek(&c, mlen);
+	if (!magic || memcmp(magic, SPOOL_MAGIC, mlen) != 0)
+		return SPOOL_ERR_MAGIC;
+	if (len < SPOOL_HDR_SIZE)
+		return SPOOL_ERR_TRUNCATED;
+	if (cur_skip(&c, HDR_MAGIC_LEN) || cur_be16(&c, &ver) ||
+	    cur_be16(&c, &flags) || cur_be32(&c, &crc) ||
+	    cur_be64(&c, &plen) || cur_be64(&c, &seq) ||
+	    cur_be64(&c, &start) || cur_be64(&c, &end) || cur_be32(&c, &hcrc))
+		return SPOOL_ERR_TRUNCATED;
+	if (ver != SPOOL_VERSION)
+		return SPOOL_ERR_VERSION;
+	if (hcrc != spool_crc32(0, buf, HDR_CRC_OFF) || flags != 0)
+		return SPOOL_ERR_HEADER;
+	if (plen == 0 || plen > SPOOL_MAX_PAYLOAD)
+		return SPOOL_ERR_LENGTH;
+	h->payload_len = plen;
+	h->crc = crc;
+	h->seq = seq;
+	/* two's complement, as encoded */
+	h->start = start > INT64_MAX ? -(int64_t)(~start) - 1 : (int64_t)start;
+	h->end = end > INT64_MAX ? -(int64_t)(~end) - 1 : (int64_t)end;
+	return 0;
+}
+
+int spool_check(const uint8_t *buf, size_t len, struct spool_hdr *out)
+{
+	struct spool_hdr h;
+	int rc = hdr_decode(buf, len, &h);
+	size_t avail;
+
+	if (rc < 0)
+		return rc;
+	if (out)
+		*out = h;
+	avail = len - SPOOL_HDR_SIZE;
+	if (avail < h.payload_len)
+		return SPOOL_ERR_TRUNCATED;
+	if (avail > h.payload_len)
+		return SPOOL_ERR_LENGTH;
+	if (spool_crc32(0, buf + SPOOL_HDR_SIZE, avail) != h.crc)
+		return SPOOL_ERR_CRC;
+	return 0;
+}
+
+const char *spool_strerror(int err)
+{
+	switch (err) {
+	case SPOOL_OK: return "ok";
+	case SPOOL_ERR_MAGIC: return "not a spool file (bad magic)";
+	case SPOOL_ERR_VERSION: return "unknown spool format version";
+	case SPOOL_ERR_TRUNCATED: return "truncated";
+	case SPOOL_ERR_LENGTH: return "length mismatch";
+	case SPOOL_ERR_CRC: return "payload CRC mismatch";
+	case SPOOL_ERR_HEADER: return "damaged header";
+	case SPOOL_ERR_IO: return "read error";
+	case SPOOL_ERR_GONE: return "entry no longer in the spool";
+	default: return "unknown spool error";
+	}
+}
+
+/* ---- small helpers ---- */
+
+static void seq_name(char *out, size_t outsz, uint64_t seq, const char *ext)
+{
+	snprintf(out, outsz, "%0*" PRIx64 "%s", SEQ_DIGITS, seq, ext);
+}
+
+/* Strict "<16 lowercase hex digits><tail>"; tail NULL: anything may follow. */
+static int parse_seq_name(const char *name, const char *tail, uint64_t *seq)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < SEQ_DIGITS; i++) {
+		char ch = name[i];
+
+		if (ch >= '0' && ch <= '9')
+			v = (v << 4) | (uint64_t)(ch - '0');
+		else if (ch >= 'a' && ch <= 'f')
+			v = (v << 4) | (uint64_t)(ch - 'a' + 10);
+		else
+			return -1;
+	}
+	if (tail && strcmp(name + SEQ_DIGITS, tail) != 0)
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* Printable copy of a name for logs and corrupt/ names: a hostile file
+ * name must not inject log lines. */
+static void safe_name(char *out, size_t outsz, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < outsz && name[i]; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		out[i] = (ch > 0x20 && ch < 0x7f && ch != '/') ? (char)ch : '?';
+	}
+	out[i] = '\0';
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t k = write(fd, p, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes unless EOF comes first: bytes read, or -1. */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t k = read(fd, p + got, len - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+static struct ent *slot(struct spool *s, uint32_t i)
+{
+	return &s->e[(s->head + i) % s->cap];
+}
+
+/* Logical index of the live entry seq, or -1. */
+static long find(struct spool *s, uint64_t seq)
+{
+	uint32_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		struct ent *e = slot(s, mid);
+
+		if (e->seq == seq)
+			return e->live ? (long)mid : -1;
+		if (e->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void unlink_entry(struct spool *s, uint64_t seq)
+{
+	char name[NAME_MAX_LEN];
+
+	if (s->mem)
+		return;
+	seq_name(name, sizeof(name), seq, EXT_DATA);
+	if (unlinkat(s->dfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("spool %s: cannot remove %s: %s", s->dir, name,
+			 strerror(errno));
+}
+
+/* Removes the oldest slot; a live one is a drop, recorded in d. */
+static void pop_slot(struct spool *s, struct drops *d)
+{
+	struct ent *e = slot(s, 0);
+
+	if (e->live) {
+		s->live--;
+		s->bytes -= e->size;
+		s->dropped++;
+		unlink_entry(s, e->seq);
+		if (d->n++ == 0)
+			d->first = e->seq;
+		d->last = e->seq;
+	}
+	if (s->mem) {
+		s->ring_head = (s->ring_head + e->size) % s->ring_cap;
+		s->ring_used -= e->size;
+	}
+	s->head = (s->head + 1) % s->cap;
+	s->n--;
+}
+
+/* Tombstones at the head hold nothing worth keeping; removing them keeps
+ * the oldest slot live, which spool_peek relies on. */
+static void trim_head(struct spool *s)
+{
+	struct drops none = { 0, 0, 0 };
+
+	while (s->n > 0 && !slot(s, 0)->live)
+		pop_slot(s, &none);
+}
+
+static void pop_head(struct spool *s, struct drops *d)
+{
+	pop_slot(s, d);
+	trim_head(s);
+}
+
+static void log_drops(struct spool *s, const struct drops *d, const char *why)
+{
+	if (d->n == 0)
+		return;
+	log_warn("spool %s: %s: dropped %u oldest report(s) (seq %" PRIu64
+		 "..%" PRIu64 "), %" PRIu64 " dropped so far",
+		 s->dir, why, d->n, d->first, d->last, s->dropped);
+}
+
+/* ---- corrupt files ---- */
+
+static int corrupt_dir(struct spool *s)
+{
+	if (s->cfd >= 0)
+		return 0;
+	if (mkdirat(s->dfd, CORRUPT_DIR, DIR_MODE) < 0 && errno != EEXIST)
+		return -1;
+	s->cfd = openat(s->dfd, CORRUPT_DIR,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return s->cfd >= 0 ? 0 : -1;
+}
+
+/* Keeps qname sorted oldest first and at most SPOOL_MAX_CORRUPT long,
+ * deleting whatever falls off. */
+static void corrupt_add(struct spool *s, const char *qn, uint64_t qseq)
+{
+	unsigned i = s->nq, k;
+	uint64_t v;
+
+	while (i > 0 && parse_seq_name(s->qname[i - 1], NULL, &v) == 0 &&
+	       v > qseq)
+		i--;
+	if (s->nq == SPOOL_MAX_CORRUPT) {
+		if (i == 0) {	/* older than everything kept */
+			unlinkat(s->cfd, qn, 0);
+			return;
+		}
+		unlinkat(s->cfd, s->qname[0], 0);
+		memmove(s->qname[0], s->qname[1], (size_t)(i - 1) * QNAME_MAX);
+		i--;
+	} else {
+		memmove(s->qname[i + 1], s->qname[i],
+			(size_t)(s->nq - i) * QNAME_MAX);
+		s->nq++;
+	}
+	for (k = 0; qn[k] && k + 1 < QNAME_MAX; k++)
+		s->qname[i][k] = qn[k];
+	s->qname[i][k] = '\0';
+}
+
+/* Moves DIR/name aside into DIR/corrupt/, or deletes it if it cannot. */
+static void quarantine_file(struct spool *s, const char *name, const char *why)
+{
+	char safe[QORIG_MAX + 1], qn[QNAME_MAX];
+	uint64_t qseq = s->qseq++;
+
+	safe_name(safe, sizeof(safe), name);
+	snprintf(qn, sizeof(qn), "%0*" PRIx64 "-%s", SEQ_DIGITS, qseq, safe);
+	s->quarantined++;
+	if (corrupt_dir(s) == 0 && renameat(s->dfd, name, s->cfd, qn) == 0) {
+		log_warn("spool %s: %s: %s; moved to %s/%s", s->dir, safe, why,
+			 CORRUPT_DIR, qn);
+		corrupt_add(s, qn, qseq);
+		return;
+	}
+	log_warn("spool %s: %s: %s; cannot move it aside (%s), deleting it",
+		 s->dir, safe, why, strerror(errno));
+	if (unlinkat(s->dfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("spool %s: cannot delete %s either: %s", s->dir, safe,
+			 strerror(errno));
+}
+
+/* Start-up: learn what DIR/corrupt holds (our names only) and trim it. */
+static void scan_corrupt(struct spool *s)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd;
+	uint64_t v;
+
+	s->cfd = openat(s->dfd, CORRUPT_DIR,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->cfd < 0)
+		return;
+	fd = dup(s->cfd);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strlen(de->d_name) >= QNAME_MAX ||
+		    parse_seq_name(de->d_name, NULL, &v) < 0 ||
+		    de->d_name[SEQ_DIGITS] != '-')
+			continue;
+		if (v >= s->qseq)
+			s->qseq = v + 1;
+		corrupt_add(s, de->d_name, v);
+	}
+	closedir(d);
+}
+
+/* ---- start-up scan ---- */
+
+/* Whole-file validation of DIR/name, whose name says seq. */
+static int check_file(struct spool *s, const char *name, uint64_t seq,
+		      struct spool_hdr *h, uint64_t *fsize)
+{
+	struct stat st;
+	uint8_t hb[SPOOL_HDR_SIZE];
+	uint64_t left;
+	uint32_t crc = 0;
+	ssize_t k;
+	int rc, fd;
+
+	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return SPOOL_ERR_IO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return SPOOL_ERR_IO;
+	}
+	k = read_full(fd, hb, sizeof(hb));
+	if (k < 0) {
+		close(fd);
+		return SPOOL_ERR_IO;
+	}
+	rc = hdr_decode(hb, (size_t)k, h);
+	if (rc == 0 && h->seq != seq)
+		rc = SPOOL_ERR_HEADER;
+	if (rc == 0 && (uint64_t)st.st_size < SPOOL_HDR_SIZE + h->payload_len)
+		rc = SPOOL_ERR_TRUNCATED;
+	if (rc == 0 && (uint64_t)st.st_size > SPOOL_HDR_SIZE + h->payload_len)
+		rc = SPOOL_ERR_LENGTH;
+	for (left = rc == 0 ? h->payload_len : 0; left > 0; left -= (uint64_t)k) {
+		size_t want = left < sizeof(s->iobuf) ? (size_t)left : sizeof(s->iobuf);
+
+		k = read_full(fd, s->iobuf, want);
+		if (k <= 0) {
+			rc = k < 0 ? SPOOL_ERR_IO : SPOOL_ERR_TRUNCATED;
+			break;
+		}
+		crc = spool_crc32(crc, s->iobuf, (size_t)k);
+	}
+	if (rc == 0 && crc != h->crc)
+		rc = SPOOL_ERR_CRC;
+	close(fd);
+	if (rc == 0)
+		*fsize = SPOOL_HDR_SIZE + h->payload_len;
+	return rc;
+}
+
+static int ent_cmp(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Adds a valid file found at start-up; with the index full, the oldest of
+ * index + newcomer is dropped. The index is unsorted until the scan ends. */
+static void scan_add(struct spool *s, const struct spool_hdr *h, uint64_t fsize,
+		     struct drops *d)
+{
+	struct ent *e;
+	uint64_t victim;
+	uint32_t i, min = 0;
+
+	if (s->n == s->cap) {
+		for (i = 1; i < s->n; i++)
+			if (s->e[i].seq < s->e[min].seq)
+				min = i;
+		victim = h->seq < s->e[min].seq ? h->seq : s->e[min].seq;
+		s->dropped++;
+		unlink_entry(s, victim);
+		if (d->n++ == 0 || victim < d->first)
+			d->first = victim;
+		if (d->n == 1 || victim > d->last)
+			d->last = victim;
+		if (victim == h->seq)
+			return;
+		s->bytes -= s->e[min].size;
+		s->live--;
+		e = &s->e[min];
+	} else {
+		e = &s->e[s->n++];
+	}
+	memset(e, 0, sizeof(*e));
+	e->seq = h->seq;
+	e->plen = h->payload_len;
+	e->size = fsize;
+	e->start = h->start;
+	e->end = h->end;
+	e->crc = h->crc;
+	e->live = 1;
+	s->live++;
+	s->bytes += fsize;
+}
+
+static void scan_dir(struct spool *s)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	struct spool_hdr h;
+	struct drops drops = { 0, 0, 0 };
+	uint64_t seq, fsize = 0, max_seq = 0;
+	char safe[LOGNAME_MAX];
+	int fd, rc;
+
+	fd = dup(s->dfd);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("spool %s: cannot list it: %s", s->dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (fstatat(s->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;	/* vanished meanwhile */
+		safe_name(safe, sizeof(safe), name);
+		if (S_ISDIR(st.st_mode)) {
+			if (strcmp(name, CORRUPT_DIR) != 0)
+				log_warn("spool %s: ignoring directory %s",
+					 s->dir, safe);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+			log_warn("spool %s: ignoring special file %s", s->dir, safe);
+			continue;
+		}
+		if (parse_seq_name(name, NULL, &seq) == 0 && seq > max_seq)
+			max_seq = seq;
+		if (S_ISREG(st.st_mode) && ends_with(name, EXT_TMP)) {
+			if (unlinkat(s->dfd, name, 0) == 0)
+				log_info("spool %s: removed unfinished %s",
+					 s->dir, safe);
+			continue;
+		}
+		if (S_ISLNK(st.st_mode) ||
+		    parse_seq_name(name, EXT_DATA, &seq) < 0) {
+			quarantine_file(s, name, S_ISLNK(st.st_mode) ?
+					"symbolic link" : "not a spool file name");
+			continue;
+		}
+		rc = check_file(s, name, seq, &h, &fsize);
+		if (rc < 0) {
+			quarantine_file(s, name, spool_strerror(rc));
+			continue;
+		}
+		scan_add(s, &h, fsize, &drops);
+	}
+	closedir(d);
+	qsort(s->e, s->n, sizeof(*s->e), ent_cmp);
+	while (s->n > 0 && s->bytes > s->max_bytes)
+		pop_head(s, &drops);
+	log_drops(s, &drops, "over its bounds at start-up");
+	s->next_seq = max_seq + 1;
+	if (s->next_seq == 0) {	/* a hostile name took the last number */
+		log_warn("spool %s: sequence numbers exhausted, restarting at 1",
+			 s->dir);
+		s->next_seq = 1;
+	}
+	if (s->live)
+		log_info("spool %s: %u report(s), %" PRIu64 " bytes to deliver",
+			 s->dir, s->live, s->bytes);
+}
+
+/* mkdir -p with DIR_MODE; returns an open, locked directory fd or -1. */
+static int open_dir(struct spool *s, const char *dir)
+{
+	char path[PATH_MAX_LEN];
+	struct stat st;
+	size_t len = strlen(dir), i;
+	int fd;
+
+	if (len >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		/* an existing parent may refuse mkdir with EACCES */
+		if (mkdir(path, DIR_MODE) < 0 && errno != EEXIST &&
+		    (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
+			return -1;
+		path[i] = dir[i];
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -2;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+		log_warn("spool %s: readable by other users (mode %03o)",
+			 s->dir, (unsigned)(st.st_mode & 0777));
+	return fd;
+}
+
+static int probe_writable(int dfd)
+{
+	int fd = openat(dfd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC |
+			O_NOFOLLOW | O_CLOEXEC, FILE_MODE);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return unlinkat(dfd, PROBE_NAME, 0);
+}
+
+struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files)
+{
+	struct spool *s;
+	int fd = -1;
+
+	if (max_bytes < SPOOL_HDR_SIZE + 1 || max_files < 1 ||
+	    max_files > SPOOL_MAX_FILES) {
+		log_err("spool: invalid bounds (%" PRIu64 " bytes, %u files)",
+			max_bytes, max_files);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->e = calloc(max_files, sizeof(*s->e));
+	if (!s->e) {
+		free(s);
+		return NULL;
+	}
+	s->cap = max_files;
+	s->max_bytes = max_bytes;
+	s->dfd = s->cfd = s->w.fd = s->r.fd = -1;
+	s->next_seq = 1;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir ? dir : "");
+
+	if (dir && *dir) {
+		fd = open_dir(s, dir);
+		if (fd == -2) {
+			log_err("spool %s: in use by another process", s->dir);
+			spool_close(s);
+			return NULL;
+		}
+		if (fd >= 0 && probe_writable(fd) < 0) {
+			int saved = errno;
+
+			close(fd);
+			fd = -1;
+			errno = saved;
+		}
+		if (fd < 0)
+			log_warn("spool %s: not usable (%s): keeping reports in "
+				 "memory only, they will not survive a restart",
+				 s->dir, strerror(errno));
+	} else {
+		log_warn("spool: no spool directory: keeping reports in memory "
+			 "only, they will not survive a restart");
+	}
+	if (fd >= 0) {
+		s->dfd = fd;
+		scan_corrupt(s);
+		scan_dir(s);
+		return s;
+	}
+	s->mem = 1;
+	snprintf(s->dir, sizeof(s->dir), "(memory)");
+	s->ring_cap = max_bytes < SPOOL_MEM_MAX_BYTES ? max_bytes : SPOOL_MEM_MAX_BYTES;
+	s->ring = malloc((size_t)s->ring_cap);
+	if (!s->ring) {
+		spool_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void spool_close(struct spool *s)
+{
+	if (!s)
+		return;
+	spool_abort(s);
+	spool_reader_close(s);
+	if (s->cfd >= 0)
+		close(s->cfd);
+	if (s->dfd >= 0)
+		close(s->dfd);	/* releases the lock */
+	free(s->ring);
+	free(s->e);
+	free(s);
+}
+
+void spool_stats(const struct spool *s, struct spool_stats *st)
+{
+	st->entries = s->live;
+	st->bytes = s->bytes;
+	st->dropped = s->dropped;
+	st->quarantined = s->quarantined;
+	st->in_memory = s->mem;
+}
+
+/* ---- writer ---- */
+
+int spool_begin(struct spool *s, int64_t start, int64_t end)
+{
+	char name[NAME_MAX_LEN];
+
+	if (s->w.active)
+		return -1;
+	memset(&s->w, 0, sizeof(s->w));
+	s->w.active = 1;
+	s->w.fd = -1;
+	s->w.seq = s->next_seq++;
+	s->w.start = start;
+	s->w.end = end;
+	if (s->mem) {
+		s->w.off = (s->ring_head + s->ring_used) % s->ring_cap;
+		return 0;
+	}
+	seq_name(name, sizeof(name), s->w.seq, EXT_TMP);
+	s->w.fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_TRUNC |
+			 O_NOFOLLOW | O_CLOEXEC, FILE_MODE);
+	/* the header is written last, once length and CRC are known */
+	if (s->w.fd < 0 || lseek(s->w.fd, SPOOL_HDR_SIZE, SEEK_SET) < 0) {
+		log_warn("spool %s: cannot create %s: %s", s->dir, name,
+			 strerror(errno));
+		s->w.failed = 1;
+	}
+	return 0;
+}
+
+static int mem_write(struct spool *s, const char *data, size_t len)
+{
+	struct drops d = { 0, 0, 0 };
+	uint64_t pos;
+	size_t first;
+
+	while (s->ring_used + s->w.plen + len > s->ring_cap && s->n > 0)
+		pop_head(s, &d);
+	log_drops(s, &d, "memory queue full");
+	if (s->ring_used + s->w.plen + len > s->ring_cap)
+		return -1;
+	pos = (s->w.off + s->w.plen) % s->ring_cap;
+	first = s->ring_cap - pos < len ? (size_t)(s->ring_cap - pos) : len;
+	memcpy(s->ring + pos, data, first);
+	memcpy(s->ring, data + first, len - first);
+	return 0;
+}
+
+int spool_write(struct spool *s, const char *data, size_t len)
+{
+	uint64_t limit;
+
+	if (!s->w.active || s->w.failed)
+		return -1;
+	if (len == 0)
+		return 0;
+	limit = s->mem ? s->ring_cap : s->max_bytes - SPOOL_HDR_SIZE;
+	if (limit > SPOOL_MAX_PAYLOAD)
+		limit = SPOOL_MAX_PAYLOAD;
+	if (len > limit || s->w.plen > limit - len) {
+		log_warn("spool %s: report larger than the spool bound (%" PRIu64
+			 " bytes)", s->dir, limit);
+		s->w.failed = 1;
+		return -1;
+	}
+	if (s->mem ? mem_write(s, data, len) < 0 : write_all(s->w.fd, data, len) < 0) {
+		if (!s->mem)
+			log_warn("spool %s: write failed: %s", s->dir,
+				 strerror(errno));
+		s->w.failed = 1;
+		return -1;
+	}
+	s->w.crc = spool_crc32(s->w.crc, data, len);
+	s->w.plen += len;
+	return 0;
+}
+
+int spool_sink(void *ctx, const char *data, size_t len)
+{
+	return spool_write(ctx, data, len);
+}
+
+void spool_abort(struct spool *s)
+{
+	char name[NAME_MAX_LEN];
+
+	if (!s->w.active)
+		return;
+	if (s->w.fd >= 0) {
+		close(s->w.fd);
+		seq_name(name, sizeof(name), s->w.seq, EXT_TMP);
+		unlinkat(s->dfd, name, 0);
+	}
+	s->w.fd = -1;
+	s->w.active = 0;
+}
+
+/* Header, fsync, rename, fsync of the directory: the report exists whole
+ * under its final name or not at all. */
+static int disk_commit(struct spool *s)
+{
+	struct spool_hdr h;
+	uint8_t hb[SPOOL_HDR_SIZE];
+	char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
+	ssize_t k;
+	int fd = s->w.fd, ok, saved;
+
+	h.payload_len = s->w.plen;
+	h.crc = s->w.crc;
+	h.seq = s->w.seq;
+	h.start = s->w.start;
+	h.end = s->w.end;
+	spool_hdr_encode(&h, hb);
+	do
+		k = pwrite(fd, hb, sizeof(hb), 0);
+	while (k < 0 && errno == EINTR);
+	s->w.fd = -1;
+	seq_name(tmp, sizeof(tmp), s->w.seq, EXT_TMP);
+	seq_name(name, sizeof(name), s->w.seq, EXT_DATA);
+	ok = k == (ssize_t)sizeof(hb) && fsync(fd) == 0;
+	saved = errno;
+	if (close(fd) < 0 && ok) {
+		ok = 0;
+		saved = errno;
+	}
+	if (ok && renameat(s->dfd, tmp, s->dfd, name) < 0) {
+		ok = 0;
+		saved = errno;
+	}
+	if (!ok) {
+		log_warn("spool %s: cannot store %s: %s", s->dir, name,
+			 k >= 0 && k != (ssize_t)sizeof(hb) ? "short write" :
+			 strerror(saved));
+		unlinkat(s->dfd, tmp, 0);
+		return -1;
+	}
+	/* some file systems refuse fsync on a directory: nothing to do then */
+	if (fsync(s->dfd) < 0 && errno != EINVAL)
+		log_warn("spool %s: fsync: %s", s->dir, strerror(errno));
+	return 0;
+}
+
+int spool_commit(struct spool *s, uint64_t *seq)
+{
+	struct drops d = { 0, 0, 0 };
+	struct ent *e;
+	uint64_t size;
+
+	if (!s->w.active)
+		return -1;
+	if (!s->w.failed && s->w.plen == 0) {
+		log_warn("spool %s: empty report not spooled", s->dir);
+		spool_abort(s);
+		return -1;
+	}
+	if (s->w.failed || (!s->mem && disk_commit(s) < 0)) {
+		spool_abort(s);
+		s->dropped++;
+		log_warn("spool %s: report for interval %" PRId64 "-%" PRId64
+			 " lost, %" PRIu64 " dropped so far", s->dir,
+			 s->w.start, s->w.end, s->dropped);
+		return -1;
+	}
+	size = s->mem ? s->w.plen : SPOOL_HDR_SIZE + s->w.plen;
+	/* after the rename: a crash in between leaves too much, not too little */
+	while (s->n > 0 && (s->n == s->cap ||
+			    (!s->mem && s->bytes + size > s->max_bytes)))
+		pop_head(s, &d);
+	log_drops(s, &d, "full");
+	e = slot(s, s->n);
+	memset(e, 0, sizeof(*e));
+	e->seq = s->w.seq;
+	e->plen = s->w.plen;
+	e->size = size;
+	e->off = s->w.off;
+	e->start = s->w.start;
+	e->end = s->w.end;
+	e->crc = s->w.crc;
+	e->live = 1;
+	s->n++;
+	s->live++;
+	s->bytes += size;
+	if (s->mem)
+		s->ring_used += size;
+	s->w.active = 0;
+	if (seq)
+		*seq = e->seq;
+	return 0;
+}
+
+/* ---- reader and removal ---- */
+
+int spool_peek(const struct spool *s, struct spool_hdr *out)
+{
+	const struct ent *e;
+
+	if (s->n == 0)
+		return -1;
+	e = &s->e[s->head];	/* trim_head keeps the oldest slot live */
+	out->payload_len = e->plen;
+	out->crc = e->crc;
+	out->seq = e->seq;
+	out->start = e->start;
+	out->end = e->end;
+	return 0;
+}
+
+int spool_reader_open(struct spool *s, uint64_t seq)
+{
+	char name[NAME_MAX_LEN];
+	uint8_t hb[SPOOL_HDR_SIZE];
+	struct spool_hdr h;
+	struct stat st;
+	long i;
+	ssize_t k;
+	int rc;
+
+	spool_reader_close(s);
+	i = find(s, seq);
+	if (i < 0)
+		return SPOOL_ERR_GONE;
+	memset(&s->r, 0, sizeof(s->r));
+	s->r.fd = -1;
+	s->r.seq = seq;
+	s->r.left = slot(s, (uint32_t)i)->plen;
+	s->r.want = slot(s, (uint32_t)i)->crc;
+	if (!s->mem) {
+		seq_name(name, sizeof(name), seq, EXT_DATA);
+		s->r.fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->r.fd < 0)
+			return errno == ENOENT ? SPOOL_ERR_GONE : SPOOL_ERR_IO;
+		k = read_full(s->r.fd, hb, sizeof(hb));
+		rc = k < 0 ? SPOOL_ERR_IO : hdr_decode(hb, (size_t)k, &h);
+		if (rc == 0 && h.seq != seq)
+			rc = SPOOL_ERR_HEADER;
+		if (rc == 0 && fstat(s->r.fd, &st) < 0)
+			rc = SPOOL_ERR_IO;
+		if (rc == 0 && (uint64_t)st.st_size < SPOOL_HDR_SIZE + h.payload_len)
+			rc = SPOOL_ERR_TRUNCATED;
+		if (rc == 0 && (uint64_t)st.st_size > SPOOL_HDR_SIZE + h.payload_len)
+			rc = SPOOL_ERR_LENGTH;
+		if (rc < 0) {
+			close(s->r.fd);
+			s->r.fd = -1;
+			return rc;
+		}
+		/* the file is the authority: it may differ from the index */
+		s->r.left = h.payload_len;
+		s->r.want = h.crc;
+	}
+	s->r.active = 1;
+	return 0;
+}
+
+ssize_t spool_read(struct spool *s, void *buf, size_t cap)
+{
+	size_t n;
+	ssize_t k;
+	long i;
+
+	if (!s->r.active)
+		return SPOOL_ERR_GONE;
+	if (cap == 0)
+		return SPOOL_ERR_IO;	/* 0 would mean the end */
+	if (s->r.left == 0)
+		return s->r.crc == s->r.want ? 0 : SPOOL_ERR_CRC;
+	n = s->r.left < cap ? (size_t)s->r.left : cap;
+	if (n > SSIZE_MAX)
+		n = SSIZE_MAX;
+	if (s->mem) {
+		struct ent *e;
+		uint64_t pos;
+		size_t first;
+
+		i = find(s, s->r.seq);
+		if (i < 0)
+			return SPOOL_ERR_GONE;
+		e = slot(s, (uint32_t)i);
+		pos = (e->off + s->r.pos) % s->ring_cap;
+		first = s->ring_cap - pos < n ? (size_t)(s->ring_cap - pos) : n;
+		memcpy(buf, s->ring + pos, first);
+		memcpy((char *)buf + first, s->ring, n - first);
+		k = (ssize_t)n;
+	} else {
+		do
+			k = read(s->r.fd, buf, n);
+		while (k < 0 && errno == EINTR);
+		if (k < 0)
+			return SPOOL_ERR_IO;
+		if (k == 0)
+			return SPOOL_ERR_TRUNCATED;
+	}
+	s->r.crc = spool_crc32(s->r.crc, buf, (size_t)k);
+	s->r.left -= (uint64_t)k;
+	s->r.pos += (uint64_t)k;
+	return k;
+}
+
+void spool_reader_close(struct spool *s)
+{
+	if (s->r.fd >= 0)
+		close(s->r.fd);
+	s->r.fd = -1;
+	s->r.active = 0;
+}
+
+static int take_out(struct spool *s, uint64_t seq, struct ent **out)
+{
+	long i = find(s, seq);
+
+	if (i < 0)
+		return -1;
+	*out = slot(s, (uint32_t)i);
+	(*out)->live = 0;
+	s->live--;
+	s->bytes -= (*out)->size;
+	return 0;
+}
+
+int spool_remove(struct spool *s, uint64_t seq)
+{
+	struct ent *e;
+
+	if (take_out(s, seq, &e) < 0)
+		return -1;
+	unlink_entry(s, seq);
+	trim_head(s);
+	return 0;
+}
+
+int spool_quarantine(struct spool *s, uint64_t seq)
+{
+	char name[NAME_MAX_LEN];
+	struct ent *e;
+
+	if (take_out(s, seq, &e) < 0)
+		return -1;
+	if (s->mem) {
+		s->quarantined++;
+		log_warn("spool %s: report %" PRIu64 " damaged, discarded",
+			 s->dir, seq);
+	} else {
+		seq_name(name, sizeof(name), seq, EXT_DATA);
+		quarantine_file(s, name, "damaged");
+	}
+	trim_head(s);
+	return 0;
+}

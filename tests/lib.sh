@@ -1,0 +1,18 @@
+# Shared helpers for shell tests (sourced). Each test prints lines
+# "ok NAME", "FAIL NAME: why" or "SKIP NAME: why"; tests/run.sh counts them.
+set -u
+TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+D42PCAP=${D42PCAP:-$TOP/d42pcap}
+SHARED=${D42_SHARED:-$TOP/../shared}
+CORPUS=$SHARED/corpus
+GEN="python3 $TOP/tests/gen_pcap.py"
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/d42t.XXXXXX")
+trap 'rm -rf "$T_TMP"' EXIT
+
+ok()   { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; }
+skip() { echo "SKIP $1: $2"; }
+# check NAME COMMAND...: ok if the command succeeds
+check() { n=$1; shift; if "$@" >"$T_TMP/check.out" 2>&1; then ok "$n"; else fail "$n" "$(head -c 600 "$T_TMP/check.out")"; fi; }
+have_corpus() { [ -f "$CORPUS/MANIFEST.tsv" ]; }
+is_root() { [ "$(id -u)" = 0 ]; }

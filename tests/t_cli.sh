@@ -1,0 +1,242 @@
+#!/bin/sh
+# Command line and settings handling of the d42pcap binary, end to end:
+# options (single and double dash), exit statuses, -check-config, every bad
+# config in tests/data/bad_configs.tsv, common.output, the capture section's
+# printing switches, and the table limits (common.max-flows/max-listeners).
+. "$(dirname "$0")/lib.sh"
+
+if [ ! -x "$D42PCAP" ]; then
+	fail cli_binary "no executable $D42PCAP (run make first)"
+	exit 1
+fi
+O=$T_TMP/o E=$T_TMP/e
+DEMO=$TOP/tests/data/demo.pcapng
+$GEN demo "$T_TMP/demo.pcapng"
+ANS=$T_TMP/demo.pcapng.answer.json
+printf '{"common":{"Interval":60}}\n' >"$T_TMP/x.json"
+
+# d NAME ARGS...: run the binary; status in $rc, output in $O and $E
+d() { "$D42PCAP" "$@" >"$O" 2>"$E"; rc=$?; }
+# expect NAME RC STDOUT-REGEX|- STDERR-REGEX|-: check the last run
+expect() {
+	why=
+	[ "$rc" -eq "$2" ] || why="exit status $rc, expected $2;"
+	if [ "$3" = "" ]; then
+		[ ! -s "$O" ] || why="$why stdout not empty: $(head -c 200 "$O");"
+	elif [ "$3" != - ]; then
+		grep -Eq -- "$3" "$O" || why="$why stdout lacks /$3/: $(head -c 200 "$O");"
+	fi
+	if [ "$4" != - ]; then
+		grep -Eq -- "$4" "$E" || why="$why stderr lacks /$4/: $(head -c 300 "$E");"
+	fi
+	if [ -z "$why" ]; then ok "$1"; else fail "$1" "$why"; fi
+}
+
+# ---- options
+for v in -version --version -version=true; do
+	d $v
+	expect "cli_version_$v" 0 '^d42pcap [0-9]+\.[0-9]+\.[0-9]+' -
+done
+for h in -h -help --help --h; do
+	d $h
+	expect "cli_help_$h" 0 '^usage: d42pcap' -
+done
+d -bogus
+expect cli_unknown_option 2 "" 'usage: d42pcap'
+d --no-such-option=1
+expect cli_unknown_double_dash 2 "" 'unknown option'
+d extra-argument
+expect cli_stray_argument 2 "" 'usage: d42pcap'
+d -r
+expect cli_missing_value 2 "" 'usage: d42pcap'
+d -version=maybe
+expect cli_bad_flag_value 2 "" 'true or false'
+for w in -install-win-service --install-win-service -remove-win-service --remove-win-service; do
+	d $w
+	expect "cli_win_service_$w" 2 "" 'Windows only'
+done
+
+# ---- settings location and -check-config
+mkdir -p "$T_TMP/conf"
+cat >"$T_TMP/conf/agent.json" <<'EOF'
+{"device42": {"Host": "https://d42.example.com", "User": "admin",
+              "Password": "pa55-Secr3t"},
+ "common": {"Interval": 30}, "bogus-section-key": 1}
+EOF
+chmod 600 "$T_TMP/conf/agent.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name agent.json
+expect cli_check_config 0 '"Password": *"\*\*\*\*\*\*\*\*"' -
+if grep -q 'pa55-Secr3t' "$O" "$E"; then
+	fail cli_check_config_masks_password "the password was printed"
+else
+	ok cli_check_config_masks_password
+fi
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["common"]["Interval"]==30, d' "$O" 2>"$T_TMP/py.err"; then
+	ok cli_check_config_is_effective_json
+else
+	fail cli_check_config_is_effective_json "$(head -c 300 "$T_TMP/py.err")"
+fi
+d --check-config --settings-dir="$T_TMP/conf" --settings-name=agent.json
+expect cli_check_config_double_dash_equals 0 '"Interval": *30' -
+printf '{"common": {"Interval": "often"}}\n' >"$T_TMP/conf/bad.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name bad.json
+expect cli_check_config_bad 2 "" 'bad\.json:1:[0-9]+: common\.Interval'
+d -check-config -settings-dir "$T_TMP/conf" -settings-name missing.json
+expect cli_settings_missing 2 "" 'missing\.json'
+
+# -settings-dir/-settings-name pick the file: Interval 30 cuts 30 s reports.
+printf '{"common":{"Interval":30}}\n' >"$T_TMP/conf/iv30.json"
+d -r "$DEMO" -settings-dir "$T_TMP/conf" -settings-name iv30.json
+if [ $rc -eq 0 ] && $GEN check "$ANS" "$O" -c "$T_TMP/conf/iv30.json" >"$T_TMP/c.diff" 2>&1; then
+	ok cli_settings_dir_and_name
+else
+	fail cli_settings_dir_and_name "exit $rc: $(head -c 800 "$T_TMP/c.diff")"
+fi
+# the default: d42pcap.json beside the executable (a copy of the binary)
+mkdir -p "$T_TMP/bin"
+cp "$D42PCAP" "$T_TMP/bin/d42pcap"
+printf '{"common":{"Interval":3600}}\n' >"$T_TMP/bin/d42pcap.json"
+(cd / && "$T_TMP/bin/d42pcap" -r "$DEMO" >"$O" 2>"$E"); rc=$?
+if [ $rc -eq 0 ] && $GEN check "$ANS" "$O" -c "$T_TMP/bin/d42pcap.json" >"$T_TMP/c.diff" 2>&1; then
+	ok cli_settings_default_beside_executable
+else
+	fail cli_settings_default_beside_executable "exit $rc: $(head -c 800 "$T_TMP/c.diff")"
+fi
+
+# ---- -r errors
+d -r "$T_TMP/no-such.pcap" -settings-dir "$T_TMP" -settings-name x.json
+expect cli_read_missing_file 1 "" 'no-such\.pcap'
+printf 'this is not a capture file\n' >"$T_TMP/junk.pcap"
+d -r "$T_TMP/junk.pcap" -settings-dir "$T_TMP" -settings-name x.json
+expect cli_read_not_a_capture 1 "" 'junk\.pcap'
+
+# ---- bad configs: exit 2, FILE:LINE:COL: PATH: message, nothing on stdout
+TSV=$TOP/tests/data/bad_configs.tsv
+if [ ! -f "$TSV" ]; then
+	skip cli_bad_configs "no $TSV"
+else
+	nbad=0 nrows=0
+	# cut, not IFS=<tab> read: read would merge an empty column
+	while IFS= read -r line; do
+		case $line in ''|'#'*) continue ;; esac
+		name=$(printf '%s\n' "$line" | cut -f1)
+		path=$(printf '%s\n' "$line" | cut -f2)
+		msg=$(printf '%s\n' "$line" | cut -f3)
+		printf '%s\n' "$line" | cut -f4- >"$T_TMP/bad.json"
+		nrows=$((nrows + 1))
+		d -r "$DEMO" -settings-dir "$T_TMP" -settings-name bad.json
+		why=
+		[ $rc -eq 2 ] || why="exit status $rc;"
+		[ ! -s "$O" ] || why="$why stdout not empty;"
+		grep -Eq 'bad\.json:[0-9]+:[0-9]+: ' "$E" || why="$why no FILE:LINE:COL;"
+		[ "$path" = - ] || grep -qF "$path: " "$E" || why="$why no key path $path;"
+		grep -qF -- "$msg" "$E" || why="$why message lacks \"$msg\";"
+		if [ -n "$why" ]; then
+			fail "cli_bad_config_$name" "$why stderr: $(head -c 300 "$E")"
+			nbad=$((nbad + 1))
+		fi
+	done <"$TSV"
+	if [ "$nrows" -lt 10 ]; then
+		fail cli_bad_configs "only $nrows rows read from $TSV"
+	elif [ $nbad -eq 0 ]; then
+		ok "cli_bad_configs ($nrows configs)"
+	fi
+fi
+
+# ---- common.output: reports go to the file, stdout stays empty
+printf '{"common":{"Interval":60,"output":"%s"}}\n' "$T_TMP/reports.jsonl" >"$T_TMP/out.json"
+d -r "$DEMO" -settings-dir "$T_TMP" -settings-name out.json
+if [ $rc -eq 0 ] && [ ! -s "$O" ] && [ -f "$T_TMP/reports.jsonl" ] &&
+	$GEN check "$ANS" "$T_TMP/reports.jsonl" >"$T_TMP/c.diff" 2>&1; then
+	ok cli_output_file
+else
+	fail cli_output_file "exit $rc, stdout $(wc -c <"$O") bytes: $(head -c 600 "$T_TMP/c.diff")"
+fi
+printf '{"common":{"Interval":60,"output":"-"}}\n' >"$T_TMP/dash.json"
+d -r "$DEMO" -settings-dir "$T_TMP" -settings-name dash.json
+if [ $rc -eq 0 ] && $GEN check "$ANS" "$O" >"$T_TMP/c.diff" 2>&1; then
+	ok cli_output_dash_is_stdout
+else
+	fail cli_output_dash_is_stdout "exit $rc: $(head -c 600 "$T_TMP/c.diff")"
+fi
+printf '{"common":{"output":"%s/no/such/dir/r.jsonl"}}\n' "$T_TMP" >"$T_TMP/badout.json"
+d -r "$DEMO" -settings-dir "$T_TMP" -settings-name badout.json
+expect cli_output_unwritable 1 "" 'no/such/dir'
+
+# ---- capture section printing switches (stderr, one line per event)
+# counts NAME CONFIG-JSON: run the demo, count "tag: " lines per tag
+counts() {
+	printf '%s\n' "$2" >"$T_TMP/$1.json"
+	"$D42PCAP" -r "$DEMO" -settings-dir "$T_TMP" -settings-name "$1.json" >"$O" 2>"$E"
+	rc=$?
+}
+# model totals over the demo: records, decoded and undecoded packets
+set -- $(python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[2])
+import gen_pcap
+ans = json.load(open(sys.argv[1]))
+docs = gen_pcap.expect(ans["records"], {"common": {"Interval": 60}})
+print(sum(len(d["communications"]) for d in docs),
+      sum(d["stats"]["decoded"] for d in docs),
+      sum(sum(d["stats"]["undecoded"].values()) for d in docs))' "$ANS" "$TOP/tests")
+nrec=$1 ndec=$2 nund=$3
+counts live '{"capture":{"live-entries":true}}'
+n=$(grep -c '^live: ' "$E")
+if [ $rc -eq 0 ] && [ "$n" -eq "$nrec" ] && $GEN check "$ANS" "$O" >/dev/null 2>&1; then
+	ok cli_live_entries
+else
+	fail cli_live_entries "exit $rc, $n live lines, expected $nrec (one per record and interval)"
+fi
+counts liveok '{"capture":{"live-entries-ok":true}}'
+n=$(grep -c '^ok: ' "$E")
+if [ $rc -eq 0 ] && [ "$n" -eq "$nrec" ]; then ok cli_live_entries_ok
+else fail cli_live_entries_ok "exit $rc, $n ok lines, expected $nrec"; fi
+counts data '{"capture":{"print-data":true}}'
+n=$(grep -c '^data: ' "$E")
+if [ $rc -eq 0 ] && [ "$n" -eq "$ndec" ]; then ok cli_print_data
+else fail cli_print_data "exit $rc, $n data lines, expected $ndec"; fi
+counts unproc '{"capture":{"unprocessed-packets":true}}'
+n=$(grep -c '^unprocessed: ' "$E")
+if [ $rc -eq 0 ] && [ "$n" -eq "$nund" ]; then ok cli_unprocessed_packets
+else fail cli_unprocessed_packets "exit $rc, $n unprocessed lines, expected $nund"; fi
+counts quiet '{"common":{"Interval":60}}'
+if grep -Eq '^(live|ok|nok|data|unprocessed): ' "$E"; then
+	fail cli_printing_off_by_default "$(grep -E '^(live|ok|nok|data|unprocessed): ' "$E" | head -3)"
+else
+	ok cli_printing_off_by_default
+fi
+counts stats '{"capture":{"only-stats":true}}'
+if [ $rc -eq 0 ] && python3 -c '
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(docs) == 3 and all(d["communications"] == [] and d["stats"]["flows"] > 0 for d in docs)
+' "$O" 2>/dev/null; then
+	ok cli_only_stats
+else
+	fail cli_only_stats "exit $rc: $(head -c 300 "$O")"
+fi
+
+# ---- table limits: exact flows and drops from the model
+$GEN flows 100 "$T_TMP/flows100.pcap"
+$GEN flows 3000 "$T_TMP/flows3000.pcap"
+# limit NAME CAPTURE CONFIG-JSON
+limit() {
+	printf '%s\n' "$3" >"$T_TMP/$1.json"
+	"$D42PCAP" -r "$2" -settings-dir "$T_TMP" -settings-name "$1.json" >"$O" 2>"$E"
+	rc=$?
+	if [ $rc -eq 0 ] && $GEN check "$2.answer.json" "$O" -c "$T_TMP/$1.json" >"$T_TMP/c.diff" 2>&1; then
+		ok "cli_$1"
+	else
+		fail "cli_$1" "exit $rc: $(head -c 800 "$T_TMP/c.diff") $(head -c 200 "$E")"
+	fi
+}
+limit max_flows_20 "$T_TMP/flows100.pcap" '{"common":{"max-flows":20},"capture":{"live-entries-nok":true}}'
+n=$(grep -c '^nok: ' "$E")
+if [ "$n" -eq 80 ]; then ok cli_live_entries_nok; else fail cli_live_entries_nok "$n nok lines, expected 80"; fi
+if grep -q 'max-flows' "$E"; then ok cli_max_flows_warning; else fail cli_max_flows_warning "no warning naming common.max-flows"; fi
+limit max_flows_1000 "$T_TMP/flows3000.pcap" '{"common":{"max-flows":1000},"capture":{"live-entries-nok":true}}'
+n=$(grep -c '^nok: ' "$E")
+if [ "$n" -eq 100 ]; then ok cli_live_entries_nok_capped; else fail cli_live_entries_nok_capped "$n nok lines, expected 100 (the cap)"; fi
+limit max_flows_exact "$T_TMP/flows100.pcap" '{"common":{"max-flows":100}}'
+limit max_listeners_2 "$T_TMP/demo.pcapng" '{"common":{"max-listeners":2}}'

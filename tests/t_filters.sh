@@ -1,0 +1,103 @@
+#!/bin/sh
+# Every include/ignore filter key, one config each, on a capture with TCP and
+# UDP over IPv4 and IPv6 plus ARP and ICMP (gen_pcap.py filters). The
+# expected reports come from the answer file with the filter rule applied in
+# python (gen_pcap.py make_filter), and must match the output exactly. Each
+# config must also change the expected result (so an ignored filter fails)
+# and keep something (so a filter that drops everything fails).
+. "$(dirname "$0")/lib.sh"
+
+if [ ! -x "$D42PCAP" ]; then
+	fail filters_binary "no executable $D42PCAP (run make first)"
+	exit 1
+fi
+CAP=$T_TMP/filters.pcap
+$GEN filters "$CAP"
+mkdir -p "$T_TMP/suite"
+$GEN suite "$T_TMP/suite"
+printf '{"common":{"Interval":60}}\n' >"$T_TMP/none.json"
+$GEN expect "$CAP.answer.json" -c "$T_TMP/none.json" >"$T_TMP/none.exp"
+
+# filter_case NAME CAPTURE JSON
+filter_case() {
+	name=$1 cap=$2 json=$3
+	cfg=$T_TMP/$name.json
+	printf '%s\n' "$json" >"$cfg"
+	$GEN expect "$cap.answer.json" -c "$T_TMP/none.json" >"$T_TMP/$name.none"
+	if ! $GEN expect "$cap.answer.json" -c "$cfg" >"$T_TMP/$name.exp" 2>"$T_TMP/$name.experr"; then
+		fail "filter_$name" "model failed: $(head -c 300 "$T_TMP/$name.experr")"
+		return
+	fi
+	if cmp -s "$T_TMP/$name.none" "$T_TMP/$name.exp" || [ ! -s "$T_TMP/$name.exp" ]; then
+		fail "filter_$name" "test defect: the filter must keep some and drop some packets"
+		return
+	fi
+	"$D42PCAP" -r "$cap" -settings-dir "$T_TMP" -settings-name "$name.json" \
+		>"$T_TMP/$name.out" 2>"$T_TMP/$name.err"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "filter_$name" "exit status $rc: $(head -c 400 "$T_TMP/$name.err")"
+	elif $GEN check "$cap.answer.json" "$T_TMP/$name.out" -c "$cfg" >"$T_TMP/$name.diff" 2>&1; then
+		ok "filter_$name"
+	else
+		fail "filter_$name" "$(head -c 1500 "$T_TMP/$name.diff")"
+	fi
+}
+
+# Hosts (tests/gen_pcap.py FILTER_HOSTS): clients 10.0.1.5, 10.0.1.6,
+# 10.0.3.7, 2001:db8:1::5; servers web 10.0.2.10 (80, 443), db 10.0.2.20
+# (5432, 22, 8080, udp 161), dns 10.0.2.53 (53, 123), 2001:db8::10
+# (443, 22, udp 53, 123).
+while IFS='	' read -r name json; do
+	case $name in ''|'#'*) continue ;; esac
+	filter_case "$name" "$CAP" "$json"
+done <<'EOF'
+inc_src_tcp_ports	{"pcap":{"include-source-tcp-ports":[80]}}
+inc_dst_tcp_ports	{"pcap":{"include-destination-tcp-ports":"22, 443"}}
+inc_src_udp_ports	{"pcap":{"include-source-udp-ports":[53]}}
+inc_dst_udp_ports	{"pcap":{"include-destination-udp-ports":[123,161]}}
+inc_src_tcp_ips	{"pcap":{"include-source-tcp-ips":["10.0.1.0/24"]}}
+inc_dst_tcp_ips	{"pcap":{"include-dest-tcp-ips":["10.0.2.10","2001:db8::10"]}}
+inc_src_udp_ips	{"pcap":{"include-source-udp-ips":"10.0.3.7, 2001:db8:1::/64"}}
+inc_dst_udp_ips	{"pcap":{"include-dest-udp-ips":["10.0.2.53/32"]}}
+ignore_tcp	{"pcap":{"ignore-tcp":true}}
+ignore_udp	{"pcap":{"ignore-udp":"true"}}
+ignore_ips	{"capture":{"ignore-ips":["10.0.1.5","2001:db8:1::5"]}}
+ignore_ips_cidr	{"capture":{"ignore-ips":"10.0.2.0/24"}}
+ignore_ports	{"capture":{"ignore-ports":[53,8080]}}
+tcp_ports_and_ips	{"pcap":{"include-destination-tcp-ports":[80,22],"include-source-tcp-ips":["10.0.3.0/24"]}}
+tcp_src_or_dst_port	{"pcap":{"include-source-tcp-ports":[443],"include-destination-tcp-ports":[443]}}
+udp_port_and_ignore_tcp	{"pcap":{"include-destination-udp-ports":[53],"ignore-tcp":true}}
+tcp_and_udp_lists	{"pcap":{"include-destination-tcp-ports":[5432],"include-source-udp-ports":[123]}}
+include_and_ignore	{"pcap":{"include-dest-tcp-ips":["10.0.2.0/24"]},"capture":{"ignore-ports":[80]}}
+keys_any_case	{"PCAP":{"Include-Destination-TCP-Ports":[80]},"Capture":{"Ignore-IPs":["10.0.3.7"]}}
+EOF
+
+# The VLAN-aware form of the filter on tagged frames (802.1Q, VLAN 100 and
+# priority tag 0; QinQ), and the plain form on link types without VLANs.
+filter_case vlan_dst_port "$T_TMP/suite/vlan.pcap" '{"pcap":{"include-destination-tcp-ports":[80]}}'
+filter_case en10mb_ignore_udp "$T_TMP/suite/link_en10mb.pcap" '{"pcap":{"ignore-udp":true}}'
+# two tags (802.1ad and 0x9100 outer); the 4-tag UDP frames are dropped by
+# ignore-udp either way (the filter itself looks through two tags only)
+filter_case qinq_ignore_udp "$T_TMP/suite/qinq.pcap" '{"pcap":{"ignore-udp":true}}'
+filter_case sll_ignore_udp "$T_TMP/suite/link_sll.pcap" '{"pcap":{"ignore-udp":true}}'
+filter_case raw_src_ips "$T_TMP/suite/link_raw.pcap" '{"pcap":{"include-source-tcp-ips":["10.0.0.2","2001:db8::1"]}}'
+
+# ignore-tcp and ignore-udp together would drop everything: refused.
+printf '{"pcap":{"ignore-tcp":true,"ignore-udp":true}}\n' >"$T_TMP/both.json"
+"$D42PCAP" -r "$CAP" -settings-dir "$T_TMP" -settings-name both.json >"$T_TMP/both.out" 2>"$T_TMP/both.err"
+rc=$?
+if [ $rc -eq 2 ] && [ ! -s "$T_TMP/both.out" ] && grep -q 'ignore-tcp' "$T_TMP/both.err"; then
+	ok filter_ignore_both_refused
+else
+	fail filter_ignore_both_refused "exit $rc, stderr: $(head -c 300 "$T_TMP/both.err")"
+fi
+
+# -debug prints the compiled filter expression.
+printf '{"pcap":{"include-destination-tcp-ports":[8080]}}\n' >"$T_TMP/dbg.json"
+"$D42PCAP" -debug -r "$CAP" -settings-dir "$T_TMP" -settings-name dbg.json >/dev/null 2>"$T_TMP/dbg.err"
+if grep -q 'dst port 8080' "$T_TMP/dbg.err"; then
+	ok filter_debug_prints_expression
+else
+	fail filter_debug_prints_expression "$(grep -i filter "$T_TMP/dbg.err" | head -c 300)"
+fi

@@ -1,0 +1,111 @@
+#!/bin/sh
+# Integration: `d42pcap -r` on the bundled demo capture and on one generated
+# capture per decoder feature (tests/gen_pcap.py suite), compared
+#  (a) with the generator's answer file, record by record (gen_pcap.py check:
+#      its reference model of the flow rules), and
+#  (b) byte for byte with tests/golden/NAME.jsonl after normalising the
+#      host name, version and capture directory.
+# UPDATE_GOLDEN=1 sh tests/t_golden.sh rewrites the goldens, but only for
+# captures whose output agrees with the answer file.
+. "$(dirname "$0")/lib.sh"
+GOLDEN=$TOP/tests/golden
+
+normalise() {
+	sed -e 's/"host":"[^"]*"/"host":""/' -e 's/"version":"[^"]*"/"version":""/' \
+	    -e 's|"interface":"[^"]*/|"interface":"|' "$1"
+}
+
+if [ ! -x "$D42PCAP" ]; then
+	fail golden_binary "no executable $D42PCAP (run make first)"
+	exit 1
+fi
+printf '{"common":{"Interval":60}}\n' >"$T_TMP/x.json"
+
+# run NAME CAPTURE [CONFIG-NAME]: output in $T_TMP/NAME.out, status in $rc
+run() {
+	"$D42PCAP" -r "$2" -settings-dir "$T_TMP" -settings-name "${3:-x.json}" \
+		>"$T_TMP/$1.out" 2>"$T_TMP/$1.err"
+	rc=$?
+}
+
+# golden_case NAME CAPTURE: (a) and (b) above
+golden_case() {
+	name=$1 cap=$2
+	run "$name" "$cap"
+	if [ $rc -ne 0 ]; then
+		fail "answer_$name" "exit status $rc: $(head -c 400 "$T_TMP/$name.err")"
+		return
+	fi
+	if $GEN check "$cap.answer.json" "$T_TMP/$name.out" --interface "$cap" \
+		>"$T_TMP/$name.diff" 2>&1; then
+		ok "answer_$name"
+		agrees=1
+	else
+		fail "answer_$name" "$(head -c 1500 "$T_TMP/$name.diff")"
+		agrees=0
+	fi
+	normalise "$T_TMP/$name.out" >"$T_TMP/$name.norm"
+	if [ "${UPDATE_GOLDEN:-0}" = 1 ]; then
+		if [ $agrees = 1 ]; then
+			mkdir -p "$GOLDEN"
+			cp "$T_TMP/$name.norm" "$GOLDEN/$name.jsonl"
+			ok "golden_$name (updated)"
+		else
+			fail "golden_$name" "not updated: the output disagrees with the answer file"
+		fi
+	elif [ ! -f "$GOLDEN/$name.jsonl" ]; then
+		fail "golden_$name" "no $GOLDEN/$name.jsonl (UPDATE_GOLDEN=1 writes it)"
+	elif cmp -s "$GOLDEN/$name.jsonl" "$T_TMP/$name.norm"; then
+		ok "golden_$name"
+	else
+		fail "golden_$name" "differs from tests/golden/$name.jsonl: $(diff "$GOLDEN/$name.jsonl" "$T_TMP/$name.norm" | head -c 1200)"
+	fi
+}
+
+# The bundled demo is exactly what the generator writes (it is deterministic),
+# so its answer file can be made at test time instead of being committed.
+$GEN demo "$T_TMP/demo.pcapng"
+if cmp -s "$T_TMP/demo.pcapng" "$TOP/tests/data/demo.pcapng"; then
+	ok golden_demo_is_generated
+else
+	fail golden_demo_is_generated "tests/data/demo.pcapng differs from 'gen_pcap.py demo' output (regenerate it)"
+fi
+sz=$(wc -c <"$TOP/tests/data/demo.pcapng")
+if [ "$sz" -lt 65536 ]; then ok golden_demo_small; else fail golden_demo_small "$sz bytes"; fi
+cp "$T_TMP/demo.pcapng.answer.json" "$T_TMP/data_demo.answer.json"
+
+# The committed demo file itself, through the answer of the regenerated one.
+run demo "$TOP/tests/data/demo.pcapng"
+if [ $rc -eq 0 ] && $GEN check "$T_TMP/data_demo.answer.json" "$T_TMP/demo.out" \
+	--interface "$TOP/tests/data/demo.pcapng" >"$T_TMP/demo.diff" 2>&1; then
+	ok answer_bundled_demo
+else
+	fail answer_bundled_demo "exit $rc: $(head -c 1500 "$T_TMP/demo.diff") $(head -c 300 "$T_TMP/demo.err")"
+fi
+
+golden_case demo "$T_TMP/demo.pcapng"
+
+# Other interval lengths cut the same packets differently.
+for iv in 1 30 3600; do
+	printf '{"common":{"Interval":%s}}\n' "$iv" >"$T_TMP/iv$iv.json"
+	run "demo_iv$iv" "$T_TMP/demo.pcapng" "iv$iv.json"
+	if [ $rc -eq 0 ] && $GEN check "$T_TMP/demo.pcapng.answer.json" "$T_TMP/demo_iv$iv.out" \
+		-c "$T_TMP/iv$iv.json" >"$T_TMP/iv.diff" 2>&1; then
+		ok "answer_demo_interval_$iv"
+	else
+		fail "answer_demo_interval_$iv" "exit $rc: $(head -c 1500 "$T_TMP/iv.diff")"
+	fi
+done
+
+mkdir -p "$T_TMP/suite"
+$GEN suite "$T_TMP/suite"
+for cap in "$T_TMP"/suite/*.pcap "$T_TMP"/suite/*.pcapng; do
+	golden_case "$(basename "$cap")" "$cap"
+done
+
+# A golden without a capture is a stale file.
+for g in "$GOLDEN"/*.jsonl; do
+	[ -f "$g" ] || continue
+	n=$(basename "$g" .jsonl)
+	[ "$n" = demo ] || [ -f "$T_TMP/suite/$n" ] || fail "golden_stale_$n" "no capture named $n"
+done

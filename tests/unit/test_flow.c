@@ -1,0 +1,977 @@
+/* Unit tests for the service-communication table (src/flow.c). */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "t.h"
+
+#define SEED     0x0123456789abcdefull
+#define SEC      1000000000ull
+#define T0       (1700000000ull * SEC)
+#define TCP      DEC_PROTO_TCP
+#define UDP      DEC_PROTO_UDP
+#define SYN      DEC_TCP_SYN
+#define ACK      DEC_TCP_ACK
+#define SYNACK   (DEC_TCP_SYN | DEC_TCP_ACK)
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static void addr(int family, const char *s, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (inet_pton(family == 4 ? AF_INET : AF_INET6, s, out) != 1) {
+		printf("  bad test address %s\n", s);
+		abort();
+	}
+}
+
+static struct pkt mk(int family, const char *src, uint16_t sport,
+		     const char *dst, uint16_t dport, uint8_t proto,
+		     uint8_t flags, uint32_t len)
+{
+	struct pkt p;
+
+	memset(&p, 0, sizeof p);
+	p.family = (uint8_t)family;
+	p.proto = proto;
+	p.tcp_flags = proto == TCP ? flags : 0;
+	addr(family, src, p.src);
+	addr(family, dst, p.dst);
+	p.sport = sport;
+	p.dport = dport;
+	p.ip_len = len;
+	return p;
+}
+
+static struct flow_key key(int family, const char *client, const char *server,
+			   uint16_t port, uint8_t proto)
+{
+	struct flow_key k;
+
+	memset(&k, 0, sizeof k);
+	addr(family, client, k.client);
+	addr(family, server, k.server);
+	k.port = port;
+	k.proto = proto;
+	k.family = (uint8_t)family;
+	return k;
+}
+
+/* The record for the key, found by scanning every slot (independent of the
+ * hash); NULL unless exactly one matches and flow_find agrees. */
+static struct flow_rec *rec_of(struct flow_table *t, int family,
+			       const char *client, const char *server,
+			       uint16_t port, uint8_t proto)
+{
+	struct flow_key k = key(family, client, server, port, proto);
+	struct flow_rec *hit = NULL;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < t->nrecs; i++)
+		if (!memcmp(&t->recs[i].key, &k, sizeof k)) {
+			hit = &t->recs[i];
+			n++;
+		}
+	if (n != 1 || flow_find(t, &k) != hit)
+		return NULL;
+	return hit;
+}
+
+struct want {
+	int how;
+	uint32_t conns, pc2s, ps2c;
+	uint64_t bc2s, bs2c, first, last;
+	int nports, overflow;
+	uint16_t ports[FLOW_MAX_CLIENT_PORTS];
+};
+
+/* 1 if r matches w exactly; prints every mismatching field. */
+static int rec_is(const struct flow_rec *r, struct want w)
+{
+	int ok = 1, i;
+
+	if (!r) {
+		printf("  record missing\n");
+		return 0;
+	}
+#define FIELD(a, b) do { if ((unsigned long long)(a) != \
+	(unsigned long long)(b)) { ok = 0; printf("  %s = %llu, want %llu\n", \
+	#a, (unsigned long long)(a), (unsigned long long)(b)); } } while (0)
+	FIELD(r->how, w.how);
+	FIELD(r->conns, w.conns);
+	FIELD(r->pkts_c2s, w.pc2s);
+	FIELD(r->pkts_s2c, w.ps2c);
+	FIELD(r->bytes_c2s, w.bc2s);
+	FIELD(r->bytes_s2c, w.bs2c);
+	FIELD(r->first_ns, w.first);
+	FIELD(r->last_ns, w.last);
+	FIELD(r->nports, w.nports);
+	FIELD(r->ports_overflow, w.overflow);
+	for (i = 0; i < w.nports && i < FLOW_MAX_CLIENT_PORTS; i++)
+		FIELD(r->cports[i], w.ports[i]);
+#undef FIELD
+	return ok;
+}
+
+static enum flow_result upd(struct flow_table *t, struct pkt p, uint64_t ts)
+{
+	struct flow_rec *r = NULL;
+	enum flow_result res = flow_update(t, &p, ts, &r);
+
+	if ((res == FLOW_DROPPED) != (r == NULL))
+		printf("  result %d but rec %p\n", (int)res, (void *)r);
+	return res;
+}
+
+/* ---- cases ------------------------------------------------------------- */
+
+static void test_init_bad_sizes(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 0, 16, 60, SEED), -1);
+	T_CHECK(t.recs == NULL && t.lsn == NULL && t.order == NULL);
+	T_EQ_INT(flow_init(&t, 16, 0, 60, SEED), -1);
+	T_EQ_INT(flow_init(&t, FLOW_MAX_ENTRIES + 1, 16, 60, SEED), -1);
+	T_EQ_INT(flow_init(&t, 16, FLOW_MAX_ENTRIES + 1, 60, SEED), -1);
+	T_EQ_INT(flow_init(&t, UINT32_MAX, 16, 60, SEED), -1);
+
+	T_EQ_INT(flow_init(&t, 1000, 3, 60, SEED), 0);
+	T_EQ_INT(t.nrecs, 2048);
+	T_EQ_INT(t.nlsn, FLOW_PROBE_WINDOW);
+	T_EQ_INT(t.max_flows, 1000);
+	T_EQ_INT(t.max_listeners, 3);
+	T_EQ_INT(t.listener_ttl_ns, 60 * SEC);
+	T_EQ_INT(t.st.flows, 0);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+	T_CHECK(t.recs == NULL && t.lsn == NULL && t.order == NULL);
+
+	T_EQ_INT(flow_init(&t, 65536, 16384, 86400, SEED), 0);
+	T_EQ_INT(t.nrecs, 131072);
+	T_EQ_INT(t.nlsn, 32768);
+	T_EQ_INT(t.listener_ttl_ns, 86400 * SEC);
+	flow_free(&t);
+	T_EQ_INT(flow_init(&t, 49152, 1, 1, SEED), 0);	/* exactly 3/4 */
+	T_EQ_INT(t.nrecs, 65536);
+	flow_free(&t);
+}
+
+static void test_wellknown_table(void)
+{
+	static const uint16_t yes[] = { 1, 22, 53, 80, 443, 1023, 1194, 1433,
+		3306, 5432, 6443, 8080, 8443, 11211, 27017 };
+	static const uint16_t no[] = { 0, 1024, 1193, 1195, 3000, 3307, 5000,
+		7000, 8081, 27018, 32768, 65535 };
+	size_t i;
+
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		T_EQ_INT(flow_is_wellknown(yes[i]), 1);
+	for (i = 0; i < sizeof no / sizeof no[0]; i++)
+		T_EQ_INT(flow_is_wellknown(no[i]), 0);
+	T_EQ_STR(flow_how_name(FLOW_HOW_SYN), "syn");
+	T_EQ_STR(flow_how_name(FLOW_HOW_SYNACK), "synack");
+	T_EQ_STR(flow_how_name(FLOW_HOW_LISTENER), "listener");
+	T_EQ_STR(flow_how_name(FLOW_HOW_WELLKNOWN), "wellknown");
+	T_EQ_STR(flow_how_name(FLOW_HOW_EPHEMERAL), "ephemeral");
+	T_EQ_STR(flow_how_name(FLOW_HOW_LOWER_PORT), "lower_port");
+	T_EQ_STR(flow_how_name(FLOW_HOW_COUNT), "unknown");
+}
+
+/* A SYN decides even against the port heuristics (client port 80). */
+static void test_syn_decides(void)
+{
+	struct flow_table t;
+	struct flow_rec *r = NULL;
+	struct pkt p = mk(4, "10.0.0.1", 80, "10.0.0.2", 40000, TCP, SYN, 60);
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	T_EQ_INT(flow_update(&t, &p, T0, &r), FLOW_NEW);
+	T_CHECK(r == rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 40000, TCP));
+	T_CHECK(rec_is(r, (struct want){ FLOW_HOW_SYN, 1, 1, 0, 60, 0, T0, T0,
+					 1, 0, { 80 } }));
+	T_EQ_INT(t.st.flows, 1);
+	T_EQ_INT(t.st.listeners, 1);
+	T_EQ_INT(t.st.flow_drops, 0);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+static void test_synack_decides(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	T_EQ_INT(upd(&t, mk(4, "10.0.0.2", 40000, "10.0.0.1", 80, TCP, SYNACK,
+			    60), T0), FLOW_NEW);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 40000, TCP),
+		       (struct want){ FLOW_HOW_SYNACK, 0, 0, 1, 0, 60, T0, T0,
+				      1, 0, { 80 } }));
+	T_EQ_INT(t.st.flows, 1);
+	T_EQ_INT(t.st.listeners, 1);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* A whole handshake and data: one record, both directions counted. */
+static void test_syn_response_same_record(void)
+{
+	struct flow_table t;
+	struct flow_rec *r1 = NULL, *r2 = NULL;
+	struct pkt syn = mk(4, "192.168.1.10", 51000, "192.168.1.20", 8080,
+			    TCP, SYN, 60);
+	struct pkt sa = mk(4, "192.168.1.20", 8080, "192.168.1.10", 51000,
+			   TCP, SYNACK, 60);
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	T_EQ_INT(flow_update(&t, &syn, T0, &r1), FLOW_NEW);
+	T_EQ_INT(flow_update(&t, &sa, T0 + 1000, &r2), FLOW_UPDATED);
+	T_CHECK(r1 == r2);
+	T_EQ_INT(upd(&t, mk(4, "192.168.1.10", 51000, "192.168.1.20", 8080,
+			    TCP, ACK, 52), T0 + 2000), FLOW_UPDATED);
+	T_EQ_INT(upd(&t, mk(4, "192.168.1.20", 8080, "192.168.1.10", 51000,
+			    TCP, ACK, 1500), T0 + 3000), FLOW_UPDATED);
+	T_EQ_INT(upd(&t, mk(4, "192.168.1.20", 8080, "192.168.1.10", 51000,
+			    TCP, ACK, 1500), T0 + 4000), FLOW_UPDATED);
+	T_CHECK(r1 == rec_of(&t, 4, "192.168.1.10", "192.168.1.20", 8080, TCP));
+	T_CHECK(rec_is(r1, (struct want){ FLOW_HOW_SYN, 1, 2, 3, 112, 3060,
+					  T0, T0 + 4000, 1, 0, { 51000 } }));
+	T_EQ_INT(t.st.flows, 1);
+	T_EQ_INT(t.st.listeners, 1);
+	flow_free(&t);
+}
+
+/* Port 5000 talking to port 3000: the fallback would call 3000 the server,
+ * but a listener learned on 5000 wins from either direction, and keeps
+ * winning after the interval ends. */
+static void test_listener_learned(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 600, SEED), 0);
+	T_EQ_INT(upd(&t, mk(4, "10.1.0.1", 3000, "10.9.0.1", 5000, TCP, SYN,
+			    60), T0), FLOW_NEW);
+	/* mid-stream, towards the listener */
+	T_EQ_INT(upd(&t, mk(4, "10.1.0.2", 3001, "10.9.0.1", 5000, TCP, ACK,
+			    100), T0 + SEC), FLOW_NEW);
+	/* mid-stream, from the listener */
+	T_EQ_INT(upd(&t, mk(4, "10.9.0.1", 5000, "10.1.0.3", 2000, TCP, ACK,
+			    200), T0 + 2 * SEC), FLOW_NEW);
+	/* UDP on the same port is not that listener: fallback picks 2000 */
+	T_EQ_INT(upd(&t, mk(4, "10.9.0.1", 5000, "10.1.0.3", 2000, UDP, 0,
+			    300), T0 + 3 * SEC), FLOW_NEW);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.2", "10.9.0.1", 5000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 1, 0, 100, 0,
+				      T0 + SEC, T0 + SEC, 1, 0, { 3001 } }));
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.3", "10.9.0.1", 5000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 0, 1, 0, 200,
+				      T0 + 2 * SEC, T0 + 2 * SEC, 1, 0,
+				      { 2000 } }));
+	T_CHECK(rec_is(rec_of(&t, 4, "10.9.0.1", "10.1.0.3", 2000, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 0, 300, 0,
+				      T0 + 3 * SEC, T0 + 3 * SEC, 1, 0,
+				      { 5000 } }));
+	T_EQ_INT(t.st.flows, 4);
+
+	flow_reset(&t, T0 + 60 * SEC);
+	T_EQ_INT(t.st.flows, 0);
+	T_EQ_INT(t.st.listeners, 1);
+	T_EQ_INT(upd(&t, mk(4, "10.9.0.1", 5000, "10.1.0.4", 1000, TCP, ACK,
+			    40), T0 + 61 * SEC), FLOW_NEW);
+	T_EQ_INT(upd(&t, mk(4, "10.1.0.4", 1000, "10.9.0.1", 5000, TCP,
+			    ACK, 40), T0 + 62 * SEC), FLOW_UPDATED);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.4", "10.9.0.1", 5000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 1, 1, 40, 40,
+				      T0 + 61 * SEC, T0 + 62 * SEC, 1, 0,
+				      { 1000 } }));
+	T_EQ_INT(t.st.flows, 1);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* TTL 10 s: alive at exactly 10 s, gone 1 ns later; a refresh extends it;
+ * flow_reset removes expired listeners. */
+static void test_listener_ageing(void)
+{
+	struct flow_table t;
+	struct pkt syn = mk(4, "10.1.0.1", 3000, "10.9.0.1", 5000, TCP, SYN, 60);
+	struct pkt mid = mk(4, "10.1.0.2", 3001, "10.9.0.1", 5000, TCP, ACK, 60);
+
+	T_EQ_INT(flow_init(&t, 100, 10, 10, SEED), 0);
+	upd(&t, syn, T0);
+	upd(&t, mid, T0 + 10 * SEC);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.2", "10.9.0.1", 5000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 1, 0, 60, 0,
+				      T0 + 10 * SEC, T0 + 10 * SEC, 1, 0,
+				      { 3001 } }));
+	/* expired: the lower port (3001) becomes the server */
+	upd(&t, mid, T0 + 10 * SEC + 1);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.9.0.1", "10.1.0.2", 3001, TCP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 0, 1, 0, 60,
+				      T0 + 10 * SEC + 1, T0 + 10 * SEC + 1,
+				      1, 0, { 5000 } }));
+	T_EQ_INT(t.st.listeners, 1);	/* still in place until reset */
+
+	/* reset before expiry keeps it; after expiry removes it */
+	flow_reset(&t, T0 + 10 * SEC);
+	T_EQ_INT(t.st.listeners, 1);
+	flow_reset(&t, T0 + 10 * SEC + 1);
+	T_EQ_INT(t.st.listeners, 0);
+	T_EQ_INT(flow_check(&t), 0);
+
+	/* refresh at 8 s: alive at 15 s (7 s after the refresh) */
+	upd(&t, syn, T0 + 100 * SEC);
+	upd(&t, syn, T0 + 108 * SEC);
+	upd(&t, mid, T0 + 115 * SEC);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.2", "10.9.0.1", 5000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 1, 0, 60, 0,
+				      T0 + 115 * SEC, T0 + 115 * SEC, 1, 0,
+				      { 3001 } }));
+	/* a SYN+ACK refreshes too, and an older timestamp never ages it */
+	upd(&t, mk(4, "10.9.0.1", 5000, "10.1.0.1", 3000, TCP, SYNACK, 60),
+	    T0 + 117 * SEC);
+	upd(&t, syn, T0 + 50 * SEC);
+	flow_reset(&t, T0 + 127 * SEC);
+	T_EQ_INT(t.st.listeners, 1);
+	flow_reset(&t, T0 + 127 * SEC + 1);
+	T_EQ_INT(t.st.listeners, 0);
+	flow_free(&t);
+}
+
+static void test_wellknown_rule(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.2", 53, UDP, 0, 70), T0);
+	upd(&t, mk(4, "10.0.0.2", 53, "10.0.0.1", 40000, UDP, 0, 170), T0 + 1);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 53, UDP),
+		       (struct want){ FLOW_HOW_WELLKNOWN, 0, 1, 1, 70, 170,
+				      T0, T0 + 1, 1, 0, { 40000 } }));
+	/* registered port beats a lower, non-registered one */
+	upd(&t, mk(4, "10.0.0.3", 1500, "10.0.0.4", 3306, TCP, ACK, 80), T0);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.3", "10.0.0.4", 3306, TCP),
+		       (struct want){ FLOW_HOW_WELLKNOWN, 0, 1, 0, 80, 0,
+				      T0, T0, 1, 0, { 1500 } }));
+	/* both well-known: falls through to the lower port (53) */
+	upd(&t, mk(4, "10.0.0.5", 123, "10.0.0.6", 53, UDP, 0, 90), T0);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.5", "10.0.0.6", 53, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 0, 90, 0,
+				      T0, T0, 1, 0, { 123 } }));
+	T_EQ_INT(t.st.flows, 3);
+	T_EQ_INT(t.st.listeners, 0);
+	flow_free(&t);
+}
+
+static void test_ephemeral_rule(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.1", 50000, "10.0.0.2", 7000, UDP, 0, 10), T0);
+	upd(&t, mk(4, "10.0.0.2", 7000, "10.0.0.1", 50000, UDP, 0, 20), T0 + 5);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 7000, UDP),
+		       (struct want){ FLOW_HOW_EPHEMERAL, 0, 1, 1, 10, 20,
+				      T0, T0 + 5, 1, 0, { 50000 } }));
+	/* exactly at the boundary */
+	upd(&t, mk(4, "10.0.0.3", 32767, "10.0.0.4", FLOW_EPHEMERAL_MIN, TCP,
+		   ACK, 10), T0);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.4", "10.0.0.3", 32767, TCP),
+		       (struct want){ FLOW_HOW_EPHEMERAL, 0, 0, 1, 0, 10,
+				      T0, T0, 1, 0, { FLOW_EPHEMERAL_MIN } }));
+	/* both ephemeral: lower port */
+	upd(&t, mk(4, "10.0.0.5", 50000, "10.0.0.6", 40000, UDP, 0, 10), T0);
+	upd(&t, mk(4, "10.0.0.6", 40000, "10.0.0.5", 50000, UDP, 0, 10), T0);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.5", "10.0.0.6", 40000, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 1, 10, 10,
+				      T0, T0, 1, 0, { 50000 } }));
+	T_EQ_INT(t.st.flows, 3);
+	flow_free(&t);
+}
+
+static void test_lower_port_rule(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.1", 6000, "10.0.0.2", 5000, UDP, 0, 10), T0);
+	upd(&t, mk(4, "10.0.0.2", 5000, "10.0.0.1", 6000, UDP, 0, 20), T0 + 1);
+	upd(&t, mk(4, "10.0.0.2", 5000, "10.0.0.1", 6000, UDP, 0, 20), T0 + 2);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 5000, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 2, 10, 40,
+				      T0, T0 + 2, 1, 0, { 6000 } }));
+	T_EQ_INT(t.st.flows, 1);
+	flow_free(&t);
+}
+
+/* Same port both ways: the lower address is the server, from both sides. */
+static void test_equal_ports(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.9", 7777, "10.0.0.3", 7777, UDP, 0, 10), T0);
+	upd(&t, mk(4, "10.0.0.3", 7777, "10.0.0.9", 7777, UDP, 0, 30), T0 + 1);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.9", "10.0.0.3", 7777, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 1, 10, 30,
+				      T0, T0 + 1, 1, 0, { 7777 } }));
+	/* a host talking to itself: one record, all client-to-server */
+	upd(&t, mk(4, "127.0.0.1", 9000, "127.0.0.1", 9000, UDP, 0, 5), T0);
+	upd(&t, mk(4, "127.0.0.1", 9000, "127.0.0.1", 9000, UDP, 0, 5), T0);
+	T_CHECK(rec_is(rec_of(&t, 4, "127.0.0.1", "127.0.0.1", 9000, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 2, 0, 10, 0,
+				      T0, T0, 1, 0, { 9000 } }));
+	T_EQ_INT(t.st.flows, 2);
+	flow_free(&t);
+}
+
+static void test_ipv6_keys(void)
+{
+	struct flow_table t;
+	struct flow_rec *r;
+	struct pkt p;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(6, "2001:db8::1", 40000, "2001:db8::2", 443, TCP, SYN, 80),
+	    T0);
+	upd(&t, mk(6, "2001:db8::2", 443, "2001:db8::1", 40000, TCP, SYNACK,
+		   80), T0 + 1);
+	r = rec_of(&t, 6, "2001:db8::1", "2001:db8::2", 443, TCP);
+	T_CHECK(rec_is(r, (struct want){ FLOW_HOW_SYN, 1, 1, 1, 80, 80,
+					 T0, T0 + 1, 1, 0, { 40000 } }));
+	T_CHECK(r && r->key.server[15] == 2 && r->key.client[15] == 1);
+	/* 32.1.13.184 shares its bytes with 2001:db8::; family separates */
+	upd(&t, mk(4, "10.0.0.1", 40000, "32.1.13.184", 443, TCP, SYN, 60), T0);
+	upd(&t, mk(6, "2001:db8::1", 40000, "2001:db8::", 443, TCP, SYN, 80),
+	    T0);
+	T_CHECK(rec_of(&t, 4, "10.0.0.1", "32.1.13.184", 443, TCP) != NULL);
+	T_CHECK(rec_of(&t, 6, "2001:db8::1", "2001:db8::", 443, TCP) != NULL);
+	/* equal ports: the tie-break looks at all 16 bytes */
+	upd(&t, mk(6, "2001:db8::6", 9999, "2001:db8::1:0:0:5", 9999, UDP, 0,
+		   50), T0);
+	upd(&t, mk(6, "2001:db8::1:0:0:5", 9999, "2001:db8::6", 9999, UDP, 0,
+		   60), T0);
+	T_CHECK(rec_is(rec_of(&t, 6, "2001:db8::1:0:0:5", "2001:db8::6", 9999,
+			      UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 1, 60, 50,
+				      T0, T0, 1, 0, { 9999 } }));
+	T_EQ_INT(t.st.flows, 4);
+	T_EQ_INT(t.st.listeners, 3);
+
+	/* IPv4: bytes past the first 4 never split records */
+	p = mk(4, "10.0.0.1", 40000, "10.0.0.2", 7000, UDP, 0, 10);
+	p.src[9] = 0xee;
+	p.dst[15] = 0xff;
+	T_EQ_INT(upd(&t, p, T0), FLOW_NEW);
+	p = mk(4, "10.0.0.2", 7000, "10.0.0.1", 40000, UDP, 0, 10);
+	p.dst[4] = 0x11;
+	T_EQ_INT(upd(&t, p, T0), FLOW_UPDATED);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 7000, UDP),
+		       (struct want){ FLOW_HOW_EPHEMERAL, 0, 1, 1, 10, 10,
+				      T0, T0, 1, 0, { 40000 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+static void test_client_ports(void)
+{
+	struct flow_table t;
+	struct flow_rec *r;
+	uint16_t i;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	/* 8 distinct ports, each seen twice: kept in order, no overflow */
+	for (i = 0; i < 16; i++)
+		upd(&t, mk(4, "10.0.0.1", (uint16_t)(40000 + i % 8), "10.0.0.2",
+			   80, TCP, ACK, 1), T0 + i);
+	r = rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 80, TCP);
+	T_CHECK(rec_is(r, (struct want){ FLOW_HOW_WELLKNOWN, 0, 16, 0, 16, 0,
+		T0, T0 + 15, 8, 0, { 40000, 40001, 40002, 40003, 40004, 40005,
+				     40006, 40007 } }));
+	/* replies use the client port too (destination side) */
+	upd(&t, mk(4, "10.0.0.2", 80, "10.0.0.1", 40003, TCP, ACK, 1), T0 + 16);
+	T_CHECK(r && r->ports_overflow == 0 && r->nports == 8);
+	upd(&t, mk(4, "10.0.0.2", 80, "10.0.0.1", 40008, TCP, ACK, 1), T0 + 17);
+	T_CHECK(rec_is(r, (struct want){ FLOW_HOW_WELLKNOWN, 0, 16, 2, 16, 2,
+		T0, T0 + 17, 8, 1, { 40000, 40001, 40002, 40003, 40004, 40005,
+				     40006, 40007 } }));
+	upd(&t, mk(4, "10.0.0.1", 40001, "10.0.0.2", 80, TCP, ACK, 1), T0 + 18);
+	T_CHECK(r && r->ports_overflow == 1 && r->nports == 8 &&
+		r->pkts_c2s == 17);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* max_flows 10: exactly 10 records; new keys dropped, old ones updated. */
+static void test_table_full(void)
+{
+	struct flow_table t;
+	char ip[32];
+	int i;
+
+	T_EQ_INT(flow_init(&t, 10, 10, 60, SEED), 0);
+	for (i = 0; i < 10; i++) {
+		snprintf(ip, sizeof ip, "10.0.1.%d", i + 1);
+		T_EQ_INT(upd(&t, mk(4, ip, 40000, "10.0.0.1", 80, UDP, 0, 10),
+			     T0), FLOW_NEW);
+	}
+	for (i = 10; i < 15; i++) {
+		snprintf(ip, sizeof ip, "10.0.1.%d", i + 1);
+		T_EQ_INT(upd(&t, mk(4, ip, 40000, "10.0.0.1", 80, UDP, 0, 10),
+			     T0), FLOW_DROPPED);
+	}
+	T_EQ_INT(t.st.flows, 10);
+	T_EQ_INT(t.st.flow_drops, 5);
+	for (i = 0; i < 10; i++) {
+		snprintf(ip, sizeof ip, "10.0.1.%d", i + 1);
+		T_EQ_INT(upd(&t, mk(4, "10.0.0.1", 80, ip, 40000, UDP, 0, 20),
+			     T0 + 1), FLOW_UPDATED);
+		T_CHECK(rec_is(rec_of(&t, 4, ip, "10.0.0.1", 80, UDP),
+			       (struct want){ FLOW_HOW_WELLKNOWN, 0, 1, 1, 10,
+					      20, T0, T0 + 1, 1, 0,
+					      { 40000 } }));
+	}
+	T_CHECK(rec_of(&t, 4, "10.0.1.11", "10.0.0.1", 80, UDP) == NULL);
+	T_EQ_INT(t.st.flows, 10);
+	T_EQ_INT(t.st.flow_drops, 5);
+	T_EQ_INT(flow_check(&t), 0);
+	/* a SYN for a dropped record still teaches the listener */
+	T_EQ_INT(upd(&t, mk(4, "10.0.2.1", 40000, "10.0.0.7", 22, TCP, SYN, 60),
+		     T0), FLOW_DROPPED);
+	T_EQ_INT(t.st.flow_drops, 6);
+	T_EQ_INT(t.st.listeners, 1);
+	flow_free(&t);
+}
+
+/* max_listeners 4: the fifth is counted and dropped; refreshing an existing
+ * one is fine; an expired slot is reused even when full. */
+static void test_listener_table_full(void)
+{
+	struct flow_table t;
+	char ip[32];
+	int i;
+
+	T_EQ_INT(flow_init(&t, 100, 4, 10, SEED), 0);
+	for (i = 0; i < 5; i++) {
+		snprintf(ip, sizeof ip, "10.9.0.%d", i + 1);
+		upd(&t, mk(4, "10.1.0.1", 3000, ip, 5000, TCP, SYN, 60), T0);
+	}
+	T_EQ_INT(t.st.listeners, 4);
+	T_EQ_INT(t.st.listener_drops, 1);
+	T_EQ_INT(t.st.flows, 5);	/* records are unaffected */
+	upd(&t, mk(4, "10.1.0.1", 3000, "10.9.0.1", 5000, TCP, SYN, 60),
+	    T0 + 5 * SEC);
+	T_EQ_INT(t.st.listener_drops, 1);
+	/* 10.9.0.5 was dropped: mid-stream traffic uses the fallback */
+	upd(&t, mk(4, "10.9.0.5", 5000, "10.1.0.2", 3001, TCP, ACK, 60), T0);
+	T_CHECK(rec_of(&t, 4, "10.9.0.5", "10.1.0.2", 3001, TCP) != NULL);
+	upd(&t, mk(4, "10.9.0.4", 5000, "10.1.0.2", 3001, TCP, ACK, 60), T0);
+	T_CHECK(rec_of(&t, 4, "10.1.0.2", "10.9.0.4", 5000, TCP) != NULL);
+
+	/* at 12 s, 10.9.0.2-4 are expired (10.9.0.1 was refreshed at 5 s) */
+	upd(&t, mk(4, "10.1.0.1", 3000, "10.9.0.6", 5000, TCP, SYNACK, 60),
+	    T0 + 12 * SEC);	/* SYN+ACK from 10.1.0.1:3000 */
+	T_EQ_INT(t.st.listeners, 4);
+	T_EQ_INT(t.st.listener_drops, 1);
+	upd(&t, mk(4, "10.1.0.3", 3002, "10.1.0.1", 3000, TCP, ACK, 60),
+	    T0 + 12 * SEC);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.3", "10.1.0.1", 3000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 1, 0, 60, 0,
+				      T0 + 12 * SEC, T0 + 12 * SEC, 1, 0,
+				      { 3002 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_reset(&t, T0 + 12 * SEC);
+	T_EQ_INT(t.st.listeners, 2);	/* 10.9.0.1 and 10.1.0.1 */
+	T_EQ_INT(t.st.listener_drops, 0);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+static void test_sorted_small(void)
+{
+	static const struct {
+		int fam;
+		const char *c, *s;
+		uint16_t port;
+		uint8_t proto;
+	} in[] = {	/* inserted as SYN (TCP) or client->server UDP */
+		{ 6, "2001:db8::9", "2001:db8::1", 443, TCP },
+		{ 4, "10.0.0.9", "10.0.0.2", 80, TCP },
+		{ 4, "10.0.0.5", "10.0.0.1", 443, TCP },
+		{ 4, "10.0.0.9", "10.0.0.1", 53, UDP },
+		{ 4, "10.0.0.3", "10.0.0.1", 53, TCP },
+		{ 4, "10.0.0.4", "10.0.0.1", 53, TCP },
+		{ 6, "::1", "2001:db8::1", 53, UDP },
+		{ 4, "9.0.0.1", "10.0.0.1", 53, UDP },
+		{ 4, "10.0.0.5", "9.255.255.255", 22, TCP },
+	};
+	/* expected order, as indices into in[] */
+	static const int want[] = { 8, 4, 5, 7, 3, 2, 1, 6, 0 };
+	struct flow_table t;
+	const uint32_t *o = NULL;
+	uint32_t n, i;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	for (i = 0; i < sizeof in / sizeof in[0]; i++)
+		T_EQ_INT(upd(&t, mk(in[i].fam, in[i].c, 40000, in[i].s,
+				    in[i].port, in[i].proto, SYN, 1), T0),
+			 FLOW_NEW);
+	n = flow_sorted(&t, &o);
+	T_EQ_INT(n, 9);
+	for (i = 0; i < n && i < 9; i++) {
+		const struct flow_rec *r = &t.recs[o[i]];
+		int k = want[i];
+
+		T_CHECK(r == rec_of(&t, in[k].fam, in[k].c, in[k].s,
+				    in[k].port, in[k].proto));
+	}
+	flow_free(&t);
+}
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+static int key_le(const struct flow_rec *a, const struct flow_rec *b)
+{
+	int c;
+
+	if (a->key.family != b->key.family)
+		return a->key.family < b->key.family;
+	if ((c = memcmp(a->key.server, b->key.server, 16)) != 0)
+		return c < 0;
+	if (a->key.port != b->key.port)
+		return a->key.port < b->key.port;
+	if (a->key.proto != b->key.proto)
+		return a->key.proto < b->key.proto;
+	return memcmp(a->key.client, b->key.client, 16) <= 0;
+}
+
+/* 65536 random records: every one listed once, in order. */
+static void test_sorted_large(void)
+{
+	struct flow_table t;
+	const uint32_t *o = NULL;
+	uint32_t n, i, bad = 0, newc = 0, dup = 0;
+	static uint8_t seen[131072];
+
+	rng_state = 0x9e3779b97f4a7c15ull;
+	T_EQ_INT(flow_init(&t, 65536, 16, 60, SEED), 0);
+	for (i = 0; i < 65536 + 1000; i++) {
+		struct pkt p;
+		uint64_t r = rnd();
+
+		memset(&p, 0, sizeof p);
+		p.family = (r & 1) ? 6 : 4;
+		p.proto = (r & 2) ? TCP : UDP;
+		memcpy(p.src, &r, 8);
+		r = rnd();
+		memcpy(p.dst, &r, 8);
+		p.src[1] &= 3;	/* few servers/clients: many ties */
+		p.dst[1] &= 3;
+		r = rnd();
+		p.sport = (uint16_t)(40000 + (r & 7));
+		p.dport = (uint16_t)((r >> 8) & 3);
+		p.ip_len = 1;
+		if (flow_update(&t, &p, T0, NULL) == FLOW_NEW)
+			newc++;
+	}
+	n = flow_sorted(&t, &o);
+	T_EQ_INT(n, t.st.flows);
+	T_EQ_INT(n, newc);
+	T_CHECK(n == 65536 || t.st.flow_drops > 0);
+	T_CHECK(n > 65000);
+	for (i = 0; i < n; i++) {
+		if (o[i] >= t.nrecs || t.recs[o[i]].key.family == 0 ||
+		    seen[o[i]]++)
+			dup++;
+		if (i && !key_le(&t.recs[o[i - 1]], &t.recs[o[i]]))
+			bad++;
+	}
+	T_EQ_INT(dup, 0);
+	T_EQ_INT(bad, 0);
+	printf("  sorted %u records, %llu dropped\n", n,
+	       (unsigned long long)t.st.flow_drops);
+	flow_free(&t);
+}
+
+static void test_reset_empties(void)
+{
+	struct flow_table t;
+	const uint32_t *o = NULL;
+	uint32_t i, used = 0;
+
+	T_EQ_INT(flow_init(&t, 4, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.2", 80, TCP, SYN, 60), T0);
+	upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.3", 80, UDP, 0, 60), T0);
+	upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.4", 80, UDP, 0, 60), T0);
+	upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.5", 80, UDP, 0, 60), T0);
+	upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.6", 80, UDP, 0, 60), T0);
+	T_EQ_INT(t.st.flows, 4);
+	T_EQ_INT(t.st.flow_drops, 1);
+	flow_reset(&t, T0 + SEC);
+	T_EQ_INT(t.st.flows, 0);
+	T_EQ_INT(t.st.flow_drops, 0);
+	T_EQ_INT(t.st.listeners, 1);
+	T_EQ_INT(flow_sorted(&t, &o), 0);
+	for (i = 0; i < t.nrecs; i++)
+		used += t.recs[i].key.family != 0 || t.recs[i].pkts_c2s != 0;
+	T_EQ_INT(used, 0);
+	T_CHECK(rec_of(&t, 4, "10.0.0.1", "10.0.0.2", 80, TCP) == NULL);
+	/* and the table is fully usable again */
+	T_EQ_INT(upd(&t, mk(4, "10.0.0.1", 40000, "10.0.0.6", 80, UDP, 0, 60),
+		     T0 + 2 * SEC), FLOW_NEW);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.1", "10.0.0.6", 80, UDP),
+		       (struct want){ FLOW_HOW_WELLKNOWN, 0, 1, 0, 60, 0,
+				      T0 + 2 * SEC, T0 + 2 * SEC, 1, 0,
+				      { 40000 } }));
+	flow_free(&t);
+}
+
+/* how only ever gets stronger; out-of-order times widen first/last. */
+static void test_strongest_how(void)
+{
+	struct flow_table t;
+	struct flow_rec *r;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.1.0.1", 40000, "10.9.0.1", 5000, TCP, ACK, 10), T0);
+	r = rec_of(&t, 4, "10.1.0.1", "10.9.0.1", 5000, TCP);
+	T_CHECK(r && r->how == FLOW_HOW_EPHEMERAL);
+	upd(&t, mk(4, "10.1.0.2", 40000, "10.9.0.1", 5000, TCP, SYN, 10), T0);
+	/* now a listener: upgrades EPHEMERAL to LISTENER */
+	upd(&t, mk(4, "10.1.0.1", 40000, "10.9.0.1", 5000, TCP, ACK, 10),
+	    T0 + 1);
+	T_CHECK(r && r->how == FLOW_HOW_LISTENER);
+	upd(&t, mk(4, "10.1.0.1", 40001, "10.9.0.1", 5000, TCP, SYN, 10),
+	    T0 - 5);
+	T_CHECK(rec_is(r, (struct want){ FLOW_HOW_SYN, 1, 3, 0, 30, 0,
+					 T0 - 5, T0 + 1, 2, 0,
+					 { 40000, 40001 } }));
+	/* weaker evidence later never downgrades */
+	upd(&t, mk(4, "10.9.0.1", 5000, "10.1.0.1", 40000, TCP, ACK, 10),
+	    T0 + 2);
+	upd(&t, mk(4, "10.9.0.1", 5000, "10.1.0.1", 40000, TCP, SYNACK, 10),
+	    T0 + 3);
+	T_CHECK(rec_is(r, (struct want){ FLOW_HOW_SYN, 1, 3, 2, 30, 20,
+					 T0 - 5, T0 + 3, 2, 0,
+					 { 40000, 40001 } }));
+	T_EQ_INT(t.st.flows, 2);
+	flow_free(&t);
+}
+
+static void test_invalid_rejected(void)
+{
+	static const uint8_t fams[] = { 0, 5, 4, 6, 4, 6 };
+	static const uint8_t protos[] = { TCP, TCP, 1, 0, 58, 255 };
+	struct flow_table t;
+	struct flow_rec *r;
+	size_t i;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	for (i = 0; i < sizeof fams; i++) {
+		struct pkt p = mk(4, "10.0.0.1", 40000, "10.0.0.2", 80, TCP,
+				  SYN, 60);
+
+		p.family = fams[i];
+		p.proto = protos[i];
+		r = (struct flow_rec *)&t;	/* must be cleared */
+		T_EQ_INT(flow_update(&t, &p, T0, &r), FLOW_DROPPED);
+		T_CHECK(r == NULL);
+	}
+	T_EQ_INT(t.st.flows, 0);
+	T_EQ_INT(t.st.flow_drops, 0);
+	T_EQ_INT(t.st.listeners, 0);
+	T_EQ_INT(t.st.listener_drops, 0);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* Listener learning, ageing, reuse, reclaim and purge against a model:
+ * a listener is live iff its last accepted SYN is within the TTL (a live
+ * one is never evicted). Tiny tables so clusters wrap around. */
+static void listener_churn(uint32_t max_listeners)
+{
+	enum { NKEYS = 128, ROUNDS = 300, SYNS = 30 };
+	uint64_t last[NKEYS], ts = T0;
+	uint8_t learned[NKEYS];
+	struct flow_table t;
+	uint32_t round, i, wrong = 0, bad_check = 0, live_max = 0;
+	char ip[32];
+
+	memset(learned, 0, sizeof learned);
+	T_EQ_INT(flow_init(&t, 1024, max_listeners, 1, SEED + max_listeners),
+		 0);
+	for (round = 0; round < ROUNDS; round++) {
+		uint32_t live = 0;
+
+		for (i = 0; i < SYNS; i++) {
+			uint32_t k = (uint32_t)(rnd() % NKEYS);
+			uint64_t drops = t.st.listener_drops;
+
+			ts += rnd() % (20 * 1000000ull);
+			snprintf(ip, sizeof ip, "10.9.0.%u", k / 2 + 1);
+			upd(&t, mk(4, "10.1.0.1", 3000, ip,
+				   (uint16_t)(5000 + k % 2), TCP, SYN, 60), ts);
+			if (t.st.listener_drops == drops) {
+				learned[k] = 1;
+				last[k] = ts;
+			}
+		}
+		for (i = 0; i < NKEYS; i++) {
+			struct pkt p;
+			struct flow_rec *r = NULL;
+			int want = learned[i] && ts - last[i] <= SEC;
+
+			snprintf(ip, sizeof ip, "10.9.0.%u", i / 2 + 1);
+			p = mk(4, "10.2.0.1", 3000, ip,
+			       (uint16_t)(5000 + i % 2), TCP, ACK, 60);
+			flow_update(&t, &p, ts, &r);
+			live += (uint32_t)want;
+			if (!r || (r->key.port != 3000) != want)
+				wrong++;
+		}
+		if (live > live_max)
+			live_max = live;
+		if (live > max_listeners || flow_check(&t) != 0)
+			bad_check++;
+		if (round % 4 == 3) {
+			flow_reset(&t, ts);
+			if (flow_check(&t) != 0 || t.st.listeners != live)
+				bad_check++;
+		}
+	}
+	T_EQ_INT(wrong, 0);
+	T_EQ_INT(bad_check, 0);
+	T_EQ_INT(live_max, max_listeners);	/* the cap was reached */
+	flow_free(&t);
+}
+
+static void test_listener_churn(void)
+{
+	rng_state = 0x8badf00ddeadbeefull;
+	listener_churn(24);	/* 32 slots: the window is the table */
+	listener_churn(48);	/* 64 slots: window smaller than table */
+}
+
+/* 200k random packets into max 1000 records / 64 listeners with ageing and
+ * resets: the invariants hold throughout. */
+static void test_property_random(void)
+{
+	static const uint16_t ports[] = { 22, 53, 80, 443, 1500, 3306, 5000,
+		7000, 8080, 32767, 32768, 40000, 50000, 65535, 0 };
+	struct flow_table t;
+	uint64_t accepted = 0, drops = 0, ldrops = 0, ts = T0, sum, i;
+	uint32_t j, checks_failed = 0;
+
+	rng_state = 0x2545f4914f6cdd1dull;
+	T_EQ_INT(flow_init(&t, 1000, 64, 5, SEED ^ 1), 0);
+	for (i = 0; i < 200000; i++) {
+		struct pkt p;
+		uint64_t r = rnd();
+		enum flow_result res;
+
+		memset(&p, 0, sizeof p);
+		p.family = (r & 1) ? 6 : 4;
+		p.proto = (r & 2) ? TCP : UDP;
+		if ((r & 0xff00) == 0)	/* now and then garbage */
+			p.family = (uint8_t)(r >> 16);
+		if ((r & 0xff0000) == 0x10000)
+			p.proto = (uint8_t)(r >> 24);
+		p.tcp_flags = (uint8_t)(r >> 32);
+		p.src[0] = p.dst[0] = 10;
+		p.src[3] = (uint8_t)((r >> 40) & 7);	/* 8 hosts */
+		p.dst[3] = (uint8_t)((r >> 45) & 7);
+		p.src[15] = (uint8_t)((r >> 50) & 1);	/* ignored for IPv4 */
+		r = rnd();
+		/* mostly a few common ports, 1 in 8 anything */
+		p.sport = (r & 7) ? ports[(r >> 3) % 15] : (uint16_t)(r >> 8);
+		p.dport = (r & 0x70000) ? ports[(r >> 19) % 15]
+					: (uint16_t)(r >> 24);
+		p.ip_len = (uint32_t)(r >> 40) & 0xffff;
+		ts += (r >> 56) * 10000ull;	/* up to 2.5 ms apart */
+		if (((r >> 50) & 63) == 0)
+			ts -= SEC;		/* and sometimes backwards */
+
+		res = flow_update(&t, &p, ts, NULL);
+		if (res != FLOW_DROPPED)
+			accepted++;
+		else if ((p.family == 4 || p.family == 6) &&
+			 (p.proto == TCP || p.proto == UDP))
+			drops++;
+		if (t.st.flows > t.max_flows ||
+		    t.st.listeners > t.max_listeners)
+			checks_failed++;
+		if (i % 50000 == 49999 || i == 199999) {
+			sum = 0;
+			for (j = 0; j < t.nrecs; j++) {
+				const struct flow_rec *rr = &t.recs[j];
+
+				if (!rr->key.family)
+					continue;
+				sum += rr->pkts_c2s + (uint64_t)rr->pkts_s2c;
+				if (flow_find(&t, &rr->key) != rr)
+					checks_failed++;
+			}
+			T_EQ_INT(sum, accepted);
+			T_EQ_INT(t.st.flow_drops, drops);
+			T_EQ_INT(t.st.flows, flow_sorted(&t, NULL));
+			T_EQ_INT(flow_check(&t), 0);
+			ldrops += t.st.listener_drops;
+			printf("  interval: %llu accepted, %llu dropped, %u "
+			       "flows, %u listeners\n",
+			       (unsigned long long)accepted,
+			       (unsigned long long)drops, t.st.flows,
+			       t.st.listeners);
+			flow_reset(&t, ts);
+			T_EQ_INT(flow_check(&t), 0);
+			for (j = 0; j < t.nlsn; j++)
+				if (t.lsn[j].family &&
+				    ts > t.lsn[j].last_ns &&
+				    ts - t.lsn[j].last_ns > t.listener_ttl_ns)
+					checks_failed++;
+			accepted = drops = 0;
+		}
+	}
+	T_EQ_INT(checks_failed, 0);
+	T_CHECK(ldrops > 0);	/* the listener cap was exercised */
+	flow_free(&t);
+}
+
+int main(void)
+{
+	T_RUN(test_init_bad_sizes);
+	T_RUN(test_wellknown_table);
+	T_RUN(test_syn_decides);
+	T_RUN(test_synack_decides);
+	T_RUN(test_syn_response_same_record);
+	T_RUN(test_listener_learned);
+	T_RUN(test_listener_ageing);
+	T_RUN(test_wellknown_rule);
+	T_RUN(test_ephemeral_rule);
+	T_RUN(test_lower_port_rule);
+	T_RUN(test_equal_ports);
+	T_RUN(test_ipv6_keys);
+	T_RUN(test_client_ports);
+	T_RUN(test_table_full);
+	T_RUN(test_listener_table_full);
+	T_RUN(test_sorted_small);
+	T_RUN(test_sorted_large);
+	T_RUN(test_reset_empties);
+	T_RUN(test_strongest_how);
+	T_RUN(test_invalid_rejected);
+	T_RUN(test_listener_churn);
+	T_RUN(test_property_random);
+	return T_DONE();
+}
