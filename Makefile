@@ -39,8 +39,9 @@ DEPS_TEST  := $(DEPS_BUILD) clang python3 openssl iproute2 tcpdump valgrind
 .PHONY: all deps deps-test demo check check-asan unit clean install bench fuzz
 all: d42pcap
 
+# Copy then rename: a running ./d42pcap (tests, demo) must not make it fail.
 d42pcap: $(B)/d42pcap
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/d42pcap: $(OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)

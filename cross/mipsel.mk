@@ -1,7 +1,10 @@
 # mipsel: little-endian MIPS32r2, o32, hard float (Debian's defaults; the
 # kernel's FPU emulator serves FPU-less SoCs; d42pcap uses little floating point).
 T_CROSS  := mipsel-linux-gnu-
-T_CFLAGS :=
+T_CFLAGS := -mplt
+# MIPS16e (on every MIPS32 router core we know of: 24K, 34K, 74K, 1004K, 4KEc)
+# makes code ~35% smaller; musl keeps plain MIPS32 (inline asm).
+T_CODEFLAGS := -mips16 -minterlink-mips16
 T_QEMU   := qemu-mipsel
 T_UNAME  := mipsel
 T_DEBPKG := gcc-mipsel-linux-gnu

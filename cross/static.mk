@@ -18,7 +18,7 @@ TARGET ?= x86_64
 STATIC_BUDGET_KIB ?= 512
 # Debian packages the static builds and cross-check need on the build host,
 # besides each target's T_DEBPKG.
-STATIC_DEBPKGS := make gcc bison flex m4 xz-utils bzip2 qemu-user
+STATIC_DEBPKGS := make gcc bison flex m4 patch xz-utils bzip2 qemu-user
 
 include third_party/versions.env
 -include cross/$(TARGET).mk
@@ -44,9 +44,13 @@ ST_RUN   := $(if $(filter $(T_UNAME),$(shell uname -m)),,$(T_QEMU))
 # unwind tables (C only, no exceptions), no PIE (smaller, esp. on MIPS).
 ST_OPT     := -Os -pipe -ffunction-sections -fdata-sections \
               -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-pie
-ST_LIBCFLAGS := $(ST_OPT) $(T_CFLAGS)
-ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS)
-ST_LDFLAGS := -static -no-pie -Wl,--gc-sections $(T_LDFLAGS)
+# T_CFLAGS apply to everything, T_CODEFLAGS to all but musl (e.g. MIPS16,
+# which musl's inline assembly cannot be built as).
+ST_MUSLCFLAGS := $(ST_OPT) $(T_CFLAGS)
+ST_LIBCFLAGS := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
+ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
+ST_LDFLAGS := -static -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code \
+              -Wl,--build-id=none $(T_LDFLAGS)
 ST_LIBS    := -lpcap -lmbedtls -lmbedx509 -lmbedcrypto
 
 ST_PCAP_CONF := --disable-shared --with-pcap=linux --disable-usb \
@@ -62,6 +66,10 @@ ST_LIBSTAMPS := $(ST_STAMP)/musl $(ST_STAMP)/libpcap $(ST_STAMP)/mbedtls
 # Quiet sub-builds: output goes to build/T/log/NAME.log, shown if it fails.
 st_log = >$(ST_LOG)/$(1).log 2>&1 || { tail -n 40 $(ST_LOG)/$(1).log; \
 	echo "static: $(1) failed, full log: $(ST_LOG)/$(1).log"; exit 1; }
+
+# $(call st_patch,NAME,DIR): apply third_party/patches/NAME-*.patch in DIR.
+st_patch = set -e; for p in $(sort $(wildcard third_party/patches/$(1)-*.patch)); do \
+	echo "patch $$p"; patch -s -p1 -d $(2) <$$p; done
 
 # Command-line variables of the top make (CC=, CFLAGS=...) must not leak
 # into the third-party builds: each sub-make gets its own explicitly.
@@ -98,7 +106,7 @@ $(ST_STAMP)/$(1).flags: st-force
 	@printf '%s\n' '$(2)' | cmp -s - $$@ || printf '%s\n' '$(2)' >$$@
 endef
 st-force: ;
-$(eval $(call st_flags,musl,$(MUSL_VERSION) $(ST_GCC) $(T_CROSS) $(ST_LIBCFLAGS)))
+$(eval $(call st_flags,musl,$(MUSL_VERSION) $(ST_GCC) $(T_CROSS) $(ST_MUSLCFLAGS)))
 $(eval $(call st_flags,libpcap,$(LIBPCAP_VERSION) $(ST_LIBCFLAGS) $(ST_PCAP_CONF)))
 $(eval $(call st_flags,mbedtls,$(MBEDTLS_VERSION) $(ST_LIBCFLAGS)))
 $(eval $(call st_flags,d42,$(ST_CFLAGS) $(ST_LDFLAGS)))
@@ -107,17 +115,19 @@ $(eval $(call st_flags,d42,$(ST_CFLAGS) $(ST_LDFLAGS)))
 # Kernel UAPI headers (linux/, asm/, asm-generic/) are linked in from the
 # cross toolchain's own copy: libpcap needs them.
 $(ST_STAMP)/musl: $(ST_STAMP)/musl.flags third_party/versions.env \
-		$(wildcard third_party/dl/$(MUSL_TARBALL))
+		$(wildcard third_party/dl/$(MUSL_TARBALL)) \
+		$(wildcard third_party/patches/musl-*.patch)
 	sh third_party/fetch.sh musl
 	rm -rf $(ST_SRC)/musl-$(MUSL_VERSION) $(ST_SYS)
 	@mkdir -p $(ST_SRC) $(ST_LOG)
 	tar -xzf third_party/dl/$(MUSL_TARBALL) -C $(ST_SRC)
+	@$(call st_patch,musl,$(ST_SRC)/musl-$(MUSL_VERSION))
 	cd $(ST_SRC)/musl-$(MUSL_VERSION) && ./configure --prefix=$(ST_SYS) \
 		--target=$(ST_TRIPLET) CROSS_COMPILE=$(T_CROSS) CC=$(ST_GCC) \
-		CFLAGS="$(ST_LIBCFLAGS)" --disable-shared --enable-wrapper=gcc \
+		CFLAGS="$(ST_MUSLCFLAGS)" --disable-shared --enable-wrapper=gcc \
 		$(call st_log,musl-configure)
 	+$(ST_SUBMAKE) -C $(ST_SRC)/musl-$(MUSL_VERSION) CC=$(ST_GCC) \
-		CFLAGS="$(ST_LIBCFLAGS)" install $(call st_log,musl-make)
+		CFLAGS="$(ST_MUSLCFLAGS)" install $(call st_log,musl-make)
 	@set -e; for h in linux asm asm-generic; do \
 		p=$$(printf '#include <%s/types.h>\n' $$h | \
 		     $(ST_GCC) $(T_CFLAGS) -E -M -x c - | tr ' \\' '\n\n' | \
@@ -131,10 +141,12 @@ $(ST_STAMP)/musl: $(ST_STAMP)/musl.flags third_party/versions.env \
 
 # --- libpcap (needs bison and flex on the build host).
 $(ST_STAMP)/libpcap: $(ST_STAMP)/musl $(ST_STAMP)/libpcap.flags \
-		third_party/versions.env $(wildcard third_party/dl/$(LIBPCAP_TARBALL))
+		third_party/versions.env $(wildcard third_party/dl/$(LIBPCAP_TARBALL)) \
+		$(wildcard third_party/patches/libpcap-*.patch)
 	sh third_party/fetch.sh libpcap
 	rm -rf $(ST_SRC)/libpcap-$(LIBPCAP_VERSION)
 	tar -xJf third_party/dl/$(LIBPCAP_TARBALL) -C $(ST_SRC)
+	@$(call st_patch,libpcap,$(ST_SRC)/libpcap-$(LIBPCAP_VERSION))
 	cd $(ST_SRC)/libpcap-$(LIBPCAP_VERSION) && ./configure \
 		--host=$(ST_TRIPLET) --prefix=$(ST_SYS) CC=$(ST_CC) AR=$(ST_AR) \
 		CFLAGS="$(ST_LIBCFLAGS)" $(ST_PCAP_CONF) $(call st_log,libpcap-configure)
@@ -152,13 +164,15 @@ $(ST_STAMP)/libpcap: $(ST_STAMP)/musl $(ST_STAMP)/libpcap.flags \
 # prerequisites; nothing is regenerated.
 $(ST_STAMP)/mbedtls: $(ST_STAMP)/musl $(ST_STAMP)/mbedtls.flags \
 		third_party/versions.env third_party/mbedtls_config.h \
-		$(wildcard third_party/dl/$(MBEDTLS_TARBALL))
+		$(wildcard third_party/dl/$(MBEDTLS_TARBALL)) \
+		$(wildcard third_party/patches/mbedtls-*.patch)
 	sh third_party/fetch.sh mbedtls
 	rm -rf $(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)
 	tar -xjf third_party/dl/$(MBEDTLS_TARBALL) -C $(ST_SRC) \
 		mbedtls-$(MBEDTLS_VERSION)/library mbedtls-$(MBEDTLS_VERSION)/include \
 		mbedtls-$(MBEDTLS_VERSION)/3rdparty mbedtls-$(MBEDTLS_VERSION)/scripts \
 		mbedtls-$(MBEDTLS_VERSION)/framework
+	@$(call st_patch,mbedtls,$(ST_SRC)/mbedtls-$(MBEDTLS_VERSION))
 	cp third_party/mbedtls_config.h \
 		$(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/include/mbedtls/mbedtls_config.h
 	+$(ST_SUBMAKE) -C $(ST_SRC)/mbedtls-$(MBEDTLS_VERSION)/library CC=$(ST_CC) \

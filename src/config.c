@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cur.h"
 #include "json.h"
 #include "log.h"
 
@@ -109,6 +110,8 @@ static const struct key keys[] = {
 	{ SEC_D42, K_PROXY, EXT, "proxy", "https-proxy", FLD(proxy), 0, 0 },
 	{ SEC_D42, K_MODE, EXT, "upload-mode", NULL, FLD(upload_mode), 0, 0 },
 	{ SEC_D42, K_URLPATH, EXT, "sample-path", NULL, FLD(sample_path), 0, 0 },
+	{ SEC_D42, K_U32, EXT, "timeout", NULL, FLD(timeout),
+	  CFG_TIMEOUT_MIN, CFG_TIMEOUT_MAX },
 
 	{ SEC_COMMON, K_U32, ORIG, "Interval", NULL, FLD(interval),
 	  CFG_INTERVAL_MIN, CFG_INTERVAL_MAX },
@@ -264,6 +267,20 @@ static void preview(const char *s, size_t n, char *out, size_t outsz)
 		memcpy(out + i, "...", sizeof("..."));
 }
 
+/* A token's raw text, through the bounds-checked cursor: *n = 0 and "" if
+ * the token does not lie within the document. */
+static const char *tok_raw(const struct ctx *x, const struct json_tok *t, size_t *n)
+{
+	struct cur c;
+	const uint8_t *p;
+
+	cur_init(&c, (const uint8_t *)x->buf, x->len);
+	p = t->end >= t->start && cur_skip(&c, t->start) == 0 ?
+		cur_getptr(&c, t->end - t->start) : NULL;
+	*n = p ? t->end - t->start : 0;
+	return p ? (const char *)p : "";
+}
+
 static size_t tok_off(const struct json_tok *t)
 {
 	/* A string's token excludes the quote; point at the quote. */
@@ -288,13 +305,16 @@ static void got_text(const struct ctx *x, const struct json_tok *t, int secret,
 		     char *out, size_t outsz)
 {
 	char pv[PREVIEW_MAX + 8];
+	const char *raw;
+	size_t n;
 
 	if (secret || t->type == JSON_OBJECT || t->type == JSON_ARRAY ||
 	    t->type == JSON_NULL) {
 		snprintf(out, outsz, "%s", type_name(t->type));
 		return;
 	}
-	preview(x->buf + t->start, t->end - t->start, pv, sizeof(pv));
+	raw = tok_raw(x, t, &n);
+	preview(raw, n, pv, sizeof(pv));
 	if (t->type == JSON_STRING)
 		snprintf(out, outsz, "a string (\"%s\")", pv);
 	else
@@ -404,13 +424,14 @@ static int scalar_text(struct ctx *x, const struct json_tok *t, const char *path
 		       const char *expected, char *out, size_t outsz)
 {
 	char got[PREVIEW_MAX + 32];
-	size_t n = t->end - t->start;
+	size_t n;
+	const char *raw = tok_raw(x, t, &n);
 	int rc;
 
 	if (t->type == JSON_NUMBER) {
 		if (n >= outsz)
 			n = outsz - 1;	/* still too long for any valid value */
-		memcpy(out, x->buf + t->start, n);
+		memcpy(out, raw, n);
 		out[n] = '\0';
 		return 0;
 	}
@@ -420,7 +441,7 @@ static int scalar_text(struct ctx *x, const struct json_tok *t, const char *path
 	}
 	rc = json_str_decode(x->buf, t, out, outsz);
 	if (rc == JSON_ERR_BUFFER) {
-		preview(x->buf + t->start, n, got, sizeof(got));
+		preview(raw, n, got, sizeof(got));
 		return fail(x, path, tok_off(t), "\"%s\" is too long to be %s",
 			    got, expected);
 	}
@@ -653,7 +674,8 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 	char got[PREVIEW_MAX + 32], pv[PREVIEW_MAX + 8];
 	char *f = field(x->c, k);
 	int secret = k->kind == K_SECRET;
-	size_t i;
+	const char *raw;
+	size_t i, n;
 	int rc;
 
 	if (t->type != JSON_STRING) {
@@ -666,7 +688,8 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 		if (secret)
 			return fail(x, path, tok_off(t), "the value is longer "
 				    "than %zu bytes", k->size - 1);
-		preview(x->buf + t->start, t->end - t->start, pv, sizeof(pv));
+		raw = tok_raw(x, t, &n);
+		preview(raw, n, pv, sizeof(pv));
 		if (k->kind == K_MODE)
 			return fail(x, path, tok_off(t), "\"%s\" is not an upload "
 				    "mode (api or sample)", pv);
@@ -766,11 +789,12 @@ static int set_list_string(struct ctx *x, const struct key *k,
 			   const struct json_tok *t, const char *path)
 {
 	char elem[SCALAR_MAX], pv[PREVIEW_MAX + 8], ep[PATH_MAX_TXT];
-	/* Positions of entries are exact only if no escape shifted them. */
-	int exact = memchr(x->buf + t->start, '\\', t->end - t->start) == NULL;
 	char *p = cfg_list_buf, *q, *e;
 	unsigned i = 0;
 	size_t n, off;
+	const char *raw = tok_raw(x, t, &n);
+	/* Positions of entries are exact only if no escape shifted them. */
+	int exact = memchr(raw, '\\', n) == NULL;
 	int rc;
 
 	rc = json_str_decode(x->buf, t, cfg_list_buf, sizeof(cfg_list_buf));
@@ -872,9 +896,12 @@ static void key_text(const struct ctx *x, const struct json_tok *kt, char *out,
 		     size_t outsz)
 {
 	char pv[PREVIEW_MAX + 8];
+	const char *raw;
+	size_t n;
 
 	if (json_str_decode(x->buf, kt, out, outsz) < 0 || has_ctrl(out)) {
-		preview(x->buf + kt->start, kt->end - kt->start, pv, sizeof(pv));
+		raw = tok_raw(x, kt, &n);
+		preview(raw, n, pv, sizeof(pv));
 		snprintf(out, outsz, "%s", pv);
 	}
 }
@@ -1024,6 +1051,8 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 	struct json_pos pos = { 0, 0, 0 };
 	char kname[KEY_MAX], got[PREVIEW_MAX + 32];
 	uint8_t sec_seen[SEC_N] = { 0 };
+	const uint8_t *bom;
+	struct cur bc;
 	unsigned m, j, s;
 	int n;
 
@@ -1031,7 +1060,9 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 	memset(err, 0, sizeof(*err));
 	memset(&x, 0, sizeof(x));
 	/* Editors on Windows, where the original also runs, like to add a BOM. */
-	if (len >= UTF8_BOM_LEN && memcmp(buf, UTF8_BOM, UTF8_BOM_LEN) == 0)
+	cur_init(&bc, (const uint8_t *)buf, len);
+	bom = cur_peek(&bc, UTF8_BOM_LEN);
+	if (bom && memcmp(bom, UTF8_BOM, UTF8_BOM_LEN) == 0)
 		buf += UTF8_BOM_LEN, len -= UTF8_BOM_LEN;
 	x.c = c;
 	x.buf = buf;
@@ -1106,6 +1137,7 @@ void config_defaults(struct config *c)
 	snprintf(c->upload_mode, sizeof(c->upload_mode), "%s", CFG_DEF_UPLOAD_MODE);
 	snprintf(c->sample_path, sizeof(c->sample_path), "%s", CFG_DEF_SAMPLE_PATH);
 	c->interval = CFG_DEF_INTERVAL;
+	c->timeout = CFG_DEF_TIMEOUT;
 	c->max_flows = CFG_DEF_MAX_FLOWS;
 	c->max_listeners = CFG_DEF_MAX_LISTENERS;
 	c->listener_ttl = CFG_DEF_LISTENER_TTL;

@@ -13,6 +13,9 @@
 #define CFG_MAX_LIST    256		/* entries in one port or IP list */
 #define CFG_MAX_STR     256		/* host, user, password, names */
 #define CFG_MAX_PATH    1024
+#define CFG_DEF_TIMEOUT 30		/* device42.timeout, seconds */
+#define CFG_TIMEOUT_MIN 1
+#define CFG_TIMEOUT_MAX 3600
 /* sniff-timeout: a bare number is nanoseconds (the original's unit) and is
  * raised to at least this, so the original's default "2" means 1 ms. */
 #define CFG_MIN_SNIFF_TIMEOUT_NS 1000000ull
@@ -45,6 +48,7 @@ struct config {
 	char proxy[CFG_MAX_STR];		/* ext: http://host:port */
 	char upload_mode[16];			/* ext: "api" or "sample" */
 	char sample_path[CFG_MAX_STR];		/* ext */
+	uint32_t timeout;			/* ext: seconds per connect/handshake/read */
 
 	/* common */
 	uint32_t interval;			/* seconds, default 60 */
@@ -100,7 +104,8 @@ void config_defaults(struct config *c);
  * struct. Not reentrant (static file and token buffers); no allocation. */
 int config_load_buf(struct config *c, const char *buf, size_t len, struct cfg_error *err);
 int config_load_file(struct config *c, const char *path, struct cfg_error *err);
-/* "FILE:LINE:COL: PATH: MSG" into out. */
+/* "FILE:LINE:COL: PATH: MSG" into out (no LINE:COL if line is 0, no PATH
+ * if empty). Never contains the password. */
 void config_format_error(const struct cfg_error *err, const char *file, char *out, size_t outsz);
 /* The effective configuration as JSON, the password masked as "********". */
 int config_print(FILE *f, const struct config *c);

@@ -33,6 +33,7 @@
 #define D42_MAX_DEPTH     16
 #define D42_ADDR_STR      46
 #define MS_PER_SEC        1000ULL
+#define D42_TOTAL_TIMEOUTS 4		/* a whole request: this many timeouts */
 
 enum d42_state { ST_IDLE, ST_SCAN, ST_RESOLVE, ST_READ, ST_POST, ST_SAMPLE };
 
@@ -1020,6 +1021,9 @@ struct d42 *d42_new(const struct config *cfg, struct spool *sp, char *err, size_
 	hc.ca_file = cfg->ca_file;
 	hc.tls_fingerprint = cfg->tls_fingerprint;
 	hc.verify_tls = cfg->verify_tls;
+	/* One knob for the user; the whole request may take a few of them. */
+	hc.connect_ms = hc.handshake_ms = hc.io_ms = cfg->timeout * (uint32_t)MS_PER_SEC;
+	hc.total_ms = D42_TOTAL_TIMEOUTS * hc.io_ms;
 	d->http = http_client_new(&hc, err, errsz);
 	if (!d->http) {
 		free(d);

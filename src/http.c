@@ -663,6 +663,7 @@ struct http_client {
 	int reusable;		/* kept alive after the previous response */
 	unsigned long nconns;
 	struct tls *tls;
+	const char *tls_ver;	/* of the last handshake */
 	short want;		/* events the transport waits for */
 
 	/* the request */
@@ -720,7 +721,7 @@ static int resolve(struct http_client *c)
 	snprintf(port, sizeof(port), "%u", (unsigned)c->peer->port);
 	r = getaddrinfo(c->peer->host, port, &hints, &res);
 	if (r == EAI_NONAME) {
-		hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+		hints.ai_flags = AI_NUMERICSERV;
 		r = getaddrinfo(c->peer->host, port, &hints, &res);
 	}
 	if (r != 0) {
@@ -988,6 +989,18 @@ static void connected(struct http_client *c, uint64_t now)
 	set_phase(c, CS_PROXY_SEND, "sending CONNECT", c->io_ms, now);
 }
 
+static int in_proxy_phase(const struct http_client *c)
+{
+	return c->use_proxy && (c->st == CS_CONNECT || c->st == CS_PROXY_SEND ||
+				c->st == CS_PROXY_RECV);
+}
+
+/* Who the socket currently talks to, for messages. */
+static const char *peer_host(const struct http_client *c)
+{
+	return in_proxy_phase(c) ? c->proxy.host : c->url.host;
+}
+
 #define XP_AGAIN (-2)
 #define XP_ERR   (-1)
 
@@ -1014,7 +1027,8 @@ static int xp_write(struct http_client *c, const void *b, size_t n)
 		c->want = POLLOUT;
 		return XP_AGAIN;
 	}
-	snprintf(c->err, sizeof(c->err), "send to %s: %s", c->url.host, strerror(errno));
+	snprintf(c->err, sizeof(c->err), "send to %s%s: %s",
+		 in_proxy_phase(c) ? "proxy " : "", peer_host(c), strerror(errno));
 	return XP_ERR;
 }
 
@@ -1042,8 +1056,8 @@ static int xp_read(struct http_client *c, void *b, size_t n)
 		c->want = POLLIN;
 		return XP_AGAIN;
 	}
-	snprintf(c->err, sizeof(c->err), "receive from %s: %s", c->url.host,
-		 strerror(errno));
+	snprintf(c->err, sizeof(c->err), "receive from %s%s: %s",
+		 in_proxy_phase(c) ? "proxy " : "", peer_host(c), strerror(errno));
 	return XP_ERR;
 }
 
@@ -1067,12 +1081,20 @@ static int fill_sbuf(struct http_client *c)
 			k = bleft < room ? (size_t)bleft : room;
 			if (c->req.body) {
 				memcpy(c->sbuf + n, (const uint8_t *)c->req.body + boff, k);
+			} else if (c->req.body_read) {
+				/* the caller's reader (the spool): offsets only grow,
+				 * and start at 0 again on a retry */
+				int r = c->req.body_read(c->req.body_ctx, boff, c->sbuf + n, k);
+
+				if (r <= 0 || (size_t)r > k) {
+					snprintf(c->err, sizeof(c->err),
+						 "reading the request body: %s", r < 0 ?
+						 "its source failed" : "source shorter than its length");
+					return -1;
+				}
+				k = (size_t)r;
 			} else {
-				/* body_read streams from the caller (the spool); offsets
-				 * only grow, and start at 0 again on a retry. */
-				ssize_t r = c->req.body_read
-					? c->req.body_read(c->req.body_ctx, boff, c->sbuf + n, k)
-					: pread(c->req.body_fd, c->sbuf + n, k, (off_t)boff);
+				ssize_t r = pread(c->req.body_fd, c->sbuf + n, k, (off_t)boff);
 
 				if (r <= 0) {
 					snprintf(c->err, sizeof(c->err),
@@ -1302,14 +1324,14 @@ static int step_recv(struct http_client *c, uint64_t now, int proxy)
 			if (r == HTTP_PARSE_DONE)
 				return proxy ? proxy_done(c, 0, now) : response_done(c, 0);
 			return failf(c, "%s%s: %s", proxy ? "proxy " : "",
-				     proxy ? c->proxy.host : c->url.host, http_strerror(r)), 1;
+				     peer_host(c), http_strerror(r)), 1;
 		}
 		c->rx_bytes += (uint64_t)n;
 		c->deadline = now + c->io_ms;
 		r = http_parser_feed(c->parser, c->rbuf, (size_t)n, &used);
 		if (r < 0)
 			return failf(c, "%s%s: %s", proxy ? "proxy " : "",
-				     proxy ? c->proxy.host : c->url.host, http_strerror(r)), 1;
+				     peer_host(c), http_strerror(r)), 1;
 		if (r == HTTP_PARSE_DONE)
 			return proxy ? proxy_done(c, (size_t)n - used, now)
 				     : response_done(c, (size_t)n - used);
@@ -1328,14 +1350,9 @@ static int step_handshake(struct http_client *c, uint64_t now)
 	}
 	if (r != TLS_OK)
 		return failf(c, "%s", tls_error(c->tls)), 1;
+	c->tls_ver = tls_version(c->tls);
 	begin_send(c, now);
 	return 1;
-}
-
-static int in_proxy_phase(const struct http_client *c)
-{
-	return c->use_proxy && (c->st == CS_CONNECT || c->st == CS_PROXY_SEND ||
-				c->st == CS_PROXY_RECV);
 }
 
 int http_client_step(struct http_client *c, short revents, uint64_t now_ms)
@@ -1362,7 +1379,7 @@ int http_client_step(struct http_client *c, short revents, uint64_t now_ms)
 			snprintf(c->err, sizeof(c->err),
 				 "timed out after %u ms %s (%s%s)", c->phase_ms,
 				 c->phase, in_proxy_phase(c) ? "proxy " : "",
-				 in_proxy_phase(c) ? c->proxy.host : c->url.host);
+				 peer_host(c));
 			/* a silent address: try the next one, if any */
 			if (c->st == CS_CONNECT && c->addr_idx + 1 < c->naddrs) {
 				c->addr_idx++;
@@ -1417,5 +1434,5 @@ unsigned long http_client_connections(const struct http_client *c)
 
 const char *http_client_tls_version(const struct http_client *c)
 {
-	return c->tls && c->tls_on ? tls_version(c->tls) : "";
+	return c->tls_ver ? c->tls_ver : "";
 }

@@ -16,6 +16,8 @@
  * DNS: getaddrinfo() blocks (bounded by resolv.conf timeouts); it runs in
  * http_client_new() and again in http_client_start() only after every
  * cached address failed. IP-literal hosts never touch DNS.
+ * Memory: all buffers are allocated by http_client_new(); afterwards only
+ * getaddrinfo() and mbedTLS (per handshake, its own calloc) allocate.
  * Timeouts: connect and TLS handshake per attempt, io = idle time while
  * sending or waiting for bytes, total = the whole request. A reused
  * connection that fails before any response byte is retried once fresh. */
@@ -83,13 +85,13 @@ struct http_request {
 	const char *method;		/* "GET", "POST", ... */
 	const char *path;		/* "/api/..." + query; after the URL prefix */
 	const char *content_type;	/* NULL: no Content-Type */
-	const void *body;		/* body_len bytes; NULL with body_len > 0: */
-	int body_fd;			/* read with pread() from offset 0 */
-	uint64_t body_len;
-	/* Or, if set (body NULL): pull the body, bytes from off on, into buf;
-	 * returns bytes (> 0) or -1. off restarts at 0 on a retry. */
+	uint64_t body_len;		/* bytes, from the first source set: */
+	const void *body;		/* memory; else */
 	int (*body_read)(void *ctx, uint64_t off, void *buf, size_t cap);
-	void *body_ctx;
+	void *body_ctx;			/* a reader returning > 0 bytes or -1, at
+					 * sequential offsets (0 again on a retry);
+					 * else */
+	int body_fd;			/* pread() from offset 0 (a plain file) */
 };	/* everything it points to must stay valid until DONE/FAILED */
 
 /* Request head (line + headers + blank line) into out: length, or -1 if
@@ -125,6 +127,6 @@ const struct http_response *http_client_response(const struct http_client *c);
 const char *http_client_error(const struct http_client *c);
 void http_client_close(struct http_client *c);	/* drop a kept connection */
 unsigned long http_client_connections(const struct http_client *c); /* opened */
-const char *http_client_tls_version(const struct http_client *c); /* or "" */
+const char *http_client_tls_version(const struct http_client *c); /* last, or "" */
 
 #endif

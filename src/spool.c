@@ -697,9 +697,13 @@ static int open_dir(struct spool *s, const char *dir)
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int saved = errno;
 
-		close(fd);
-		errno = saved;
-		return -2;
+		if (saved == EWOULDBLOCK) {
+			close(fd);
+			errno = saved;
+			return -2;
+		}
+		/* e.g. a file system without locks: carry on unprotected */
+		log_warn("spool %s: cannot lock it: %s", s->dir, strerror(saved));
 	}
 	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
 		log_warn("spool %s: readable by other users (mode %03o)",

@@ -347,7 +347,7 @@ static int check_pin(struct tls *t)
 static void handshake_err(struct tls *t, int ret)
 {
 	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
-	char info[256], e[160];
+	char info[256] = "", e[160];
 
 	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 &&
 	    flags != (uint32_t)-1) {

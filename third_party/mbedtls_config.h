@@ -19,7 +19,9 @@
 #define D42_MBEDTLS_CONFIG_H
 
 /* --- System ------------------------------------------------------------ */
+#if !defined(__mips16)             /* MIPS16 code cannot hold the MIPS asm */
 #define MBEDTLS_HAVE_ASM            /* bignum inner loops */
+#endif
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE      /* certificate validity periods */
 #define MBEDTLS_PLATFORM_C

@@ -756,11 +756,15 @@ static void tree_path(const char *rel, char *out, size_t outsz)
 			 (int)(slash ? slash - __FILE__ + 1 : 0), __FILE__, rel);
 }
 
-/* The installed example must load cleanly and hold the defaults. */
+/* The installed example must load cleanly, hold the defaults, and list every
+ * key: it is exactly what -check-config prints for it. */
 static void test_example_config(void)
 {
+	static char text[CAP_MAX], printed[CAP_MAX];
 	char path[1024];
 	const char *log;
+	size_t n = 0;
+	FILE *f;
 	int rc;
 
 	tree_path("d42pcap.json.example", path, sizeof(path));
@@ -772,6 +776,14 @@ static void test_example_config(void)
 		printf("  %s: %s: %s\n", path, err.path, err.msg);
 	T_EQ_STR(log, "");
 	T_EQ_STR(cfg.device, "eth0");
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	T_EQ_INT(print_to(&cfg, printed, sizeof(printed)), 0);
+	T_EQ_STR(printed, text);
 	memset(cfg.device, 0, sizeof(cfg.device));
 	memset(cfg.source_path, 0, sizeof(cfg.source_path));
 	config_defaults(&cfg2);

@@ -744,6 +744,41 @@ static void test_client_retry_reused_once(void)
 	http_client_free(c);
 }
 
+/* The server keeps the connection "alive" but closes it while idle: the
+ * next request notices before sending and opens a fresh one. */
+static void test_client_idle_close_detected(void)
+{
+	static const struct srv_step script[] = {
+		SRV_CLOSE_AFTER("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"),
+		SRV_ANSWER("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"),
+	};
+	struct srv sv;
+	struct srv_rec rec[SRV_MAX_RECS];
+	struct http_client *c;
+	struct http_request rq = { .method = "GET", .path = "/i" };
+	char url[64];
+	int n;
+
+	T_EQ_INT(srv_start(&sv, script, 2, NULL), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)sv.port);
+	c = new_client(url, NULL, 2000, 5000);
+	if (!c) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
+	usleep(200 * 1000);	/* let the FIN arrive */
+	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
+	T_EQ_STR((const char *)http_client_response(c)->body, "b");
+	T_EQ_INT(http_client_connections(c), 2);
+	n = srv_stop(&sv, rec, SRV_MAX_RECS);
+	T_EQ_INT(n, 2);	/* no request was lost on the dead connection */
+	if (n == 2)
+		T_EQ_INT(rec[1].conn, 1);
+	srv_free_recs(rec, n);
+	http_client_free(c);
+}
+
 #define BIG_BODY (300 * 1024 + 7)
 
 static void test_client_post_from_fd(void)
@@ -759,7 +794,6 @@ static void test_client_post_from_fd(void)
 	struct http_request rq = { .method = "POST", .path = "/spool",
 				   .content_type = "application/json", .body_len = BIG_BODY };
 	int fd = mkstemp(path), n, i;
-	uint64_t max_step;
 
 	T_CHECK(fd >= 0 && body);
 	if (fd < 0 || !body)
@@ -776,7 +810,7 @@ static void test_client_post_from_fd(void)
 		T_CHECK(0);
 		return;
 	}
-	T_EQ_INT(srv_run_client(c, &rq, 10000, &max_step), HTTP_DONE);
+	T_EQ_INT(srv_run_client(c, &rq, 10000, NULL), HTTP_DONE);
 	/* a truncated spool file is an error, not a short request */
 	T_EQ_INT(ftruncate(fd, BIG_BODY - 10), 0);
 	T_EQ_INT(srv_run_client(c, &rq, 10000, NULL), HTTP_FAILED);
@@ -819,17 +853,17 @@ static void test_client_timeouts_never_block(void)
 	}
 	t0 = srv_now_ms();
 	T_EQ_INT(srv_run_client(c, &rq, 5000, &max_step), HTTP_FAILED);
-	T_CHECK(srv_now_ms() - t0 >= 300 && srv_now_ms() - t0 < 1500);
-	T_CHECK(max_step < 50);
+	T_CHECK(srv_now_ms() - t0 >= 300 && srv_now_ms() - t0 < 2500);
+	T_CHECK(max_step < 200);	/* a blocking step would take >= 300 */
 	T_CHECK(strstr(http_client_error(c), "timed out after 300 ms waiting for the response") != NULL);
 	http_client_free(c);
 	/* the total bound wins over a generous idle timeout */
 	c = new_client(url, NULL, 10000, 400);
 	t0 = srv_now_ms();
 	T_EQ_INT(srv_run_client(c, &rq, 5000, &max_step), HTTP_FAILED);
-	T_CHECK(srv_now_ms() - t0 >= 400 && srv_now_ms() - t0 < 1500);
+	T_CHECK(srv_now_ms() - t0 >= 400 && srv_now_ms() - t0 < 2500);
 	T_CHECK(strstr(http_client_error(c), "timed out after 400 ms (total") != NULL);
-	T_CHECK(max_step < 50);
+	T_CHECK(max_step < 200);
 	http_client_free(c);
 	n = srv_stop(&sv, rec, SRV_MAX_RECS);
 	srv_free_recs(rec, n);
@@ -992,6 +1026,7 @@ int main(void)
 	T_RUN(test_client_get_exact_bytes);
 	T_RUN(test_client_keepalive_chunked_close);
 	T_RUN(test_client_retry_reused_once);
+	T_RUN(test_client_idle_close_detected);
 	T_RUN(test_client_post_from_fd);
 	T_RUN(test_client_timeouts_never_block);
 	T_RUN(test_client_errors);

@@ -40,7 +40,7 @@ static void rm_tmp(void)
 /* dir/name in one of a few rotating buffers, so calls may nest. */
 static const char *path_in(const char *dir, const char *name)
 {
-	static char p[4][512];
+	static char p[4][1024];
 	static unsigned i;
 
 	i = (i + 1) % 4;

@@ -1,0 +1,280 @@
+#!/bin/sh
+# make bench: side-by-side offline throughput of d42pcap, a bare libpcap
+# read loop (the floor), softflowd and pmacctd on generated captures, plus
+# instructions per packet from callgrind. See docs/PERFORMANCE.md.
+#
+# Environment (all optional):
+#   BENCH_PACKETS     packets per capture (default 10000000, lowered to fit
+#                     the free space of the build directory's file system)
+#   BENCH_FLOWS       concurrent-flow counts (default "10000 1000000")
+#   BENCH_PROFILES    size profiles (default "imix small")
+#   BENCH_RUNS        measured runs per tool and capture (default 3, min 3)
+#   BENCH_TOOLS       default "floor d42pcap softflowd pmacctd"
+#   BENCH_CG_PACKETS  packets of the callgrind captures (default 1000000;
+#                     0 skips callgrind)
+#   BENCH_TIMEOUT     seconds allowed per run (default 900)
+#   BENCH_NO_DEPS=1   do not try to install softflowd/pmacct/valgrind
+# Captures are cached in build/bench/ and rebuilt only when gencap changes.
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+B=$TOP/build/bench
+D42PCAP=${D42PCAP:-$TOP/d42pcap}
+PACKETS=${BENCH_PACKETS:-10000000}
+FLOWS=${BENCH_FLOWS:-"10000 1000000"}
+PROFILES=${BENCH_PROFILES:-"imix small"}
+RUNS=${BENCH_RUNS:-3}
+TOOLS=${BENCH_TOOLS:-"floor d42pcap softflowd pmacctd"}
+CG_PACKETS=${BENCH_CG_PACKETS:-1000000}
+CG_TINY=1000			# callgrind baseline capture: start-up cost only
+TIMEOUT=${BENCH_TIMEOUT:-900}
+SPACE_MARGIN_KB=2097152		# keep 2 GiB free
+# Bytes per packet on disk (16-byte record header + average frame); a bit
+# above what gencap reports, so the estimate errs on the safe side.
+BPP_SMALL=84
+BPP_IMIX=360
+PMACCTD_SLEEPS=4		# pmacctd sleeps 2 s before and 2 s after a file
+SF_PORT=39995			# softflowd exports to 127.0.0.1 only
+
+GENCAP=$B/gencap
+FLOOR=$B/floor
+RUNSTAT=$B/runstat
+RAW=$B/raw.tsv
+RESULTS=$B/results.md
+T0=$(date +%s)
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+for x in "$GENCAP" "$FLOOR" "$RUNSTAT" "$D42PCAP"; do
+	[ -x "$x" ] || die "$x missing: run 'make bench'"
+done
+[ "$RUNS" -ge 3 ] 2>/dev/null || die "BENCH_RUNS must be >= 3"
+mkdir -p "$B/tmp" "$B/conf" "$B/cg" || exit 1
+
+if [ "${BENCH_NO_DEPS:-0}" != 1 ]; then
+	timeout 600 sh "$TOP/tests/deps.sh" softflowd pmacct valgrind ||
+		note "could not install softflowd/pmacct/valgrind: those columns are skipped"
+fi
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- captures --------------------------------------------------------------
+
+bpp() { [ "$1" = small ] && echo $BPP_SMALL || echo $BPP_IMIX; }
+fname() { echo "$B/cap-$1-$2-$3.pcap"; }	# flows profile packets
+cached() { [ -s "$1" ] && [ -s "$1.info" ] && [ "$1" -nt "$GENCAP" ]; }
+
+# kB still needed for the captures not cached yet, at $1 packets each
+need_kb() {
+	kb=0
+	for f in $FLOWS; do
+		for p in $PROFILES; do
+			cached "$(fname "$f" "$p" "$1")" ||
+				kb=$((kb + $1 * $(bpp "$p") / 1024))
+		done
+	done
+	echo $kb
+}
+avail_kb=$(df -Pk "$B" | awk 'NR == 2 { print $4 }')
+want=$(need_kb "$PACKETS")
+if [ $((want + SPACE_MARGIN_KB)) -gt "$avail_kb" ]; then
+	per=0
+	for p in $PROFILES; do per=$((per + $(bpp "$p"))); done
+	n=0
+	for f in $FLOWS; do n=$((n + 1)); done
+	fit=$(( (avail_kb - SPACE_MARGIN_KB) * 1024 / (per * n) / 100000 * 100000 ))
+	[ "$fit" -ge 1000000 ] || die "not enough space in $B (${avail_kb} kB free)"
+	note "only ${avail_kb} kB free: $fit packets per capture instead of $PACKETS"
+	PACKETS=$fit
+fi
+
+gen() {	# flows profile packets -> prints the file name
+	out=$(fname "$1" "$2" "$3")
+	if ! cached "$out"; then
+		note "generating $out"
+		timeout "$TIMEOUT" "$GENCAP" -o "$out.tmp" -n "$3" -f "$1" -p "$2" \
+			2>"$out.info.tmp" || die "gencap failed: $(cat "$out.info.tmp")"
+		mv "$out.info.tmp" "$out.info" && mv "$out.tmp" "$out" || exit 1
+	fi
+	echo "$out"
+}
+info() { tr ' ' '\n' <"$1.info" | sed -n "s/^$2=//p"; }
+
+# ---- tools -----------------------------------------------------------------
+
+d42conf() {	# flows -> settings name
+	# Twice the flows (records per interval are about the flow count), and
+	# listeners for every server (gencap: one per 16 flows, v4 and v6).
+	mf=$(($1 * 2)); ml=$(($1 / 4)); [ $ml -ge 16384 ] || ml=16384
+	printf '{"common": {"Interval": 60, "max-flows": %d, "max-listeners": %d}}\n' \
+		"$mf" "$ml" >"$B/conf/bench-$1.json"
+	echo "bench-$1.json"
+}
+pmconf() {	# capture -> config path
+	c=$B/tmp/pmacctd.conf
+	cat >"$c" <<EOF
+daemonize: false
+pcap_savefile: $1
+aggregate: src_host, dst_host, src_port, dst_port, proto
+plugins: print[bench]
+print_output[bench]: csv
+print_output_file[bench]: /dev/null
+print_refresh_time[bench]: 60
+plugin_pipe_size[bench]: 102400000
+plugin_buffer_size[bench]: 102400
+EOF
+	echo "$c"
+}
+
+# run TOOL CAPTURE FLOWS STATFILE: one measured run; appends a runstat line
+run_tool() {
+	case $1 in
+	floor)	"$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" "$2" >"$B/tmp/floor.out" 2>&1 ;;
+	d42pcap) "$RUNSTAT" "$TIMEOUT" "$4" "$D42PCAP" -r "$2" -settings-dir "$B/conf" \
+			-settings-name "$(d42conf "$3")" >/dev/null 2>"$B/tmp/d42pcap.err" ;;
+	softflowd) "$RUNSTAT" "$TIMEOUT" "$4" softflowd -r "$2" -n 127.0.0.1:$SF_PORT \
+			-v 9 -6 -m 4194304 -c "$B/tmp/sf.ctl" -p "$B/tmp/sf.pid" -d \
+			>"$B/tmp/softflowd.out" 2>&1 ;;
+	pmacctd) "$RUNSTAT" "$TIMEOUT" "$4" pmacctd -f "$(pmconf "$2")" \
+			>"$B/tmp/pmacctd.out" 2>&1 ;;
+	esac
+}
+tool_ok() {
+	case $1 in
+	floor|d42pcap) return 0 ;;
+	*) have "$1" ;;
+	esac
+}
+
+# ---- measured runs ---------------------------------------------------------
+
+: >"$RAW"
+CAPS=
+for f in $FLOWS; do
+	for p in $PROFILES; do
+		CAPS="$CAPS $(gen "$f" "$p" "$PACKETS")" || exit 1
+	done
+done
+T_GEN=$(date +%s)
+
+for cap in $CAPS; do
+	name=$(basename "$cap" .pcap)
+	flows=$(info "$cap" flows)
+	pk=$(info "$cap" packets)
+	note "$name: warming the page cache"
+	"$FLOOR" "$cap" >/dev/null || die "floor cannot read $cap"
+	r=1
+	while [ $r -le "$RUNS" ]; do
+		for t in $TOOLS; do
+			tool_ok "$t" || continue
+			st=$B/tmp/stat
+			: >"$st"
+			run_tool "$t" "$cap" "$flows" "$st"
+			line=$(cat "$st")
+			note "$name run $r $t: $line"
+			printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$t" "$r" "$pk" "$line" >>"$RAW"
+			if [ "$t" = floor ] && ! grep -q "^packets=$pk " "$B/tmp/floor.out"; then
+				die "floor read $(cat "$B/tmp/floor.out"), expected $pk packets"
+			fi
+		done
+		r=$((r + 1))
+	done
+done
+T_RUNS=$(date +%s)
+
+# ---- callgrind: instructions per packet ------------------------------------
+
+CG=
+if [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
+	for f in $FLOWS; do
+		for p in $PROFILES; do
+			big=$(gen "$f" "$p" "$CG_PACKETS") && tiny=$(gen "$f" "$p" $CG_TINY) || exit 1
+			conf=$(d42conf "$f")
+			# Correctness of the measured path: every packet decoded and
+			# counted, no record refused.
+			"$D42PCAP" -r "$big" -settings-dir "$B/conf" -settings-name "$conf" \
+				>"$B/tmp/check.json" 2>/dev/null || die "d42pcap failed on $big"
+			got=$(sed 's/.*"stats":{"packets":\([0-9]*\),.*"flow_drops":\([0-9]*\),.*/\1 \2/' \
+				"$B/tmp/check.json" | awk '{ p += $1; d += $2 } END { print p, d }')
+			[ "$got" = "$CG_PACKETS 0" ] ||
+				die "d42pcap on $big: packets and flow drops $got, expected $CG_PACKETS 0"
+			for t in floor d42pcap; do
+				for c in "$tiny" "$big"; do
+					o=$B/cg/$(basename "$c" .pcap).$t.out
+					if [ $t = floor ]; then set -- "$FLOOR" "$c"
+					else set -- "$D42PCAP" -r "$c" -settings-dir "$B/conf" -settings-name "$conf"
+					fi
+					timeout "$TIMEOUT" valgrind --tool=callgrind --callgrind-out-file="$o" \
+						"$@" >/dev/null 2>"$B/tmp/cg.err" ||
+						die "callgrind $t $c failed: $(tail -3 "$B/tmp/cg.err")"
+				done
+			done
+			CG="$CG $f-$p"
+		done
+	done
+elif [ "$CG_PACKETS" -gt 0 ]; then
+	note "valgrind missing: no instructions per packet"
+fi
+T_END=$(date +%s)
+
+# ---- report ----------------------------------------------------------------
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { tr ' \t' '\n\n' | sed -n "s/^$1=//p"; }
+cg_ir() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
+
+{
+	echo "## Offline throughput ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $RUNS runs each)"
+	echo
+	echo "| capture | tool | Mpkt/s median | min-max | x floor | CPU s | Mpkt/CPU-s | peak RSS MB | failed runs |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for cap in $CAPS; do
+		name=$(basename "$cap" .pcap)
+		fl=
+		for t in $TOOLS; do
+			grep -q "^$name	$t	" "$RAW" || continue
+			rows=$(grep "^$name	$t	" "$RAW" | grep 'status=0$')
+			bad=$(grep "^$name	$t	" "$RAW" | grep -vc 'status=0$')
+			pk=$(grep "^$name	$t	" "$RAW" | head -1 | cut -f4)
+			if [ -z "$rows" ]; then
+				echo "| $name | $t | - | - | - | - | - | - | $bad |"
+				continue
+			fi
+			sub=0
+			[ "$t" = pmacctd ] && sub=$PMACCTD_SLEEPS
+			rates=$(echo "$rows" | field wall | awk -v p="$pk" -v s="$sub" '{ w = $1 - s; if (w <= 0) w = 0.001; print p / w / 1e6 }')
+			med=$(echo "$rates" | median)
+			mm=$(echo "$rates" | sort -n | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.2f-%.2f", a, b }')
+			cpu=$(echo "$rows" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["user"] + v["sys"] }' | median)
+			rss=$(echo "$rows" | field maxrss_kb | sort -n | tail -1)
+			[ "$t" = floor ] && fl=$med
+			ratio=-
+			[ -n "$fl" ] && ratio=$(awk -v a="$med" -v b="$fl" 'BEGIN { printf "%.2f", a / b }')
+			printf '| %s | %s | %.2f | %s | %s | %.2f | %.2f | %.0f | %s |\n' "$name" "$t" \
+				"$med" "$mm" "$ratio" "$cpu" "$(awk -v p="$pk" -v c="$cpu" 'BEGIN { print p / c / 1e6 }')" \
+				"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$bad"
+		done
+	done
+	echo
+	echo "pmacctd: its fixed ${PMACCTD_SLEEPS} s of sleeps (2 s before and 2 s after reading a"
+	echo "file) are subtracted from its wall time; its 1 ms naps between buffers are not."
+	if [ -n "$CG" ]; then
+		echo
+		echo "## Instructions per packet (callgrind, $CG_PACKETS-packet captures minus $CG_TINY-packet ones)"
+		echo
+		echo "| capture | floor Ir/pkt | d42pcap Ir/pkt | d42pcap - floor |"
+		echo "|---|---|---|---|"
+		for fp in $CG; do
+			f=${fp%%-*}; p=${fp#*-}
+			for t in floor d42pcap; do
+				a=$(cg_ir "$B/cg/cap-$f-$p-$CG_PACKETS.$t.out")
+				z=$(cg_ir "$B/cg/cap-$f-$p-$CG_TINY.$t.out")
+				eval "ir_$t=\$(awk -v a=\"$a\" -v z=\"$z\" 'BEGIN { printf \"%.0f\", (a - z) / ($CG_PACKETS - $CG_TINY) }')"
+			done
+			echo "| $f flows, $p | $ir_floor | $ir_d42pcap | $((ir_d42pcap - ir_floor)) |"
+		done
+	fi
+	echo
+	echo "Time: captures $((T_GEN - T0)) s, measured runs $((T_RUNS - T_GEN)) s," \
+		"callgrind $((T_END - T_RUNS)) s, total $((T_END - T0)) s."
+} >"$RESULTS"
+cat "$RESULTS"

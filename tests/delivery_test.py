@@ -1,0 +1,471 @@
+#!/usr/bin/env python3
+"""Delivery tests: d42pcap against the Device42 emulator (tests/d42_emulator.py)
+over HTTPS with certificates made at test time (tests/mkcerts.sh).
+
+Prints "ok NAME" / "FAIL NAME: why" / "SKIP NAME: why" lines for tests/run.sh.
+Every wait is bounded; every process is killed at the end.
+
+Usage: delivery_test.py D42PCAP TOPDIR TMPDIR [live]
+  "live" also runs the tests that capture live inside a network namespace
+  (root and iproute2 needed)."""
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+D42PCAP, TOP, TMP = sys.argv[1], sys.argv[2], sys.argv[3]
+LIVE = len(sys.argv) > 4 and sys.argv[4] == "live"
+USER, PASSWORD = "admin", "Pa55-w0rd!x9"
+DEMO = os.path.join(TOP, "tests", "data", "demo.pcapng")
+DEVICES = {"10.1.1.10": "web1", "10.1.1.20": "db1", "10.1.1.53": "dns1",
+           "10.1.1.5": "dc1", "10.1.1.123": "ntp1", "2001:db8:1::443": "web6"}
+RUN_TIMEOUT = 90
+EMPTY = os.path.join(TMP, "empty.pcap")
+PROCS = []
+OUTPUTS = []          # every log/output text, grepped for the password at the end
+
+
+def ok(name):
+    print("ok " + name, flush=True)
+
+
+def fail(name, why):
+    print("FAIL %s: %s" % (name, str(why).replace("\n", " | ")[:800]), flush=True)
+
+
+def check(name, cond, why):
+    ok(name) if cond else fail(name, why)
+
+
+# ---------------------------------------------------------------- helpers
+
+def mkcerts():
+    d = os.path.join(TMP, "certs")
+    subprocess.run(["sh", os.path.join(TOP, "tests", "mkcerts.sh"), d], check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
+    return d
+
+
+class Emulator:
+    def __init__(self, certs, cert="server", devices=DEVICES, extra=()):
+        self.portfile = os.path.join(TMP, "emu.port.%d" % time.monotonic_ns())
+        args = [sys.executable, os.path.join(TOP, "tests", "d42_emulator.py"),
+                "--port-file", self.portfile, "--user", USER, "--password", PASSWORD,
+                "--cert", os.path.join(certs, cert + ".crt"),
+                "--key", os.path.join(certs, cert + ".key"),
+                "--quiet", "--noanswer-max", "20"] + list(extra)
+        for ip, name in devices.items():
+            args += ["--device", "%s=%s" % (ip, name)]
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        PROCS.append(self.p)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not os.path.exists(self.portfile):
+            time.sleep(0.05)
+        with open(self.portfile) as f:
+            self.port = int(f.read().strip())
+        self.ctx = ssl._create_unverified_context()
+
+    def url(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    def control(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url() + path, data=data,
+                                     method="GET" if data is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
+            return r.read().decode()
+
+    def state(self):
+        return json.loads(self.control("/__state"))
+
+    def listeners(self):
+        return self.control("/__listeners")
+
+    def fault(self, mode, count=-1, **kw):
+        body = {"mode": mode} if mode == "none" else {"mode": mode, "count": count}
+        body.update(kw)
+        self.control("/__fault", body)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+def write_config(name, emu, certs, spool, device42=None, common=None, capture=None):
+    d42 = {"Host": emu.url() if emu else "", "User": USER, "Password": PASSWORD,
+           "ca-file": os.path.join(certs, "ca.crt"), "timeout": 3}
+    d42.update(device42 or {})
+    com = {"Interval": 60, "spool-dir": spool}
+    com.update(common or {})
+    cfg = {"device42": d42, "common": com, "capture": capture or {}}
+    path = os.path.join(TMP, name + ".json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    os.chmod(path, 0o600)
+    return name + ".json"
+
+
+def run_agent(cfgname, capture=DEMO, extra=(), timeout=RUN_TIMEOUT):
+    args = [D42PCAP, "-settings-dir", TMP, "-settings-name", cfgname] + list(extra)
+    if capture:
+        args += ["-r", capture]
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+    OUTPUTS.extend([out, err])
+    return p.returncode, out, err
+
+
+def expected_listeners(capture=DEMO, devices=DEVICES):
+    """What the appliance must hold after delivering `capture`: from the
+    agent's own local report (checked against the generator's answers by
+    t_golden), every (server, port, protocol) whose server has a device,
+    with the union of its clients; in the emulator's /__listeners format."""
+    cfg = os.path.join(TMP, "local.json")
+    with open(cfg, "w") as f:
+        json.dump({"common": {"Interval": 60}}, f)
+    rc, out, err = run_agent("local.json", capture)
+    assert rc == 0, err
+    groups = {}
+    for line in out.splitlines():
+        for r in json.loads(line)["communications"]:
+            if r["server"] in devices:
+                k = (devices[r["server"]], r["server"], r["port"], r["protocol"].upper())
+                groups.setdefault(k, set()).add(r["client"])
+    import ipaddress
+    lines = []
+    for (dev, ip, port, proto), clients in groups.items():
+        cl = sorted(clients, key=lambda s: (ipaddress.ip_address(s).version,
+                                            int(ipaddress.ip_address(s))))
+        lines.append("%s %s %d %s %s" % (dev, ip, port, proto, ",".join(cl)))
+    return "\n".join(sorted(lines))
+
+
+def norm(text):
+    return "\n".join(sorted(l for l in text.splitlines() if l.strip()))
+
+
+def spool_files(spool):
+    try:
+        return sorted(f for f in os.listdir(spool) if f.endswith(".d42"))
+    except FileNotFoundError:
+        return []
+
+
+# ---------------------------------------------------------------- tests
+
+def test_normal(certs, want):
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-normal")
+    cfg = write_config("normal", emu, certs, spool, capture={"live-entries-ok": True})
+    rc, out, err = run_agent(cfg)
+    got = norm(emu.listeners())
+    st = emu.state()
+    emu.stop()
+    check("deliver_exit_0", rc == 0, "exit %d: %s" % (rc, err[-400:]))
+    check("deliver_final_state", got == want, "got:\n%s\nwant:\n%s" % (got, want))
+    check("deliver_spool_emptied", spool_files(spool) == [], spool_files(spool))
+    reqs = st["requests"]
+    posts = [r for r in reqs if r["method"] == "POST"]
+    check("deliver_requests_form_and_auth",
+          posts and all(r["user"] == USER and r["auth"] == "ok" and
+                        r["headers"].get("content-type") == "application/x-www-form-urlencoded"
+                        for r in posts),
+          "requests: %s" % posts[:2])
+    ua = {r["headers"].get("user-agent") for r in reqs}
+    check("deliver_user_agent", ua == {"d42pcap/0.1.0"}, ua)
+    conns = {r["conn"] for r in reqs}
+    check("deliver_keepalive_reuse", len(conns) < len(reqs) / 4,
+          "%d connections for %d requests" % (len(conns), len(reqs)))
+    check("deliver_live_entries_ok", err.count("ok: ") >= want.count(",") + want.count("\n") + 1,
+          err[-300:])
+
+
+def test_unknown_server_kept(certs, want):
+    devs = dict(DEVICES)
+    del devs["10.1.1.53"]
+    emu = Emulator(certs, devices=devs)
+    spool = os.path.join(TMP, "spool-unknown")
+    cfg = write_config("unknown", emu, certs, spool, capture={"live-entries-nok": True})
+    rc, out, err = run_agent(cfg)
+    got = norm(emu.listeners())
+    emu.stop()
+    want_wo = norm("\n".join(l for l in want.splitlines() if " 10.1.1.53 " not in l))
+    check("unknown_server_others_delivered", rc == 0 and got == want_wo,
+          "rc %d got:\n%s" % (rc, got))
+    check("unknown_server_reported_nok",
+          "nok: udp 10.1.10.21 -> 10.1.1.53:53 (server unknown to the appliance)" in err,
+          err[-500:])
+    check("unknown_server_kept_pending", ", 2 listeners waiting" in err, err[-300:])
+
+
+def test_outage_restart(certs, want):
+    """Appliance down: reports stay in the spool (exit 3); after a restart
+    with the appliance back they are delivered, oldest first."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-outage")
+    cfg = write_config("outage", emu, certs, spool)
+    emu.fault("503")
+    rc, out, err = run_agent(cfg)
+    files = spool_files(spool)
+    check("outage_exit_3", rc == 3, "exit %d: %s" % (rc, err[-300:]))
+    check("outage_reports_spooled", len(files) == 3, files)
+    check("outage_nothing_delivered", emu.listeners().strip() == "", emu.listeners())
+    emu.fault("none")
+    emu.control("/__reset", {})
+    # restart: no capture this time, only what the spool holds... an offline
+    # run of an empty selection replays the spool before exiting.
+    rc, out, err = run_agent(cfg, capture=EMPTY)
+    got = norm(emu.listeners())
+    st = emu.state()
+    emu.stop()
+    check("outage_restart_delivers", rc == 0 and got == want, "rc %d got:\n%s" % (rc, got))
+    check("outage_spool_emptied", spool_files(spool) == [], spool_files(spool))
+
+
+def test_outage_order(certs):
+    """Sample mode, appliance down, then a restart with it back: the spooled
+    reports arrive exactly as the agent wrote them, oldest first."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-order")
+    cfg = write_config("order", emu, certs, spool, device42={"upload-mode": "sample"})
+    emu.fault("503")
+    rc1, _, _ = run_agent(cfg)
+    emu.fault("none")
+    rc2, _, err = run_agent(cfg, capture=EMPTY)
+    st = emu.state()
+    emu.stop()
+    _, local, _ = run_agent("local.json")
+    want = [json.loads(l)["interval"]["start"] for l in local.splitlines()]
+    got = [s["interval"]["start"] for s in st["samples"]]
+    check("outage_replayed_in_order", rc1 == 3 and rc2 == 0 and got == want and len(want) == 3,
+          "rc %d/%d got %s want %s" % (rc1, rc2, got, want))
+
+
+FAULTS = [
+    # mode, count, extra fault args, expected exit, needs a second run
+    ("500", 2, {}, 0),
+    ("500-license", 1, {}, 0),
+    ("503", 2, {}, 0),
+    ("slow", -1, {"seconds": 1}, 0),
+    ("noanswer", 1, {}, 0),
+    ("close-early", 2, {}, 0),
+    ("close-mid", 2, {}, 0),
+    ("malformed-json", 2, {}, 0),
+    ("chunked", -1, {}, 0),
+    ("chunked-ext", -1, {}, 0),
+    ("code1", 1, {}, 0),
+    ("redirect", 1, {}, 0),
+    ("both-cl-te", 1, {}, 0),
+    ("huge-headers", 1, {}, 0),
+    ("bad-status", 1, {}, 0),
+    ("nohandshake", 1, {}, 0),
+]
+
+
+def test_faults(certs, want):
+    for mode, count, kw, want_rc in FAULTS:
+        emu = Emulator(certs)
+        spool = os.path.join(TMP, "spool-fault-" + mode)
+        cfg = write_config("fault-" + mode, emu, certs, spool)
+        emu.fault(mode, count, **kw)
+        try:
+            rc, out, err = run_agent(cfg)
+        except subprocess.TimeoutExpired:
+            rc, err = -1, "timed out"
+        got = norm(emu.listeners())
+        emu.stop()
+        check("fault_%s_recovers" % mode, rc == want_rc and got == want,
+              "rc %d (want %d) err %s got:\n%s" % (rc, want_rc, err[-400:], got))
+        if mode == "500-license":
+            check("fault_license_logged", "licence problem" in err, err[-300:])
+        if mode == "redirect":
+            check("fault_redirect_not_followed", "redirect not followed" in err, err[-300:])
+
+
+def test_auth(certs, want):
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-auth")
+    cfg = write_config("auth", emu, certs, spool, device42={"Password": "wrong-" + PASSWORD})
+    rc, out, err = run_agent(cfg, timeout=30)
+    st = emu.state()
+    emu.stop()
+    check("auth_refused_exit_3", rc == 3, "exit %d" % rc)
+    check("auth_error_names_user", 'refused user "%s"' % USER in err, err[-300:])
+    check("auth_no_hammering", len(st["requests"]) <= 2, "%d requests" % len(st["requests"]))
+    check("auth_spool_kept", len(spool_files(spool)) == 3, spool_files(spool))
+
+
+def test_tls(certs, want):
+    fp = open(os.path.join(certs, "selfsigned.sha256")).read().strip()
+    cases = [
+        ("tls_wrong_name_refused", "wrongname", {}, 3, "verif"),
+        ("tls_untrusted_refused", "selfsigned", {}, 3, "verif"),
+        ("tls_fingerprint_pin_accepts_selfsigned", "selfsigned", {"tls-fingerprint": fp}, 0, None),
+        ("tls_fingerprint_mismatch_refused", "server",
+         {"tls-fingerprint": "00" * 32}, 3, "fingerprint"),
+        ("tls_verify_off_warns", "selfsigned", {"verify-tls": False}, 0, "verif"),
+    ]
+    for name, cert, d42, want_rc, msg in cases:
+        emu = Emulator(certs, cert=cert)
+        spool = os.path.join(TMP, "spool-" + name)
+        cfg = write_config(name, emu, certs, spool, device42=d42)
+        rc, out, err = run_agent(cfg, timeout=60)
+        got = norm(emu.listeners())
+        emu.stop()
+        good = rc == want_rc and (got == want if want_rc == 0 else got == "")
+        if msg:
+            good = good and msg in err.lower()
+        if name == "tls_verify_off_warns":
+            # one warning per connection, not once
+            good = good and err.lower().count("warning") >= 1
+        check(name, good, "rc %d err %s" % (rc, err[-400:]))
+
+
+def test_sample_mode(certs):
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-sample")
+    cfg = write_config("sample", emu, certs, spool, device42={"upload-mode": "sample"})
+    rc, out, err = run_agent(cfg)
+    st = emu.state()
+    emu.stop()
+    rcl, local, _ = run_agent("local.json")
+    want = [json.loads(l) for l in local.splitlines()]
+    got = st["samples"]
+    check("sample_mode_posts_reports", rc == 0 and got == want,
+          "rc %d: %d samples vs %d reports; err %s" % (rc, len(got), len(want), err[-300:]))
+
+
+class ConnectProxy(threading.Thread):
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 that records its tunnels."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(8)
+        self.s.settimeout(30)
+        self.port = self.s.getsockname()[1]
+        self.tunnels = []
+
+    def pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            c.settimeout(30)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 8192:
+                d = c.recv(1024)
+                if not d:
+                    break
+                head += d
+            line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            self.tunnels.append(line)
+            parts = line.split()
+            if len(parts) < 2 or parts[0] != "CONNECT":
+                c.close()
+                continue
+            host, port = parts[1].rsplit(":", 1)
+            if host not in ("127.0.0.1", "localhost", "[::1]"):
+                c.sendall(b"HTTP/1.1 403 Forbidden\r\n\r\n")
+                c.close()
+                continue
+            u = socket.create_connection((host.strip("[]"), int(port)), timeout=30)
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=self.pipe, args=(c, u), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(u, c), daemon=True).start()
+
+
+def test_proxy(certs, want):
+    proxy = ConnectProxy()
+    proxy.start()
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-proxy")
+    cfg = write_config("proxy", emu, certs, spool,
+                       device42={"proxy": "http://127.0.0.1:%d" % proxy.port})
+    rc, out, err = run_agent(cfg)
+    got = norm(emu.listeners())
+    emu.stop()
+    check("proxy_connect_used", any(t.startswith("CONNECT 127.0.0.1:%d " % emu.port)
+                                    for t in proxy.tunnels), proxy.tunnels)
+    check("proxy_delivers", rc == 0 and got == want, "rc %d err %s" % (rc, err[-300:]))
+
+
+def test_password_never_printed():
+    leaks = [o for o in OUTPUTS if PASSWORD in o]
+    logs = []
+    for root, _, files in os.walk(TMP):
+        for f in files:
+            p = os.path.join(root, f)
+            if p.endswith(".json") or "certs" in p:
+                continue        # the configs hold it on purpose
+            try:
+                if PASSWORD.encode() in open(p, "rb").read():
+                    logs.append(p)
+            except OSError:
+                pass
+    check("password_never_in_output_or_files", not leaks and not logs,
+          "%d outputs, files %s" % (len(leaks), logs))
+
+
+def guarded(fn, *args):
+    """One test function; an exception in it is its failure, not the end."""
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001 - reported as a failed test
+        fail(fn.__name__, "%s: %s" % (type(e).__name__, e))
+
+
+def main():
+    with open(EMPTY, "wb") as f:    # a valid pcap without packets
+        f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    certs = mkcerts()
+    want = expected_listeners()
+    if not want:
+        fail("delivery_setup", "no expected listeners")
+        return
+    guarded(test_normal, certs, want)
+    guarded(test_unknown_server_kept, certs, want)
+    guarded(test_outage_restart, certs, want)
+    guarded(test_outage_order, certs)
+    guarded(test_auth, certs, want)
+    guarded(test_tls, certs, want)
+    guarded(test_faults, certs, want)
+    guarded(test_sample_mode, certs)
+    guarded(test_proxy, certs, want)
+    guarded(test_password_never_printed)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                p.kill()

@@ -1,0 +1,21 @@
+# Extra targets, included by the top Makefile: `make bench` (docs/PERFORMANCE.md).
+# The helpers are built with fixed flags (never the sanitizer build's).
+BENCH_B      := build/bench
+BENCH_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g \
+                $(WARNFLAGS) -Werror
+BENCH_TOOLS  := $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/runstat
+
+$(BENCH_B)/gencap: tests/bench/gencap.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_B)/runstat: tests/bench/runstat.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_B)/floor: tests/bench/floor.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpcap
+
+bench: d42pcap $(BENCH_TOOLS)
+	sh tests/bench/run.sh
