@@ -91,3 +91,4 @@ clean:
 
 -include cross/static.mk
 -include tests/extra.mk
+-include tests/fuzz/fuzz.mk

@@ -100,7 +100,9 @@ Faults (modes)
   noanswer       read the request, never answer; hold the connection until the
                  client closes it or --noanswer-max passes
   nohandshake    accept the TCP connection, never start TLS (same bound);
-                 counted per connection, not per request
+                 counted per connection, not per request, and applied to the
+                 next connection whatever it carries (a control request too:
+                 the path is not known before the handshake)
   close-early    read the request, close without answering
   close-mid      status line, headers (full Content-Length), half the body, close
   malformed-json 200 with a truncated JSON body

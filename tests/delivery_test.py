@@ -55,6 +55,8 @@ def mkcerts():
 class Emulator:
     def __init__(self, certs, cert="server", devices=DEVICES, extra=()):
         self.portfile = os.path.join(TMP, "emu.port.%d" % time.monotonic_ns())
+        if os.path.exists(self.portfile):
+            os.unlink(self.portfile)
         args = [sys.executable, os.path.join(TOP, "tests", "d42_emulator.py"),
                 "--port-file", self.portfile, "--user", USER, "--password", PASSWORD,
                 "--cert", os.path.join(certs, cert + ".crt"),
@@ -462,9 +464,140 @@ def main():
     guarded(test_password_never_printed)
 
 
+# ---------------------------------------------------------------- live
+# These run inside a network namespace of their own (t_delivery_live.sh):
+# the agent captures on its loopback, the emulator listens there too on
+# LIVE_EMU_PORT, which the agent's filter ignores.
+
+LIVE_EMU_PORT = 18443
+
+
+class LiveAgent:
+    def __init__(self, cfgname):
+        self.err = os.path.join(TMP, cfgname + ".err")
+        self.out = os.path.join(TMP, cfgname + ".out")
+        self.p = subprocess.Popen([D42PCAP, "-settings-dir", TMP, "-settings-name", cfgname],
+                                  stdout=open(self.out, "w"), stderr=open(self.err, "w"))
+        PROCS.append(self.p)
+        wait_for(lambda: "capturing on" in open(self.err).read(), 10)
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = -9
+        err = open(self.err).read()
+        OUTPUTS.append(err)
+        return rc, err
+
+
+def wait_for(cond, seconds, step=0.2):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return True
+        except Exception:  # noqa: BLE001 - not ready yet
+            pass
+        time.sleep(step)
+    return False
+
+
+def traffic():
+    subprocess.run([sys.executable, os.path.join(TOP, "tests", "live_traffic.py"), "3"],
+                   check=True, timeout=60, stdout=subprocess.DEVNULL)
+
+
+def live_config(name, emu, certs, spool, device42=None, capture=None):
+    cfg = write_config(name, emu, certs, spool, device42=device42, capture=capture,
+                       common={"Interval": 1})
+    path = os.path.join(TMP, cfg)
+    with open(path) as f:
+        c = json.load(f)
+    c["pcap"] = {"Device": "lo", "promiscuous-mode": False, "sniff-timeout": "10ms"}
+    c["capture"]["ignore-ports"] = [LIVE_EMU_PORT]
+    with open(path, "w") as f:
+        json.dump(c, f)
+    return cfg
+
+
+def test_live_stall(certs):
+    """The appliance accepts connections but never answers for longer than
+    several intervals while traffic flows: every packet is still counted,
+    and everything arrives once it answers again."""
+    emu = Emulator(certs, extra=["--port", str(LIVE_EMU_PORT)])
+    emu.fault("noanswer")
+    spool = os.path.join(TMP, "spool-live-stall")
+    cfg = live_config("live-stall", emu, certs, spool,
+                      device42={"upload-mode": "sample", "timeout": 4})
+    agent = LiveAgent(cfg)
+    traffic()
+    stalled = wait_for(lambda: len(spool_files(spool)) >= 3, 15)
+    emu.fault("none")
+
+    def totals():
+        conns, udp = {}, [0, 0]
+        for d in emu.state()["samples"]:
+            for r in d["communications"]:
+                conns[r["port"]] = conns.get(r["port"], 0) + r["connections"]
+                if r["protocol"] == "udp" and r["port"] == 5353:
+                    udp[0] += r["packets_to_server"]
+                    udp[1] += r["packets_to_client"]
+        return conns, udp
+
+    done = wait_for(lambda: totals()[0].get(8080) == 3 and totals()[0].get(8443) == 3
+                    and totals()[1] == [3, 3], 60, 0.5)
+    rc, err = agent.stop()
+    conns, udp = totals()
+    emu.stop()
+    check("live_stall_reports_spooled_meanwhile", stalled, "spool %s" % spool_files(spool))
+    check("live_stall_every_packet_counted", done,
+          "connections %s udp %s; err %s" % (conns, udp, err[-300:]))
+    check("live_stall_clean_exit", rc == 0, "exit %d" % rc)
+
+
+def test_live_unknown_then_known(certs):
+    """A server IP the appliance does not know yet is kept, retried in later
+    intervals, and delivered once the appliance learns the device."""
+    emu = Emulator(certs, devices={}, extra=["--port", str(LIVE_EMU_PORT)])
+    spool = os.path.join(TMP, "spool-live-unknown")
+    cfg = live_config("live-unknown", emu, certs, spool)
+    agent = LiveAgent(cfg)
+    traffic()
+    asked = wait_for(lambda: any(r["path"].startswith("/api/1.0/ips/")
+                                 for r in emu.state()["requests"]), 20)
+    time.sleep(2.5)     # a few more intervals with the server still unknown
+    emu.control("/__device", {"ip": "127.0.0.1", "name": "lo4"})
+    emu.control("/__device", {"ip": "::1", "name": "lo6"})
+    want = {"lo4 127.0.0.1 8080 TCP 127.0.0.1", "lo4 127.0.0.1 5353 UDP 127.0.0.1",
+            "lo6 ::1 8443 TCP ::1"}
+    got = set()
+
+    def delivered():
+        got.clear()
+        got.update(l for l in emu.listeners().splitlines() if l.strip())
+        return got == want
+
+    ok_ = wait_for(delivered, 40, 0.5)
+    rc, err = agent.stop()
+    emu.stop()
+    check("live_unknown_asked", asked, "no IP lookup seen")
+    check("live_unknown_retried_then_delivered", ok_, "got %s" % sorted(got))
+    check("live_unknown_clean_exit", rc == 0, "exit %d: %s" % (rc, err[-300:]))
+
+
+def main_live():
+    certs = mkcerts()
+    guarded(test_live_stall, certs)
+    guarded(test_live_unknown_then_known, certs)
+    guarded(test_password_never_printed)
+
+
 if __name__ == "__main__":
     try:
-        main()
+        main_live() if LIVE else main()
     finally:
         for p in PROCS:
             if p.poll() is None:

@@ -249,6 +249,21 @@ static void srv_free_recs(struct srv_rec *recs, int n)
 		free(recs[n].bytes);
 }
 
+/* The last response's body and status, safe when there is none. */
+static const char *resp_body(const struct http_client *c)
+{
+	const struct http_response *r = http_client_response(c);
+
+	return r ? (const char *)r->body : "(no response)";
+}
+
+static int resp_status(const struct http_client *c)
+{
+	const struct http_response *r = http_client_response(c);
+
+	return r ? r->status : -1;
+}
+
 /* Runs one request to completion the way the agent's poll loop does.
  * Returns HTTP_DONE / HTTP_FAILED, or HTTP_BUSY if the wall-clock bound
  * hit first (a test failure). *max_step_ms: the longest single step. */

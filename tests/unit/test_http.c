@@ -642,8 +642,8 @@ static void test_client_get_exact_bytes(void)
 	if (!c)
 		return;
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
-	T_EQ_INT(http_client_response(c)->status, 200);
-	T_EQ_STR((const char *)http_client_response(c)->body, "{\"code\": 0}\n");
+	T_EQ_INT(resp_status(c), 200);
+	T_EQ_STR(resp_body(c), "{\"code\": 0}\n");
 	T_EQ_STR(http_client_tls_version(c), "");
 	n = srv_stop(&sv, rec, SRV_MAX_RECS);
 	T_EQ_INT(n, 1);
@@ -687,7 +687,7 @@ static void test_client_keepalive_chunked_close(void)
 	for (i = 0; i < 5; i++) {
 		T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
 		if (http_client_response(c))
-			T_EQ_STR((const char *)http_client_response(c)->body, bodies[i]);
+			T_EQ_STR(resp_body(c), bodies[i]);
 	}
 	T_EQ_INT(http_client_connections(c), 3);
 	n = srv_stop(&sv, rec, SRV_MAX_RECS);
@@ -723,7 +723,7 @@ static void test_client_retry_reused_once(void)
 	}
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
-	T_EQ_STR((const char *)http_client_response(c)->body, "b");
+	T_EQ_STR(resp_body(c), "b");
 	T_EQ_INT(http_client_connections(c), 2);
 	/* retried once on a fresh connection, which fails too: no more */
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_FAILED);
@@ -769,7 +769,7 @@ static void test_client_idle_close_detected(void)
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
 	usleep(200 * 1000);	/* let the FIN arrive */
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
-	T_EQ_STR((const char *)http_client_response(c)->body, "b");
+	T_EQ_STR(resp_body(c), "b");
 	T_EQ_INT(http_client_connections(c), 2);
 	n = srv_stop(&sv, rec, SRV_MAX_RECS);
 	T_EQ_INT(n, 2);	/* no request was lost on the dead connection */
@@ -898,7 +898,7 @@ static void test_client_errors(void)
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_FAILED);
 	T_EQ_STR(http_client_error(c), "HTTP 302 from 127.0.0.1: redirect not followed "
 		 "(Location: https://elsewhere/x)");
-	T_CHECK(http_client_response(c) && http_client_response(c)->status == 302);
+	T_CHECK(http_client_response(c) && resp_status(c) == 302);
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_FAILED);
 	T_EQ_STR(http_client_error(c), "127.0.0.1: connection closed in the middle of the response");
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_FAILED);
@@ -907,8 +907,8 @@ static void test_client_errors(void)
 	T_EQ_STR(http_client_error(c), "127.0.0.1: conflicting Content-Length headers");
 	/* an HTTP error status is a completed exchange: the caller decides */
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
-	T_EQ_INT(http_client_response(c)->status, 500);
-	T_EQ_STR((const char *)http_client_response(c)->body, "License expired.");
+	T_EQ_INT(resp_status(c), 500);
+	T_EQ_STR(resp_body(c), "License expired.");
 	n = srv_stop(&sv, rec, SRV_MAX_RECS);
 	T_EQ_INT(n, 5);
 	srv_free_recs(rec, n);
@@ -982,7 +982,7 @@ static void test_client_proxy_connect(void)
 		return;
 	}
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
-	T_EQ_STR((const char *)http_client_response(c)->body, "proxied");
+	T_EQ_STR(resp_body(c), "proxied");
 	http_client_close(c);
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_FAILED);
 	T_EQ_STR(http_client_error(c), "proxy 127.0.0.1 refused CONNECT to ma.invalid:8080: "

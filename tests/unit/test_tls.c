@@ -219,8 +219,8 @@ static int ossl_get(const char *cert, const struct opts *op, char *out, size_t n
 	}
 	r = srv_run_client(c, &rq, RUN_BOUND_MS, NULL);
 	if (r == HTTP_DONE)
-		snprintf(out, n, "%d %.37s", http_client_response(c)->status,
-			 (const char *)http_client_response(c)->body);
+		snprintf(out, n, "%d %.37s", resp_status(c),
+			 resp_body(c));
 	else
 		snprintf(out, n, "%s", http_client_error(c));
 	if (tlsver)
@@ -503,7 +503,7 @@ static void test_tls_through_proxy(void)
 			break;
 		if (i == 0) {
 			T_EQ_INT(srv_run_client(c, &rq, RUN_BOUND_MS, NULL), HTTP_DONE);
-			T_EQ_INT(http_client_response(c)->status, 200);
+			T_EQ_INT(resp_status(c), 200);
 		} else {
 			T_EQ_INT(srv_run_client(c, &rq, RUN_BOUND_MS, NULL), HTTP_FAILED);
 			T_CHECK(strstr(http_client_error(c), "not correctly signed") != NULL);
@@ -676,9 +676,9 @@ static void test_tls_keepalive_streamed_post(void)
 	T_CHECK(c != NULL);
 	if (c) {
 		T_EQ_INT(srv_run_client(c, &post, RUN_BOUND_MS, NULL), HTTP_DONE);
-		T_EQ_STR((const char *)http_client_response(c)->body, "{\"code\":0}");
+		T_EQ_STR(resp_body(c), "{\"code\":0}");
 		T_EQ_INT(srv_run_client(c, &get, RUN_BOUND_MS, NULL), HTTP_DONE);
-		T_EQ_STR((const char *)http_client_response(c)->body, "chunked");
+		T_EQ_STR(resp_body(c), "chunked");
 		T_EQ_INT(http_client_connections(c), 1);
 		T_CHECK(http_client_tls_version(c)[0] != '\0');
 		http_client_free(c);
