@@ -7,7 +7,13 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/d42pcap
 SYSCONFDIR ?= /etc
+# Service files (`make install`): the systemd unit, the busybox/sysvinit
+# script, and the OpenWrt procd script as a template to copy to a device.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INITDIR    ?= $(SYSCONFDIR)/init.d
+DATADIR    ?= $(PREFIX)/share/d42pcap
 DESTDIR    ?=
+INSTALL    ?= install
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -78,13 +84,33 @@ check-asan: deps-test
 	D42PCAP=$(CURDIR)/build/asan/d42pcap ASAN_OPTIONS=detect_leaks=1 \
 		sh tests/run.sh $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
+# The unit and the init script name /usr/sbin and /etc/d42pcap: rewritten
+# for SBINDIR and SYSCONFDIR (the unit's ConfigurationDirectory= is always
+# below /etc). The settings file is never overwritten: it may hold a
+# password (hence 0600); the example is also in DOCDIR.
+INSTALL_PATHS = sed -e 's|/usr/sbin/d42pcap|$(SBINDIR)/d42pcap|g' \
+		    -e 's|/etc/d42pcap|$(SYSCONFDIR)/d42pcap|g'
 install: d42pcap
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)/d42pcap $(DESTDIR)$(DOCDIR)
-	install -m 0755 d42pcap $(DESTDIR)$(SBINDIR)/d42pcap
-	install -m 0644 docs/d42pcap.8 $(DESTDIR)$(MANDIR)/man8/d42pcap.8
-	install -m 0600 d42pcap.json.example $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(INITDIR) $(DESTDIR)$(DATADIR)/openwrt
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/d42pcap
+	$(INSTALL) -m 0755 d42pcap $(DESTDIR)$(SBINDIR)/d42pcap
+	$(INSTALL) -m 0644 docs/d42pcap.8 $(DESTDIR)$(MANDIR)/man8/d42pcap.8
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json"; \
+	else \
+		echo "$(INSTALL) -m 0600 d42pcap.json.example $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json"; \
+		$(INSTALL) -m 0600 d42pcap.json.example $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json; \
+	fi
+	$(INSTALL_PATHS) init/d42pcap.service >$(DESTDIR)$(SYSTEMDUNITDIR)/d42pcap.service.tmp
+	$(INSTALL) -m 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/d42pcap.service.tmp \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/d42pcap.service
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/d42pcap.service.tmp
+	$(INSTALL_PATHS) init/d42pcap.init >$(DESTDIR)$(INITDIR)/d42pcap.tmp
+	$(INSTALL) -m 0755 $(DESTDIR)$(INITDIR)/d42pcap.tmp $(DESTDIR)$(INITDIR)/d42pcap
+	rm -f $(DESTDIR)$(INITDIR)/d42pcap.tmp
+	$(INSTALL) -m 0755 init/d42pcap.procd $(DESTDIR)$(DATADIR)/openwrt/d42pcap.procd
+	$(INSTALL) -m 0644 README.md LICENSE docs/*.md d42pcap.json.example $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build d42pcap

@@ -50,13 +50,16 @@ ST_MUSLCFLAGS := $(ST_OPT) $(T_CFLAGS)
 ST_LIBCFLAGS := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
 ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
 ST_LDFLAGS := -static -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code \
-              -Wl,--build-id=none $(T_LDFLAGS)
+              -Wl,-z,norelro -Wl,--build-id=none $(T_LDFLAGS)
 ST_LIBS    := -lpcap -lmbedtls -lmbedx509 -lmbedcrypto
 
+# Capture on Linux network interfaces and read files, nothing else (no
+# NFLOG/NFQUEUE either: the cache variable is configure's only switch for it).
 ST_PCAP_CONF := --disable-shared --with-pcap=linux --disable-usb \
 	--disable-netmap --disable-bluetooth --disable-dbus --disable-rdma \
 	--disable-remote --without-libnl --without-dpdk --without-dag \
-	--without-septel --without-snf --without-turbocap
+	--without-septel --without-snf --without-turbocap \
+	ac_cv_netfilter_can_compile=no
 
 ST_OBJS     := $(patsubst src/%.c,$(ST)/obj/%.o,$(SRCS))
 ST_LIBOBJS  := $(filter-out $(ST)/obj/main.o,$(ST_OBJS))

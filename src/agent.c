@@ -48,6 +48,13 @@ static uint64_t agent_boundary(const struct agent *a, uint64_t ts)
 	return ts / a->interval_ns * a->interval_ns;
 }
 
+void agent_set_interval(struct agent *a, uint32_t seconds)
+{
+	/* The open interval keeps its end; agent_tick() cuts the next ones
+	 * at the new length. */
+	a->interval_ns = (uint64_t)seconds * NS_PER_SEC;
+}
+
 void agent_start_live(struct agent *a, uint64_t now_ns)
 {
 	a->started = 1;
@@ -66,14 +73,17 @@ static void agent_live_line(const char *tag, const struct flow_rec *r)
 /* Write the open interval [start_ns, end_ns) and start the next one. */
 static int agent_report(struct agent *a, uint64_t end_ns)
 {
-	struct report_meta m = { a->host, a->iface, a->start_ns, end_ns, a->cfg->only_stats };
+	struct report_meta m = { a->host, a->iface, a->start_ns, end_ns, a->cfg->only_stats,
+				 !a->offline };
 	struct json_out o;
 	const uint32_t *order;
 	uint32_t i, n;
 	int rc = 0, ok;
 
-	if (a->cap)
+	if (a->cap) {
 		capture_drops(a->cap, &a->st.kernel_drops, &a->st.if_drops);
+		a->st.capture_down_ns = capture_down_ns(a->cap, end_ns);
+	}
 	if (a->flows.st.flow_drops)
 		log_warn("flow table full (%u records): %llu new communications dropped "
 			 "this interval; raise common.max-flows", a->cfg->max_flows,
@@ -158,6 +168,8 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 	why = decode_packet(a->linktype, data, caplen, &p);
 	if (why != DEC_OK) {
 		a->st.undecoded[why]++;
+		log_debug("packet not used: %s (caplen %u, len %u)",
+			  decode_reason_name(why), caplen, wirelen);
 		if (a->cfg->unprocessed_packets)
 			fprintf(stderr, "unprocessed: %s caplen=%u len=%u\n",
 				decode_reason_name(why), caplen, wirelen);

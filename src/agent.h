@@ -48,6 +48,8 @@ struct agent {
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
 	       const char *iface, int linktype, int offline, uint64_t seed);
 void agent_free(struct agent *a);
+/* SIGHUP: later intervals last this long (live; the open one keeps its end). */
+void agent_set_interval(struct agent *a, uint32_t seconds);
 /* Live: open the first interval at wall-clock time now_ns. */
 void agent_start_live(struct agent *a, uint64_t now_ns);
 /* capture_fn-compatible packet handler; user is the struct agent. */

@@ -1,14 +1,20 @@
 /* libpcap wrapper. Live captures are activated with pcap_create() so every
  * knob (snap length, promiscuous mode, timeout, buffer) is applied before the
- * ring is mapped, then put in non-blocking mode for the poll() loop. */
+ * ring is mapped, then put in non-blocking mode for the poll() loop. A lost
+ * live capture is reopened with the same knobs and the compiled filter. */
 #include "capture.h"
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define NS_PER_MS   1000000ULL
 #define NS_PER_US   1000ULL
@@ -21,31 +27,56 @@ static void capture_reset(struct capture *c)
 	c->fd = -1;
 }
 
-int capture_open_live(struct capture *c, const char *dev, const struct capture_opts *o)
+__attribute__((format(printf, 2, 3)))
+static void cap_err(struct capture *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / NS_PER_MS;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Creates and activates the handle for c->name with c->opts. */
+static int live_activate(struct capture *c)
 {
 	char eb[PCAP_ERRBUF_SIZE] = "";
-	uint64_t ms = o->timeout_ns / NS_PER_MS;
+	uint64_t ms = c->opts.timeout_ns / NS_PER_MS;
+	const char *dev = c->name;
 	int rc;
 
-	capture_reset(c);
-	snprintf(c->name, sizeof(c->name), "%s", dev);
 	c->p = pcap_create(dev, eb);
 	if (!c->p) {
-		snprintf(c->err, sizeof(c->err), "%s: %s", dev, eb);
+		cap_err(c, "%s: %s", dev, eb);
 		return -1;
 	}
 	if (ms < CAPTURE_MIN_TIMEOUT_MS)
 		ms = CAPTURE_MIN_TIMEOUT_MS;
 	if (ms > INT32_MAX)
 		ms = INT32_MAX;
-	pcap_set_snaplen(c->p, (int)o->snap_len);
-	pcap_set_promisc(c->p, o->promisc);
+	pcap_set_snaplen(c->p, (int)c->opts.snap_len);
+	pcap_set_promisc(c->p, c->opts.promisc);
 	pcap_set_timeout(c->p, (int)ms);
-	if (o->buffer_size)
-		pcap_set_buffer_size(c->p, (int)o->buffer_size);
+	if (c->opts.buffer_size)
+		pcap_set_buffer_size(c->p, (int)c->opts.buffer_size);
 	/* Nanosecond stamps where the platform has them; µs otherwise. */
-	if (pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO) == 0)
-		c->nsec = 1;
+	pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_NANO);
 
 	rc = pcap_activate(c->p);
 	if (rc < 0) {
@@ -58,7 +89,7 @@ int capture_open_live(struct capture *c, const char *dev, const struct capture_o
 			 : pcap_statustostr(rc));
 	c->nsec = pcap_get_tstamp_precision(c->p) == PCAP_TSTAMP_PRECISION_NANO;
 	if (pcap_setnonblock(c->p, 1, eb) < 0) {
-		snprintf(c->err, sizeof(c->err), "%s: non-blocking mode: %s", dev, eb);
+		cap_err(c, "%s: non-blocking mode: %s", dev, eb);
 		goto fail;
 	}
 	c->fd = pcap_get_selectable_fd(c->p);
@@ -71,7 +102,148 @@ int capture_open_live(struct capture *c, const char *dev, const struct capture_o
 fail:
 	pcap_close(c->p);
 	c->p = NULL;
+	c->fd = -1;
 	return -1;
+}
+
+/* 0 only if the interface is known to be administratively down. Failing to
+ * ask ("any", odd drivers) counts as up: a deleted interface shows up as a
+ * read error instead. */
+static int iface_up(const struct capture *c)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (strlen(c->name) >= sizeof(ifr.ifr_name))
+		return 1;
+	memcpy(ifr.ifr_name, c->name, strlen(c->name));
+	if (c->fd < 0 || ioctl(c->fd, SIOCGIFFLAGS, &ifr) < 0)
+		return 1;
+	return (ifr.ifr_flags & IFF_UP) != 0;
+}
+
+int capture_open_live(struct capture *c, const char *dev, const struct capture_opts *o)
+{
+	capture_reset(c);
+	snprintf(c->name, sizeof(c->name), "%s", dev);
+	c->opts = *o;
+	if (live_activate(c) < 0)
+		return -1;
+	if (!iface_up(c))
+		log_warn("%s is down; capturing once it is up", c->name);
+	return 0;
+}
+
+/* The live handle failed (c->err says why): close it, count the downtime
+ * from now, and schedule the first reopen attempt. */
+static void capture_lose(struct capture *c)
+{
+	uint64_t kernel, iface;
+
+	/* The drops of the dying handle are lost with it; read them now so
+	 * the next handle starts from zero. */
+	capture_drops(c, &kernel, &iface);
+	pcap_close(c->p);
+	c->p = NULL;
+	c->fd = -1;
+	c->last_recv = c->last_drop = c->last_ifdrop = 0;
+	c->lost++;
+	c->tries = 0;
+	c->down_since_ns = real_ns();
+	c->backoff_ms = CAPTURE_RETRY_MIN_MS;
+	c->retry_at_ms = mono_ms() + c->backoff_ms;
+	log_warn("capture lost: %s; reopening in %u s (then backing off to %u s)", c->err,
+		 (unsigned)(CAPTURE_RETRY_MIN_MS / 1000), (unsigned)(CAPTURE_RETRY_MAX_MS / 1000));
+}
+
+static void capture_reopen(struct capture *c)
+{
+	int old_linktype = c->linktype;
+	uint64_t now;
+
+	if (live_activate(c) == 0) {
+		if (c->linktype != old_linktype)
+			snprintf(c->err, sizeof(c->err), "%s: the link type changed from %d to %d; "
+				 "restart d42pcap to capture on it", c->name, old_linktype,
+				 c->linktype);
+		else if (c->has_prog && pcap_setfilter(c->p, &c->prog) < 0)
+			snprintf(c->err, sizeof(c->err), "%s: install filter: %s", c->name,
+				 pcap_geterr(c->p));
+		else if (!iface_up(c))
+			snprintf(c->err, sizeof(c->err), "%s: the interface is down", c->name);
+		else
+			goto up;
+		pcap_close(c->p);
+		c->p = NULL;
+		c->fd = -1;
+		c->linktype = old_linktype;
+	}
+	if (c->tries++ == 0)
+		log_warn("cannot reopen the capture: %s; retrying", c->err);
+	else
+		log_debug("cannot reopen the capture (attempt %u): %s", c->tries, c->err);
+	c->backoff_ms = c->backoff_ms * 2 > CAPTURE_RETRY_MAX_MS ? CAPTURE_RETRY_MAX_MS
+		: c->backoff_ms * 2;
+	c->retry_at_ms = mono_ms() + c->backoff_ms;
+	return;
+up:
+	now = real_ns();
+	log_info("capture on %s resumed after %llu s", c->name,
+		 (unsigned long long)(now > c->down_since_ns
+				      ? (now - c->down_since_ns + NS_PER_SEC / 2) / NS_PER_SEC : 0));
+	if (now > c->down_since_ns)
+		c->down_ns += now - c->down_since_ns;
+	c->down_since_ns = 0;
+	c->tries = 0;
+}
+
+int capture_live_step(struct capture *c, short revents, capture_fn fn, void *user)
+{
+	int n;
+
+	if (!c->p) {
+		if (mono_ms() >= c->retry_at_ms)
+			capture_reopen(c);
+		return 0;
+	}
+	if (!(revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))
+		return 0;
+	n = capture_dispatch(c, fn, user);
+	if (n < 0) {
+		capture_lose(c);
+		return 0;
+	}
+	/* libpcap shrugs off ENETDOWN while the interface still exists; an
+	 * error event on an interface that is no longer up is a loss too. */
+	if ((revents & (POLLERR | POLLHUP | POLLNVAL)) && !iface_up(c)) {
+		snprintf(c->err, sizeof(c->err), "%s: the interface went down", c->name);
+		capture_lose(c);
+	}
+	return n;
+}
+
+int capture_timeout_ms(const struct capture *c)
+{
+	uint64_t now;
+
+	if (c->offline || c->p)
+		return -1;
+	now = mono_ms();
+	if (now >= c->retry_at_ms)
+		return 0;
+	return c->retry_at_ms - now > INT32_MAX ? INT32_MAX : (int)(c->retry_at_ms - now);
+}
+
+uint64_t capture_down_ns(struct capture *c, uint64_t now_ns)
+{
+	uint64_t t = c->down_ns;
+
+	c->down_ns = 0;
+	if (c->down_since_ns && now_ns > c->down_since_ns) {
+		t += now_ns - c->down_since_ns;
+		c->down_since_ns = now_ns;
+	}
+	return t;
 }
 
 int capture_open_file(struct capture *c, const char *path)
@@ -94,27 +266,49 @@ int capture_open_file(struct capture *c, const char *path)
 int capture_set_filter(struct capture *c, const char *expr, int dump)
 {
 	struct bpf_program prog;
-	int i;
+	pcap_t *p = c->p, *dead = NULL;
+	int i, rc = -1;
 
-	if (!expr || !*expr)
+	/* No filter and none installed: nothing to do. With one installed,
+	 * "" compiles to accept-all and replaces it. */
+	if (!expr)
+		expr = "";
+	if (!*expr && !c->has_prog)
 		return 0;
+	if (!p) {
+		/* Down: compile against the link type we will reopen with. */
+		dead = pcap_open_dead_with_tstamp_precision(c->linktype, (int)c->opts.snap_len,
+							     PCAP_TSTAMP_PRECISION_NANO);
+		if (!dead) {
+			snprintf(c->err, sizeof(c->err), "filter: out of memory");
+			return -1;
+		}
+		p = dead;
+	}
 	/* Netmask unknown is fine: we never use "broadcast" primitives. */
-	if (pcap_compile(c->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		snprintf(c->err, sizeof(c->err), "filter \"%s\": %s", expr, pcap_geterr(c->p));
-		return -1;
+	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(c->err, sizeof(c->err), "filter \"%s\": %s", expr, pcap_geterr(p));
+		goto out;
 	}
 	if (dump) {
 		log_debug("capture filter: %s", expr);
 		for (i = 0; i < (int)prog.bf_len; i++)
 			log_debug("  %s", bpf_image(&prog.bf_insns[i], i));
 	}
-	if (pcap_setfilter(c->p, &prog) < 0) {
+	if (c->p && pcap_setfilter(c->p, &prog) < 0) {
 		snprintf(c->err, sizeof(c->err), "install filter: %s", pcap_geterr(c->p));
 		pcap_freecode(&prog);
-		return -1;
+		goto out;
 	}
-	pcap_freecode(&prog);
-	return 0;
+	if (c->has_prog)
+		pcap_freecode(&c->prog);
+	c->prog = prog;
+	c->has_prog = 1;
+	rc = 0;
+out:
+	if (dead)
+		pcap_close(dead);
+	return rc;
 }
 
 struct capture_cb {
@@ -173,6 +367,9 @@ void capture_close(struct capture *c)
 {
 	if (c->p)
 		pcap_close(c->p);
+	if (c->has_prog)
+		pcap_freecode(&c->prog);
+	c->has_prog = 0;
 	c->p = NULL;
 	c->fd = -1;
 }

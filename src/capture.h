@@ -1,5 +1,8 @@
 /* libpcap wrapper: one capture source, live (non-blocking, selectable fd,
- * driven by poll()) or a file (pcap/pcapng, µs or ns, either byte order). */
+ * driven by poll()) or a file (pcap/pcapng, µs or ns, either byte order).
+ * A live capture survives its interface going down or being deleted and
+ * recreated: the handle is closed, reopening is retried with backoff, and
+ * the time without capture is accounted for the reports. */
 #ifndef D42_CAPTURE_H
 #define D42_CAPTURE_H
 
@@ -9,6 +12,8 @@
 
 #define CAPTURE_BATCH     512	/* packets per pcap_dispatch() call */
 #define CAPTURE_ERR_SIZE  (PCAP_ERRBUF_SIZE + 128)
+#define CAPTURE_RETRY_MIN_MS  1000	/* first reopen attempt after a loss */
+#define CAPTURE_RETRY_MAX_MS  60000	/* backoff doubles up to this */
 
 struct capture_opts {
 	uint32_t snap_len;
@@ -18,12 +23,21 @@ struct capture_opts {
 };
 
 struct capture {
-	pcap_t *p;
+	pcap_t *p;		/* NULL while a live capture is down */
 	int offline;
 	int linktype;
 	int nsec;		/* timestamps carry nanoseconds */
-	int fd;			/* selectable fd, -1 for files */
+	int fd;			/* selectable fd, -1 for files or while down */
 	uint32_t last_recv, last_drop, last_ifdrop;	/* pcap_stats, cumulative */
+	struct capture_opts opts;	/* live: to reopen with */
+	struct bpf_program prog;	/* installed filter, reinstalled on reopen */
+	int has_prog;
+	uint64_t retry_at_ms;		/* down: next reopen attempt (monotonic) */
+	uint32_t backoff_ms;		/* down: the delay after that */
+	uint32_t tries;			/* down: failed reopen attempts */
+	uint64_t down_since_ns;		/* down: since (wall clock); else 0 */
+	uint64_t down_ns;		/* downtime not yet taken by capture_down_ns */
+	uint64_t lost;			/* losses since start */
 	char name[256];		/* interface or file path */
 	char err[CAPTURE_ERR_SIZE];
 };
@@ -34,12 +48,24 @@ typedef void (*capture_fn)(void *user, uint64_t ts_ns, const uint8_t *data,
 
 int capture_open_live(struct capture *c, const char *dev, const struct capture_opts *o);
 int capture_open_file(struct capture *c, const char *path);
-/* Compile expr ("" = no filter) and install it; with dump, log the program. */
+/* Compile expr ("" = no filter) and install it (kept for reopening; while
+ * down it is only compiled); with dump, log the program. 0, or -1 with
+ * c->err set and the previous filter still in place. */
 int capture_set_filter(struct capture *c, const char *expr, int dump);
 /* Returns packets processed (>= 0), -1 on error (c->err), -2 at end of file. */
 int capture_dispatch(struct capture *c, capture_fn fn, void *user);
+/* Live, from the poll() loop with the capture fd's revents (0 if it was not
+ * polled): reads what is ready; on a read error or the interface going down
+ * closes the handle (logged); while down, reopens when due. Never fails:
+ * returns packets processed. */
+int capture_live_step(struct capture *c, short revents, capture_fn fn, void *user);
+/* ms until the next reopen attempt (for the poll timeout), -1 if up. */
+int capture_timeout_ms(const struct capture *c);
 /* Kernel/interface drops since the previous call (live only; 0 for files). */
 void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface);
+/* Live: nanoseconds without capture since the previous call, up to now_ns
+ * (wall clock). */
+uint64_t capture_down_ns(struct capture *c, uint64_t now_ns);
 void capture_close(struct capture *c);
 int capture_list_devices(FILE *out);
 

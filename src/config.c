@@ -33,6 +33,8 @@
 #define CFG_DEF_BUFFER_SIZE     (2u * 1024 * 1024)
 #define CFG_DEF_SPOOL_BYTES     (64ull * 1024 * 1024)
 #define CFG_DEF_SPOOL_FILES     1024
+#define CFG_DEF_LOG_BYTES       (10ull * 1024 * 1024)
+#define CFG_DEF_LOG_FILES       5
 #define CFG_DEF_UPLOAD_MODE     "api"
 #define CFG_DEF_SAMPLE_PATH     "/api/d42pcap/sample"	/* ours, not Device42's */
 
@@ -53,6 +55,10 @@
 #define CFG_SPOOL_BYTES_MAX (1ull << 40)
 #define CFG_SPOOL_FILES_MIN 1
 #define CFG_SPOOL_FILES_MAX 1048576
+#define CFG_LOG_BYTES_MIN  4096		/* a few lines */
+#define CFG_LOG_BYTES_MAX  (1ull << 40)
+#define CFG_LOG_FILES_MIN  1
+#define CFG_LOG_FILES_MAX  1000		/* = LOG_MAX_ROTATED */
 #define CFG_PORT_MIN       1
 #define CFG_PORT_MAX       65535
 
@@ -116,6 +122,11 @@ static const struct key keys[] = {
 	{ SEC_COMMON, K_U32, ORIG, "Interval", NULL, FLD(interval),
 	  CFG_INTERVAL_MIN, CFG_INTERVAL_MAX },
 	{ SEC_COMMON, K_STR, ORIG, "logs-dir", NULL, FLD(logs_dir), 0, 0 },
+	{ SEC_COMMON, K_U64, EXT, "log-max-bytes", NULL, FLD(log_max_bytes),
+	  CFG_LOG_BYTES_MIN, CFG_LOG_BYTES_MAX },
+	{ SEC_COMMON, K_U32, EXT, "log-max-files", NULL, FLD(log_max_files),
+	  CFG_LOG_FILES_MIN, CFG_LOG_FILES_MAX },
+	{ SEC_COMMON, K_BOOL, EXT, "syslog", NULL, FLD(syslog), 0, 0 },
 	{ SEC_COMMON, K_STR, EXT, "output", NULL, FLD(output), 0, 0 },
 	{ SEC_COMMON, K_U32, EXT, "max-flows", NULL, FLD(max_flows),
 	  CFG_TABLE_MIN, CFG_TABLE_MAX },
@@ -129,6 +140,7 @@ static const struct key keys[] = {
 	{ SEC_COMMON, K_U32, EXT, "spool-max-files", NULL, FLD(spool_max_files),
 	  CFG_SPOOL_FILES_MIN, CFG_SPOOL_FILES_MAX },
 	{ SEC_COMMON, K_STR, EXT, "user", NULL, FLD(user_name), 0, 0 },
+	{ SEC_COMMON, K_BOOL, EXT, "chroot", NULL, FLD(chroot), 0, 0 },
 	{ SEC_COMMON, K_BOOL, EXT, "pretty", NULL, FLD(pretty), 0, 0 },
 
 	{ SEC_PCAP, K_STR, ORIG, "Device", NULL, FLD(device), 0, 0 },
@@ -1122,6 +1134,11 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 	*pw_in_file = c->password[0] != '\0';
 	if (fill_password(&x) < 0)
 		return -1;
+	/* The spool moves every file it does not own aside: d42pcap.log in
+	 * the same directory would vanish into spool/corrupt/. */
+	if (c->spool_dir[0] && !strcmp(c->spool_dir, c->logs_dir))
+		return fail(&x, "common.spool-dir", NO_POS, "\"%s\" is also logs-dir; the spool "
+			    "needs a directory of its own", c->spool_dir);
 	if (c->host[0] && (!c->user[0] || !c->password[0]))
 		log_warn("%s: device42.Host is set but User or Password is empty: "
 			 "the appliance will refuse the uploads", name);
@@ -1143,6 +1160,8 @@ void config_defaults(struct config *c)
 	c->listener_ttl = CFG_DEF_LISTENER_TTL;
 	c->spool_max_bytes = CFG_DEF_SPOOL_BYTES;
 	c->spool_max_files = CFG_DEF_SPOOL_FILES;
+	c->log_max_bytes = CFG_DEF_LOG_BYTES;
+	c->log_max_files = CFG_DEF_LOG_FILES;
 	c->promisc = 1;
 	c->sniff_timeout_ns = CFG_DEF_SNIFF_TIMEOUT < CFG_MIN_SNIFF_TIMEOUT_NS ?
 		CFG_MIN_SNIFF_TIMEOUT_NS : CFG_DEF_SNIFF_TIMEOUT;

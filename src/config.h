@@ -53,6 +53,9 @@ struct config {
 	/* common */
 	uint32_t interval;			/* seconds, default 60 */
 	char logs_dir[CFG_MAX_PATH];
+	uint64_t log_max_bytes;			/* ext: rotate d42pcap.log beyond */
+	uint32_t log_max_files;			/* ext: rotated files kept */
+	int syslog;				/* ext: also log to syslog */
 	char output[CFG_MAX_PATH];		/* ext: "" or "-" = stdout */
 	uint32_t max_flows;			/* ext, default 65536 */
 	uint32_t max_listeners;			/* ext, default 16384 */
@@ -61,6 +64,7 @@ struct config {
 	uint64_t spool_max_bytes;		/* ext */
 	uint32_t spool_max_files;		/* ext */
 	char user_name[CFG_MAX_STR];		/* ext: drop privileges to */
+	int chroot;				/* ext: chroot to the spool directory */
 	int pretty;				/* ext: indent the report */
 
 	/* pcap */

@@ -1,6 +1,11 @@
-/* Logging to stderr or DIR/d42pcap.log. Each message is formatted into one
- * bounded line and written with a single write(2) so lines never interleave
- * and a slow disk costs one syscall, not buffered stalls at exit. */
+/* Logging to stderr or DIR/d42pcap.log, optionally also to syslog. Each
+ * message is formatted into one bounded line and written with a single
+ * write(2) (send(2) for syslog) so lines never interleave and a slow or full
+ * disk costs one syscall, never a retry loop. A destination that fails is
+ * reported once on stderr, then retried at most every LOG_RETRY_SEC seconds;
+ * meanwhile file messages go to stderr. The directory is kept open so that
+ * reopening (SIGHUP) and rotation work by name relative to it, even after a
+ * chroot. */
 #include "log.h"
 
 #include <errno.h>
@@ -8,57 +13,207 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-#define LOG_FILE_NAME "d42pcap.log"
-#define LOG_PATH_MAX  1100	/* logs-dir (CFG_MAX_PATH) + file name */
+#define LOG_PATH_MAX      1100	/* logs-dir (CFG_MAX_PATH) + file name */
+#define LOG_NAME_MAX      32	/* "d42pcap.log.1000" */
+#define LOG_STAMP_MAX     32	/* "2024-01-01T00:00:00Z " */
+#define LOG_DEF_MAX_BYTES (10u * 1024 * 1024)
+#define LOG_DEF_MAX_FILES 5
+#define LOG_FILE_MODE     0640
+#define LOG_SYSLOG_PATH   "/dev/log"
+#define LOG_SYSLOG_IDENT  "d42pcap"
+#define LOG_SYSLOG_MAX    (LOG_MAX_LINE + 64)	/* "<PRI>STAMP IDENT[PID]: " + line */
 
-static int log_fd = -1;		/* -1: stderr */
+static int log_fd = -1;		/* -1: stderr (or the file failed) */
+static int log_dfd = -1;	/* the log directory, -1 if none */
+static char log_path[LOG_PATH_MAX];	/* DIR/d42pcap.log, for messages */
 static enum log_level log_level = LOG_LVL_INFO;
-static char log_path[LOG_PATH_MAX];
+static uint64_t log_size;	/* bytes in the current file */
+static uint64_t log_max_bytes = LOG_DEF_MAX_BYTES;
+static unsigned log_max_files = LOG_DEF_MAX_FILES;
 static int log_failed;		/* the file stopped accepting writes */
+static uint64_t log_lost;	/* messages that went to stderr only */
+static time_t log_retry_at;	/* monotonic seconds */
+static int log_rot_warned;	/* "cannot rotate" already said */
+
+static int sys_on, sys_fd = -1, sys_failed;
+static time_t sys_retry_at;
 
 static const char *const log_names[] = { "error", "warning", "info", "debug" };
+static const int sys_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
-int log_open(const char *dir)
+static time_t mono_sec(void)
 {
-	int fd;
-	int n;
+	struct timespec ts;
 
-	if (!dir || !*dir)
-		return 0;
-	n = snprintf(log_path, sizeof(log_path), "%s/%s", dir, LOG_FILE_NAME);
-	if (n < 0 || (size_t)n >= sizeof(log_path)) {
-		log_path[0] = '\0';
-		errno = ENAMETOOLONG;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void to_stderr(const char *s, size_t len)
+{
+	if (write(STDERR_FILENO, s, len) < 0) {
+		/* nowhere left to report it */
+	}
+}
+
+/* ---- syslog ---- */
+
+static int sys_connect(void)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", LOG_SYSLOG_PATH);
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
 		return -1;
 	}
-	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		log_path[0] = '\0';
-		return -1;
-	}
-	if (log_fd >= 0)
-		close(log_fd);
-	log_fd = fd;
-	log_failed = 0;
+	sys_fd = fd;
 	return 0;
 }
 
-int log_reopen(void)
+static void sys_problem(void)
 {
-	int fd;
+	char b[LOG_MAX_LINE];
+	int n;
 
-	if (!log_path[0])
-		return 0;
-	fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (sys_failed)
+		return;
+	sys_failed = 1;
+	n = snprintf(b, sizeof(b), "d42pcap: warning: cannot send to syslog (%s): %s; "
+		     "retrying every %d s\n", LOG_SYSLOG_PATH, strerror(errno), LOG_RETRY_SEC);
+	if (n > 0)
+		to_stderr(b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
+}
+
+/* msg: "level: text" without newline. A busy syslogd (EAGAIN) loses the
+ * message rather than stalling the capture. */
+static void sys_send(enum log_level lvl, const char *msg)
+{
+	char b[LOG_SYSLOG_MAX], stamp[LOG_STAMP_MAX];
+	struct tm tm;
+	time_t now;
+	int n;
+
+	if (!sys_on)
+		return;
+	if (sys_fd < 0) {
+		if (mono_sec() < sys_retry_at)
+			return;
+		sys_retry_at = mono_sec() + LOG_RETRY_SEC;
+		if (sys_connect() < 0) {
+			sys_problem();
+			return;
+		}
+	}
+	now = time(NULL);
+	if (!localtime_r(&now, &tm) || !strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm))
+		snprintf(stamp, sizeof(stamp), "-");
+	n = snprintf(b, sizeof(b), "<%d>%s %s[%ld]: %s", LOG_DAEMON | sys_prio[lvl], stamp,
+		     LOG_SYSLOG_IDENT, (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if (send(sys_fd, b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1,
+		 MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) {
+		sys_failed = 0;
+		return;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+		return;
+	/* syslogd restarted or gone: reconnect later. */
+	sys_problem();
+	close(sys_fd);
+	sys_fd = -1;
+	sys_retry_at = mono_sec() + LOG_RETRY_SEC;
+}
+
+void log_set_syslog(int on)
+{
+	sys_on = on;
+	if (!on) {
+		if (sys_fd >= 0)
+			close(sys_fd);
+		sys_fd = -1;
+		sys_failed = 0;
+		return;
+	}
+	if (sys_fd < 0 && sys_connect() < 0) {
+		sys_problem();
+		sys_retry_at = mono_sec() + LOG_RETRY_SEC;
+	}
+}
+
+/* ---- the file ---- */
+
+static int open_file(int dfd, uint64_t *size)
+{
+	struct stat st;
+	int fd, saved;
+
+	/* O_NOFOLLOW: a directory writable by the unprivileged user must not
+	 * let it point the next root start-up at another file. */
+	fd = openat(dfd, LOG_FILE_NAME, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+		    O_NOFOLLOW | O_NOCTTY, LOG_FILE_MODE);
 	if (fd < 0)
 		return -1;
-	if (log_fd >= 0)
-		close(log_fd);
+	if (fstat(fd, &st) < 0)
+		saved = errno;
+	else if (!S_ISREG(st.st_mode))
+		saved = EINVAL;		/* a FIFO or device would block or worse */
+	else
+		saved = 0;
+	if (saved) {
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+int log_open(const char *dir)
+{
+	char path[LOG_PATH_MAX];
+	uint64_t size = 0;
+	int dfd, fd, n, saved;
+
+	if (!dir || !*dir)
+		return 0;
+	n = snprintf(path, sizeof(path), "%s/%s", dir, LOG_FILE_NAME);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	fd = open_file(dfd, &size);
+	if (fd < 0) {
+		saved = errno;
+		close(dfd);
+		errno = saved;
+		return -1;
+	}
+	log_close();
+	log_dfd = dfd;
 	log_fd = fd;
-	log_failed = 0;
+	log_size = size;
+	memcpy(log_path, path, (size_t)n + 1);
 	return 0;
 }
 
@@ -66,8 +221,161 @@ void log_close(void)
 {
 	if (log_fd >= 0)
 		close(log_fd);
-	log_fd = -1;
+	if (log_dfd >= 0)
+		close(log_dfd);
+	log_fd = log_dfd = -1;
 	log_path[0] = '\0';
+	log_failed = 0;
+	log_lost = 0;
+	log_rot_warned = 0;
+}
+
+/* Back to writing the file: say how much only went to stderr. */
+static void log_resumed(void)
+{
+	uint64_t lost = log_lost;
+
+	log_failed = 0;
+	log_lost = 0;
+	log_info("logging to %s resumed; %llu messages went to standard error only",
+		 log_path, (unsigned long long)lost);
+}
+
+int log_reopen(void)
+{
+	uint64_t size = 0;
+	int fd;
+
+	if (log_dfd < 0)
+		return 0;
+	fd = open_file(log_dfd, &size);
+	if (fd < 0)
+		return -1;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	log_size = size;
+	log_rot_warned = 0;
+	if (log_failed)
+		log_resumed();
+	return 0;
+}
+
+void log_set_rotation(uint64_t max_bytes, unsigned max_files)
+{
+	log_max_bytes = max_bytes;
+	log_max_files = max_files < 1 ? 1 : max_files > LOG_MAX_ROTATED ? LOG_MAX_ROTATED
+		: max_files;
+}
+
+int log_check_dir(void)
+{
+	if (log_dfd < 0 || faccessat(log_dfd, ".", W_OK | X_OK, AT_EACCESS) == 0)
+		return 0;
+	log_warn("the log directory of %s is not writable by this user: the log will "
+		 "be truncated instead of rotated and cannot be recreated after logrotate "
+		 "moves it", log_path);
+	return -1;
+}
+
+/* The file failed (errno says why): stderr from now on, said once. */
+static void log_fail(const char *what)
+{
+	char b[LOG_MAX_LINE];
+	int n;
+
+	log_failed = 1;
+	log_retry_at = mono_sec() + LOG_RETRY_SEC;
+	n = snprintf(b, sizeof(b), "warning: cannot %s %s: %s; logging to standard error, "
+		     "retrying every %d s", what, log_path, strerror(errno), LOG_RETRY_SEC);
+	if (n < 0)
+		return;
+	sys_send(LOG_LVL_WARN, b);
+	to_stderr("d42pcap: ", strlen("d42pcap: "));
+	to_stderr(b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
+	to_stderr("\n", 1);
+}
+
+static void rotated_name(char *out, size_t sz, unsigned i)
+{
+	snprintf(out, sz, "%s.%u", LOG_FILE_NAME, i);
+}
+
+/* Make room for len more bytes: rename d42pcap.log -> .1 -> .2 ... and start
+ * a new file; if renaming is impossible, truncate so the disk stays bounded. */
+static void log_rotate(size_t len)
+{
+	char from[LOG_NAME_MAX], to[LOG_NAME_MAX];
+	struct stat st;
+	uint64_t size = 0;
+	unsigned i;
+	int fd;
+
+	/* Somebody (logrotate copytruncate) may have emptied the file. */
+	if (fstat(log_fd, &st) == 0 && (uint64_t)st.st_size + len <= log_max_bytes) {
+		log_size = (uint64_t)st.st_size;
+		return;
+	}
+	for (i = log_max_files; i > 1; i--) {
+		rotated_name(from, sizeof(from), i - 1);
+		rotated_name(to, sizeof(to), i);
+		renameat(log_dfd, from, log_dfd, to);	/* ENOENT: fewer files so far */
+	}
+	rotated_name(to, sizeof(to), 1);
+	if (renameat(log_dfd, LOG_FILE_NAME, log_dfd, to) < 0) {
+		if (!log_rot_warned) {
+			char b[LOG_MAX_LINE];
+			int n = snprintf(b, sizeof(b), "d42pcap: warning: cannot rotate %s: %s; "
+					 "truncating it instead\n", log_path, strerror(errno));
+
+			log_rot_warned = 1;
+			if (n > 0)
+				to_stderr(b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
+		}
+		if (ftruncate(log_fd, 0) == 0)
+			log_size = 0;
+		return;
+	}
+	fd = open_file(log_dfd, &size);
+	close(log_fd);
+	log_fd = fd;
+	log_size = size;
+	if (fd < 0)
+		log_fail("create");
+}
+
+/* One line to the file; 0 or -1 (errno set). A partial line is cut off so
+ * the next one starts on a line of its own. */
+static int file_write(const char *line, size_t len)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (log_fd < 0) {
+		uint64_t size = 0;
+
+		log_fd = open_file(log_dfd, &size);
+		if (log_fd < 0)
+			return -1;
+		log_size = size;
+	}
+	if (log_max_bytes && log_size && log_size + len > log_max_bytes)
+		log_rotate(len);
+	if (log_fd < 0)
+		return -1;
+	n = write(log_fd, line, len);
+	if (n == (ssize_t)len) {
+		log_size += len;
+		return 0;
+	}
+	if (n > 0) {
+		if (fstat(log_fd, &st) == 0 && st.st_size >= n)
+			if (ftruncate(log_fd, st.st_size - n) < 0) {
+				/* the next line starts mid-line; nothing better to do */
+			}
+		errno = ENOSPC;
+	}
+	return -1;
 }
 
 void log_set_level(enum log_level lvl)
@@ -80,45 +388,56 @@ int log_enabled(enum log_level lvl)
 	return lvl <= log_level;
 }
 
+/* Advances *len by n (snprintf's result), clamped to what fit in cap. */
+static void grow(size_t *len, int n, size_t cap)
+{
+	if (n > 0)
+		*len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
-	char line[LOG_MAX_LINE];
+	char line[LOG_STAMP_MAX + LOG_MAX_LINE];
+	char *msg;
 	size_t len = 0;
-	int n;
 	struct timespec ts;
 	struct tm tm;
 
 	if (!log_enabled(lvl))
 		return;
-	if (log_fd >= 0) {
+	if (log_dfd >= 0) {
 		/* Only the file gets timestamps: stderr goes to a journal or a
 		 * terminal that has its own. */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		len = strftime(line, LOG_STAMP_MAX, "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	}
-	n = snprintf(line + len, sizeof(line) - len, "d42pcap: %s: ", log_names[lvl]);
-	if (n > 0)
-		len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
-	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
-	if (n > 0)
-		len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
+	grow(&len, snprintf(line + len, sizeof(line) - len, "d42pcap: "), sizeof(line));
+	msg = line + len;
+	grow(&len, snprintf(line + len, sizeof(line) - len, "%s: ", log_names[lvl]),
+	     sizeof(line));
+	grow(&len, vsnprintf(line + len, sizeof(line) - len, fmt, ap), sizeof(line));
+	sys_send(lvl, msg);
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
 
-	if (log_fd >= 0 && !log_failed) {
-		if (write(log_fd, line, len) == (ssize_t)len)
-			return;
-		/* Disk full or directory gone: say so once on stderr, then keep
-		 * logging there until a reopen succeeds. */
-		log_failed = 1;
-		dprintf(STDERR_FILENO, "d42pcap: warning: cannot write %s: %s; "
-			"logging to stderr\n", log_path, strerror(errno));
+	if (log_dfd >= 0) {
+		if (!log_failed) {
+			if (file_write(line, len) == 0)
+				return;
+			if (!log_failed)
+				log_fail("write");
+		} else if (mono_sec() >= log_retry_at) {
+			log_retry_at = mono_sec() + LOG_RETRY_SEC;
+			if (file_write(line, len) == 0) {
+				log_resumed();
+				return;
+			}
+		}
+		log_lost++;
 	}
-	if (write(STDERR_FILENO, line, len) < 0) {
-		/* nowhere left to report it */
-	}
+	to_stderr(line, len);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -138,7 +457,7 @@ void fatal(int status, const char *fmt, ...)
 	log_vmsg(LOG_LVL_ERR, fmt, ap);
 	va_end(ap);
 	/* Start-up errors must also reach the terminal of whoever started us. */
-	if (log_fd >= 0) {
+	if (log_dfd >= 0 && !log_failed) {
 		va_start(ap, fmt);
 		dprintf(STDERR_FILENO, "d42pcap: error: ");
 		vdprintf(STDERR_FILENO, fmt, ap);

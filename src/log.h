@@ -1,19 +1,38 @@
 /* Logging: to stderr until log_open() names a directory, then to
- * DIR/d42pcap.log. Never logs secrets: callers must not pass the password. */
+ * DIR/d42pcap.log with size-based rotation; optionally also to syslog.
+ * One write(2) per line and per destination, never retried in a loop: a
+ * full disk or a dead syslogd costs one failed syscall, reported once.
+ * Never logs secrets: callers must not pass the password. */
 #ifndef D42_LOG_H
 #define D42_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-#define LOG_MAX_LINE 1024	/* one formatted message, truncated beyond */
+#define LOG_MAX_LINE      1024	/* one formatted message, truncated beyond */
+#define LOG_FILE_NAME     "d42pcap.log"
+#define LOG_RETRY_SEC     3	/* a failing log file or syslog is retried this often */
+#define LOG_MAX_ROTATED   1000	/* d42pcap.log.1 .. .N at most */
 
-/* dir NULL or "" keeps stderr. Returns 0, or -1 if the file cannot be opened
- * (logging then stays on stderr). */
+/* dir NULL or "" keeps stderr. Returns 0, or -1 if the directory or the file
+ * cannot be opened (the previous destination stays). The directory stays
+ * open, so reopening and rotating keep working after a chroot. */
 int log_open(const char *dir);
-int log_reopen(void);		/* for SIGHUP / logrotate */
+/* SIGHUP / logrotate: reopen DIR/d42pcap.log (created if it was moved).
+ * 0, or -1 (the old file stays in use). */
+int log_reopen(void);
 void log_close(void);
+/* Rotate when the file would exceed max_bytes (0: never): d42pcap.log
+ * becomes .1, .1 becomes .2 ... up to .max_files (the oldest is dropped). */
+void log_set_rotation(uint64_t max_bytes, unsigned max_files);
+/* Also send every message to the local syslog (/dev/log, facility daemon,
+ * ident "d42pcap"), non-blocking. Call before a chroot. */
+void log_set_syslog(int on);
+/* 0 if rotation can work (the log directory is writable by us now), -1
+ * otherwise (then the file is truncated instead of rotated). */
+int log_check_dir(void);
 void log_set_level(enum log_level lvl);
 int log_enabled(enum log_level lvl);
 

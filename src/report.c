@@ -100,6 +100,9 @@ int report_write(struct json_out *o, const struct report_meta *m,
 	json_obj_end(o);
 	json_u64(o, "kernel_drops", s->kernel_drops);
 	json_u64(o, "interface_drops", s->if_drops);
+	if (m->live)	/* rounded up: any outage shows */
+		json_u64(o, "capture_down_seconds",
+			 (s->capture_down_ns + NS_PER_SEC - 1) / NS_PER_SEC);
 	json_u64(o, "flow_drops", t->st.flow_drops);
 	json_u64(o, "listener_drops", t->st.listener_drops);
 	json_u64(o, "flows", t->st.flows);

@@ -18,6 +18,7 @@ struct report_stats {
 	uint64_t decoded;		/* packets that reached the table */
 	uint64_t undecoded[DEC_REASON_COUNT];
 	uint64_t kernel_drops, if_drops;
+	uint64_t capture_down_ns;	/* live: time without a capture handle */
 };
 
 struct report_meta {
@@ -25,6 +26,7 @@ struct report_meta {
 	const char *iface;	/* interface or capture file */
 	uint64_t start_ns, end_ns;
 	int only_stats;		/* capture.only-stats: no communications */
+	int live;		/* live capture: report capture_down_seconds */
 };
 
 /* Emits the whole document and finishes it (newline, drained to the sink).

@@ -882,15 +882,18 @@ def main(argv):
         with open(tmp, "w") as f:
             f.write("%d\n" % port)
         os.replace(tmp, a.port_file)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Blocked before any thread starts, so every thread inherits the mask and
+    # the main thread alone takes the signal, learning who sent it.
+    stop_sigs = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_sigs)
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
                      daemon=True).start()
     sys.stdout.write("port %d\nready\n" % port)
     sys.stdout.flush()
-    while not stop.wait(0.5):
-        pass
+    info = signal.sigwaitinfo(stop_sigs)
+    sys.stderr.write("d42-emulator: %s from pid %d, exiting\n"
+                     % (signal.Signals(info.si_signo).name, info.si_pid))
+    sys.stderr.flush()
     srv.shutdown()
     srv.server_close()
     return 0

@@ -9,5 +9,6 @@ echo "== ./d42pcap -r tests/data/demo.pcapng -settings-dir tests/data -settings-
 ./d42pcap -r tests/data/demo.pcapng -settings-dir tests/data -settings-name demo.json \
 	2>build/demo.ok
 echo
-echo "== service communications discovered (client -> server:port, how the server side was decided)"
+echo "== service communications discovered, one line per record per interval"
+echo "   (protocol client -> server:port, how the server side was decided, counts to server/to client)"
 sed -n 's/^ok: //p' build/demo.ok | sort | uniq

@@ -585,7 +585,20 @@ class Capture:
                 "records_format": "[ts_ns, wire_len, reason, family, proto, src, dst, "
                                   "sport, dport, tcp_flags, ip_len]",
                 "records": rows,
+                # the whole capture as one interval: per (client, server,
+                # port, protocol) connections, packets, bytes, client ports,
+                # first/last seen
+                "totals": totals(rows),
                 "expected_interval_60": expect(rows, {"common": {"Interval": 60}})}
+
+
+def totals(rows):
+    docs = expect(rows, {"common": {"Interval": 10 ** 9}})
+    if not docs:
+        return {}
+    d = docs[0]
+    return {"first": iso_us(rows[0][0]), "last": iso_us(rows[-1][0]), "stats": d["stats"],
+            "communications": d["communications"]}
 
 
 def pcapng_opts(e, opts):

@@ -177,10 +177,10 @@ sys.path.insert(0, sys.argv[2])
 import gen_pcap
 ans = json.load(open(sys.argv[1]))
 docs = gen_pcap.expect(ans["records"], {"common": {"Interval": 60}})
-print(sum(len(d["communications"]) for d in docs),
+print(len(docs), sum(len(d["communications"]) for d in docs),
       sum(d["stats"]["decoded"] for d in docs),
       sum(sum(d["stats"]["undecoded"].values()) for d in docs))' "$ANS" "$TOP/tests")
-nrec=$1 ndec=$2 nund=$3
+ndocs=$1 nrec=$2 ndec=$3 nund=$4
 counts live '{"capture":{"live-entries":true}}'
 n=$(grep -c '^live: ' "$E")
 if [ $rc -eq 0 ] && [ "$n" -eq "$nrec" ] && $GEN check "$ANS" "$O" >/dev/null 2>&1; then
@@ -210,8 +210,9 @@ counts stats '{"capture":{"only-stats":true}}'
 if [ $rc -eq 0 ] && python3 -c '
 import json, sys
 docs = [json.loads(l) for l in open(sys.argv[1])]
-assert len(docs) == 3 and all(d["communications"] == [] and d["stats"]["flows"] > 0 for d in docs)
-' "$O" 2>/dev/null; then
+assert len(docs) == int(sys.argv[2]) > 0
+assert all(d["communications"] == [] and d["stats"]["flows"] > 0 for d in docs)
+' "$O" "$ndocs" 2>/dev/null; then
 	ok cli_only_stats
 else
 	fail cli_only_stats "exit $rc: $(head -c 300 "$O")"

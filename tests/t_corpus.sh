@@ -108,10 +108,20 @@ for r, (rc, so, se) in zip(rows, results):
     if problems:
         badjson.append("%s: %s" % (name, "; ".join(problems[:3])))
     docs_of[name] = docs
+    got = sum(d["stats"]["packets"] for d in docs)
     if opened and "reads to EOF" in note:
-        got = sum(d["stats"]["packets"] for d in docs)
         if got != r["packets"]:
             counts.append("%s: %d packets reported, %d in the file" % (name, got, r["packets"]))
+    elif "read error before EOF" in note and shutil.which("tcpdump"):
+        # what libpcap read before the error is still reported
+        td = subprocess.run(["tcpdump", "-nn", "-tt", "-r", os.path.join(CORPUS, name)],
+                            capture_output=True, text=True)
+        want = sum(1 for x in td.stdout.splitlines() if x[:1].isdigit())
+        if td.returncode in (0, 1) and got != want:
+            counts.append("%s: %d packets reported before the read error, tcpdump reads %d"
+                          % (name, got, want))
+    elif "read error before 1st packet" in note and got:
+        counts.append("%s: %d packets reported, libpcap reads none" % (name, got))
 
 
 def verdict(name, bad, what):

@@ -14,7 +14,8 @@
 #                     0 skips callgrind)
 #   BENCH_TIMEOUT     seconds allowed per run (default 900)
 #   BENCH_NO_DEPS=1   do not try to install softflowd/pmacct/valgrind
-# Captures are cached in build/bench/ and rebuilt only when gencap changes.
+# Captures are cached in build/bench/ and rebuilt only when gencap changes;
+# `sh tests/bench/run.sh gen` only makes them.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=$TOP/build/bench
@@ -131,9 +132,11 @@ run_tool() {
 	floor)	"$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" "$2" >"$B/tmp/floor.out" 2>&1 ;;
 	d42pcap) "$RUNSTAT" "$TIMEOUT" "$4" "$D42PCAP" -r "$2" -settings-dir "$B/conf" \
 			-settings-name "$(d42conf "$3")" >/dev/null 2>"$B/tmp/d42pcap.err" ;;
-	softflowd) "$RUNSTAT" "$TIMEOUT" "$4" softflowd -r "$2" -n 127.0.0.1:$SF_PORT \
-			-v 9 -6 -m 4194304 -c "$B/tmp/sf.ctl" -p "$B/tmp/sf.pid" -d \
-			>"$B/tmp/softflowd.out" 2>&1 ;;
+	# softflowd 1.1.0 was seen to hang in accept() at start with an absolute
+	# -c path: run it in tmp/ with relative control and pid files.
+	softflowd) (cd "$B/tmp" && "$RUNSTAT" "$TIMEOUT" "$4" softflowd -r "$2" \
+			-n 127.0.0.1:$SF_PORT -v 9 -6 -m 4194304 -c sf.ctl -p sf.pid -d \
+			>softflowd.out 2>&1) ;;
 	pmacctd) "$RUNSTAT" "$TIMEOUT" "$4" pmacctd -f "$(pmconf "$2")" \
 			>"$B/tmp/pmacctd.out" 2>&1 ;;
 	esac
@@ -155,6 +158,10 @@ for f in $FLOWS; do
 	done
 done
 T_GEN=$(date +%s)
+if [ "${1:-}" = gen ]; then	# `run.sh gen`: only make the captures
+	for cap in $CAPS; do cat "$cap.info"; done
+	exit 0
+fi
 
 for cap in $CAPS; do
 	name=$(basename "$cap" .pcap)
@@ -174,6 +181,10 @@ for cap in $CAPS; do
 			printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$t" "$r" "$pk" "$line" >>"$RAW"
 			if [ "$t" = floor ] && ! grep -q "^packets=$pk " "$B/tmp/floor.out"; then
 				die "floor read $(cat "$B/tmp/floor.out"), expected $pk packets"
+			fi
+			if [ "$t" = softflowd ] &&
+			   ! grep -q "^Packets processed: $pk\$" "$B/tmp/softflowd.out"; then
+				die "softflowd: $(grep '^Packets processed' "$B/tmp/softflowd.out"), expected $pk"
 			fi
 		done
 		r=$((r + 1))

@@ -25,12 +25,20 @@
 #define RS_MAX_SECONDS    86400
 #define RS_KILL_GRACE_S   5
 
-static volatile sig_atomic_t expired;
+static volatile sig_atomic_t expired, stopped;
 
 static void on_alarm(int sig)
 {
 	(void)sig;
 	expired = 1;
+}
+
+/* Killed ourselves (make interrupted): take the command down too, since it
+ * runs in its own process group. */
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopped = 1;
 }
 
 static double tv_s(struct timeval tv)
@@ -62,6 +70,10 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;	/* no SA_RESTART: wait4 returns EINTR */
 	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
@@ -82,7 +94,7 @@ int main(int argc, char **argv)
 			perror("runstat: wait4");
 			return 1;
 		}
-		if (expired && !killed) {
+		if ((expired || stopped) && !killed) {
 			kill(-pid, SIGKILL);
 			killed = 1;
 			alarm(RS_KILL_GRACE_S);
@@ -90,6 +102,8 @@ int main(int argc, char **argv)
 	}
 	alarm(0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (killed && stopped)
+		return RS_SIGNAL_BASE + SIGTERM;
 	if (killed)
 		status = RS_TIMEOUT_STATUS;
 	else if (WIFEXITED(st))

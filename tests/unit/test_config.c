@@ -135,6 +135,16 @@ static void check_defaults(const struct config *c)
 	T_EQ_INT(c->world_readable_password, 0);
 }
 
+/* The spool quarantines files it does not own: sharing logs-dir would
+ * swallow d42pcap.log, so the pair is refused (no position: two keys). */
+static void test_spool_dir_not_logs_dir(void)
+{
+	T_EQ_INT(load("{\"common\": {\"logs-dir\": \"/var/d\", \"spool-dir\": \"/var/d\"}}"), -1);
+	T_EQ_STR(err.path, "common.spool-dir");
+	T_CHECK(strstr(err.msg, "needs a directory of its own") != NULL);
+	T_EQ_INT(load("{\"common\": {\"logs-dir\": \"/var/d\", \"spool-dir\": \"/var/d/spool\"}}"), 0);
+}
+
 static void test_defaults(void)
 {
 	config_defaults(&cfg);
@@ -1097,6 +1107,7 @@ int main(void)
 		printf("FAIL mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
+	T_RUN(test_spool_dir_not_logs_dir);
 	T_RUN(test_defaults);
 	T_RUN(test_every_key);
 	T_RUN(test_case_insensitive);

@@ -1,0 +1,24 @@
+/* Dropping root once everything that needs it is open: optionally chroot,
+ * then the user's groups, gid and uid, keeping only CAP_NET_RAW (so a lost
+ * capture can be reopened), and verify the result. Linux only. */
+#ifndef D42_PRIV_H
+#define D42_PRIV_H
+
+#include <stddef.h>
+
+#define PRIV_MAX_GROUPS 64	/* supplementary groups of the target user */
+#define PRIV_ERR_MAX    512
+
+struct priv_opts {
+	const char *user;	/* NULL or "": keep the current identity */
+	const char *chroot_dir;	/* NULL or "": no chroot (needs user) */
+	int keep_net_raw;	/* live capture: keep CAP_NET_RAW */
+};
+
+/* 0, or -1 with a message in err: the caller must then exit, as the process
+ * may be half-way (never running as root by mistake: every step is
+ * verified). Call after opening the capture, log, output and spool, after
+ * resolving the appliance, and before the loop. */
+int priv_drop(const struct priv_opts *o, char *err, size_t errsz);
+
+#endif

@@ -1,0 +1,38 @@
+/* Applying settings to the running agent: the capture filter (at start-up
+ * and on reload) and SIGHUP's reload of the settings file. */
+#ifndef D42_SETTINGS_H
+#define D42_SETTINGS_H
+
+#include <stddef.h>
+#include "config.h"
+
+struct agent;
+struct capture;
+
+/* Build the BPF expression for c (VLAN-aware on Ethernet, else plain) into
+ * expr and install it on cap. 0, or -1 with a message in err and the
+ * previous filter (if any) still installed. */
+int settings_filter(struct capture *cap, const struct config *c, int dump,
+		    char *expr, size_t exprsz, char *err, size_t errsz);
+
+/* What a reload may touch. */
+struct settings_env {
+	struct config *cfg;		/* the running settings, updated in place */
+	const char *path;		/* settings file */
+	const char *cli_logs_dir;	/* -logs-dir: overrides common.logs-dir */
+	const char *cli_iface;		/* -i: overrides pcap.Device */
+	struct capture *cap;
+	struct agent *agent;
+	char *filter_expr;		/* the installed expression */
+	size_t filter_sz;
+	int chrooted;			/* the settings file is out of reach */
+};
+
+/* SIGHUP: load the file into a scratch config; on error log it (file:line:
+ * col) and keep everything. Otherwise apply what can change while running
+ * (capture printing flags, only-stats, pretty, Interval from the next
+ * interval, logs-dir, log rotation, syslog, the capture filters) and log
+ * each changed key that needs a restart. Reopens the log in every case. */
+void settings_reload(const struct settings_env *e);
+
+#endif

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Replays every saved fuzz input (tests/fuzz/corpus/NAME/*) through its
+# target, without libFuzzer: each tests/fuzz/fuzz_NAME.c is linked with
+# tests/fuzz/replay_main.c and the src objects by $CC (the normal build's
+# compiler), with -fsanitize=address,undefined when that compiler can build
+# and run such a program. One "ok fuzz_replay_NAME" / FAIL line per target;
+# a FAIL names the inputs that fail. Builds into build/fuzz-replay/.
+. "$(dirname "$0")/lib.sh"
+
+CC=${CC:-cc}
+MAKE=${MAKE:-make}
+case $MAKE in *\ *) MAKE=make ;; esac	# make passes its own path; keep it simple
+
+# Sanitizers if this compiler has them and the result runs here.
+SAN=""
+cat >"$T_TMP/san.c" <<'EOF'
+#include <stdlib.h>
+int main(void) { char *p = malloc(4); p[0] = 0; free(p); return 0; }
+EOF
+# LeakSanitizer does not work everywhere (ptrace, some containers): then
+# keep ASan and UBSan without it.
+LEAKS=1
+if $CC -fsanitize=address,undefined -o "$T_TMP/san" "$T_TMP/san.c" >/dev/null 2>&1; then
+	if "$T_TMP/san" >/dev/null 2>&1; then
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	elif ASAN_OPTIONS=detect_leaks=0 "$T_TMP/san" >/dev/null 2>&1; then
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+		LEAKS=0
+	fi
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=$LEAKS:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# Build through the make fragment alone, so the top Makefile's other
+# includes cannot break this test. One job unless make was given more.
+if ! (cd "$TOP" && $MAKE -s -f tests/fuzz/fuzz.mk fuzz-replay-bins \
+	FUZZ_REPLAY_CC="$CC" FUZZ_REPLAY_SAN="$SAN") >"$T_TMP/build.log" 2>&1; then
+	for src in "$TOP"/tests/fuzz/fuzz_*.c; do
+		name=$(basename "$src" .c); name=${name#fuzz_}
+		fail "fuzz_replay_$name" "build failed: $(tail -c 600 "$T_TMP/build.log")"
+	done
+	exit 1
+fi
+BIN=$TOP/build/fuzz-replay/$(basename "${CC%% *}")${SAN:+-san}
+[ -n "$SAN" ] || echo "# $CC: no working -fsanitize=address,undefined; replaying without"
+
+rc=0
+for src in "$TOP"/tests/fuzz/fuzz_*.c; do
+	name=$(basename "$src" .c); name=${name#fuzz_}
+	dir=$TOP/tests/fuzz/corpus/$name
+	t=fuzz_replay_$name
+	if [ ! -d "$dir" ] || [ -z "$(ls -A "$dir")" ]; then
+		fail "$t" "no saved inputs in tests/fuzz/corpus/$name"
+		rc=1
+		continue
+	fi
+	n=$(ls -A "$dir" | wc -l)
+	if (cd "$T_TMP" && TMPDIR=$T_TMP "$BIN/fuzz_$name" "$dir") >"$T_TMP/$name.out" 2>&1; then
+		ok "$t ($n inputs)"
+		continue
+	fi
+	# Name the failing inputs, one run each (bounded by the corpus size).
+	bad=""
+	for f in "$dir"/*; do
+		(cd "$T_TMP" && TMPDIR=$T_TMP "$BIN/fuzz_$name" "$f") >"$T_TMP/one.out" 2>&1 ||
+			bad="$bad ${f##*/}"
+	done
+	fail "$t" "inputs that fail:${bad:- (none alone; see below)}; $(grep -m1 -E 'ERROR|SUMMARY|runtime error|Abort' "$T_TMP/$name.out" | head -c 300)"
+	rc=1
+done
+exit $rc
