@@ -151,7 +151,8 @@ static void capture_lose(struct capture *c)
 	c->tries = 0;
 	c->down_since_ns = real_ns();
 	c->backoff_ms = CAPTURE_RETRY_MIN_MS;
-	c->retry_at_ms = mono_ms() + c->backoff_ms;
+	c->lost_at_ms = mono_ms();
+	c->retry_at_ms = c->lost_at_ms + c->backoff_ms;
 	log_warn("capture lost: %s; reopening in %u s (then backing off to %u s)", c->err,
 		 (unsigned)(CAPTURE_RETRY_MIN_MS / 1000), (unsigned)(CAPTURE_RETRY_MAX_MS / 1000));
 }
@@ -159,7 +160,7 @@ static void capture_lose(struct capture *c)
 static void capture_reopen(struct capture *c)
 {
 	int old_linktype = c->linktype;
-	uint64_t now;
+	uint64_t now, ms;
 
 	if (live_activate(c) == 0) {
 		if (c->linktype != old_linktype)
@@ -188,9 +189,9 @@ static void capture_reopen(struct capture *c)
 	return;
 up:
 	now = real_ns();
-	log_info("capture on %s resumed after %llu s", c->name,
-		 (unsigned long long)(now > c->down_since_ns
-				      ? (now - c->down_since_ns + NS_PER_SEC / 2) / NS_PER_SEC : 0));
+	ms = mono_ms() - c->lost_at_ms;
+	log_info("capture on %s resumed after %llu.%03u s", c->name,
+		 (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
 	if (now > c->down_since_ns)
 		c->down_ns += now - c->down_since_ns;
 	c->down_since_ns = 0;

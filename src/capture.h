@@ -35,7 +35,8 @@ struct capture {
 	uint64_t retry_at_ms;		/* down: next reopen attempt (monotonic) */
 	uint32_t backoff_ms;		/* down: the delay after that */
 	uint32_t tries;			/* down: failed reopen attempts */
-	uint64_t down_since_ns;		/* down: since (wall clock); else 0 */
+	uint64_t lost_at_ms;		/* down: when (monotonic), for the log */
+	uint64_t down_since_ns;		/* down: not yet accounted since (wall clock); else 0 */
 	uint64_t down_ns;		/* downtime not yet taken by capture_down_ns */
 	uint64_t lost;			/* losses since start */
 	char name[256];		/* interface or file path */

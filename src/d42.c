@@ -82,6 +82,7 @@ struct d42 {
 	uint64_t backoff_until, backoff_ms;
 	unsigned fails;			/* consecutive */
 	int auth_refused;		/* last failure was 401/403 */
+	int body_bad;			/* sample body failed its spool check */
 	struct d42_stats stats;
 
 	/* the report being delivered */
@@ -752,31 +753,35 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 	d42_req_read(d);
 }
 
-/* Add the appliance's remote_ips (array of strings, or one comma list). */
-static void d42_merge_remote(struct d42 *d, const char *js, int v)
+/* Add the appliance's remote_ips (array of strings, or one comma list).
+ * -1 if they could not be read: posting without them could shrink the
+ * appliance's list, so the caller must not post. */
+static int d42_merge_remote(struct d42 *d, const char *js, int v)
 {
-	char ip[D42_ADDR_STR * 64], *tok, *save;
+	char ip[D42_ADDR_STR], *tok, *save;
 	struct d42_addr a;
 	int i, k;
 
 	if (v < 0)
-		return;
+		return 0;
 	if (d->toks[v].type == JSON_STRING) {
-		if (json_str_decode(js, &d->toks[v], ip, sizeof(ip)) < 0)
-			return;
-		for (tok = strtok_r(ip, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+		/* The form buffer is free until the POST is built. */
+		if (json_str_decode(js, &d->toks[v], d->form, sizeof(d->form)) < 0)
+			return -1;
+		for (tok = strtok_r(d->form, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
 			if (!addr_parse(tok, &a))
 				add_client(&d->g, &a);
-		return;
+		return 0;
 	}
 	if (d->toks[v].type != JSON_ARRAY)
-		return;
+		return d->toks[v].type == JSON_NULL ? 0 : -1;
 	i = v + 1;
 	for (k = 0; k < (int)d->toks[v].size; k++) {
-		if (!tok_str(js, d->toks, i, ip, D42_ADDR_STR) && !addr_parse(ip, &a))
+		if (!tok_str(js, d->toks, i, ip, sizeof(ip)) && !addr_parse(ip, &a))
 			add_client(&d->g, &a);
 		i = (int)d->toks[i].next;
 	}
+	return 0;
 }
 
 static void d42_on_read(struct d42 *d, const struct http_response *r)
@@ -797,8 +802,13 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 			if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "listening_ip"), ip, sizeof(ip)) &&
 			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server) &&
 			    (pv < 0 || (!tok_str(js, d->toks, pv, proto, sizeof(proto)) &&
-					!strcasecmp(proto, proto_upper(d->g.proto)))))
-				d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips"));
+					!strcasecmp(proto, proto_upper(d->g.proto)))) &&
+			    d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips")) < 0) {
+				log_warn("device42: cannot read the remote IPs the appliance has "
+					 "for %s:%u", addr_str(&d->g.server, ip), d->g.port);
+				d42_fail(d, 0);
+				return;
+			}
 			i = (int)d->toks[i].next;
 		}
 	}
@@ -906,13 +916,18 @@ static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap)
 	ssize_t n;
 
 	if (off == 0) {
+		d->body_bad = 0;
 		d42_close_reader(d);
 		if (spool_reader_open(d->sp, d->seq) < 0)
 			return -1;
 		d->reader_open = 1;
 	}
 	n = spool_read(d->sp, buf, cap);
-	return n < 0 ? -1 : (int)n;
+	if (n <= 0) {
+		d->body_bad = 1;	/* the header promised more, or the CRC failed */
+		return -1;
+	}
+	return (int)n;
 }
 
 static void d42_report_done(struct d42 *d)
@@ -942,7 +957,18 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			if (rc == HTTP_BUSY)
 				return;
 			d->busy = 0;
-			if (rc == HTTP_FAILED) {
+			if (rc != HTTP_DONE && d->body_bad) {
+				/* The spooled report failed its check while it was
+				 * being sent: retrying cannot help. */
+				log_warn("device42: spooled report %llx is damaged; moving it aside",
+					 (unsigned long long)d->seq);
+				d42_close_reader(d);
+				spool_quarantine(d->sp, d->seq);
+				d->body_bad = 0;
+				d->st = ST_IDLE;
+				continue;
+			}
+			if (rc != HTTP_DONE) {
 				log_warn("device42: %s %s: %s", d->req.method, d->path,
 					 http_client_error(d->http));
 				d42_fail(d, 0);

@@ -268,6 +268,13 @@ void log_set_rotation(uint64_t max_bytes, unsigned max_files)
 		: max_files;
 }
 
+int log_chown(uid_t uid, gid_t gid)
+{
+	if (log_fd < 0)
+		return 0;
+	return fchown(log_fd, uid, gid);
+}
+
 int log_check_dir(void)
 {
 	if (log_dfd < 0 || faccessat(log_dfd, ".", W_OK | X_OK, AT_EACCESS) == 0)

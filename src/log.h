@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -30,6 +31,9 @@ void log_set_rotation(uint64_t max_bytes, unsigned max_files);
 /* Also send every message to the local syslog (/dev/log, facility daemon,
  * ident "d42pcap"), non-blocking. Call before a chroot. */
 void log_set_syslog(int on);
+/* Before a privilege drop: give the open log file to the new user so that
+ * SIGHUP can reopen it. 0 or -1. */
+int log_chown(uid_t uid, gid_t gid);
 /* 0 if rotation can work (the log directory is writable by us now), -1
  * otherwise (then the file is truncated instead of rotated). */
 int log_check_dir(void);

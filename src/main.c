@@ -7,6 +7,8 @@
 #include "filter.h"
 #include "log.h"
 #include "output.h"
+#include "priv.h"
+#include "settings.h"
 #include "sig.h"
 #include "spool.h"
 
@@ -127,6 +129,7 @@ static void load_settings(const struct cli *o, const char *argv0)
 
 static void open_capture(struct capture *cap, const struct cli *o)
 {
+	char err[CAPTURE_ERR_SIZE];
 	struct capture_opts co = { cfg.snap_len, cfg.promisc, cfg.sniff_timeout_ns,
 				   cfg.buffer_size };
 	const char *dev = o->iface ? o->iface : cfg.device;
@@ -146,17 +149,35 @@ static void open_capture(struct capture *cap, const struct cli *o)
 			 cap->name, pcap_datalink_val_to_name(cap->linktype)
 			 ? pcap_datalink_val_to_name(cap->linktype) : "?", cap->linktype);
 
-	/* Ethernet gets the VLAN-aware form; other link types (or a libpcap
-	 * that refuses it) the plain one. */
-	if (filter_build(&cfg, cap->linktype == DLT_EN10MB, filter_expr, sizeof(filter_expr)) < 0)
-		fatal(EXIT_USAGE, "the capture filters are too long or exclude everything "
-		      "(ignore-tcp and ignore-udp both set)");
-	if (capture_set_filter(cap, filter_expr, log_enabled(LOG_LVL_DEBUG)) < 0) {
-		log_debug("%s; retrying without VLAN matching", cap->err);
-		if (filter_build(&cfg, 0, filter_expr, sizeof(filter_expr)) < 0 ||
-		    capture_set_filter(cap, filter_expr, log_enabled(LOG_LVL_DEBUG)) < 0)
-			fatal(EXIT_USAGE, "cannot install the capture filter: %s", cap->err);
+	if (settings_filter(cap, &cfg, log_enabled(LOG_LVL_DEBUG), filter_expr,
+			    sizeof(filter_expr), err, sizeof(err)) < 0)
+		fatal(EXIT_USAGE, "%s", err);
+}
+
+/* The log file (rotated by size) and syslog, both opened while still root. */
+static void open_log(const struct cli *o)
+{
+	const char *dir = o->logs_dir ? o->logs_dir : cfg.logs_dir;
+
+	log_set_rotation(cfg.log_max_bytes, cfg.log_max_files);
+	log_set_syslog(cfg.syslog);
+	if (log_open(dir) < 0)
+		log_warn("cannot open the log in %s: %s; logging to stderr", dir, strerror(errno));
+}
+
+/* common.spool-dir, else "spool" beside the settings file. */
+static void spool_path(char *dir, size_t sz)
+{
+	char *slash;
+
+	if (cfg.spool_dir[0]) {
+		snprintf(dir, sz, "%s", cfg.spool_dir);
+		return;
 	}
+	snprintf(dir, sz, "%s", settings_file);
+	slash = strrchr(dir, '/');
+	snprintf(slash ? slash + 1 : dir, sz - (size_t)(slash ? slash + 1 - dir : 0), "%s",
+		 SPOOL_SUBDIR);
 }
 
 /* With an appliance configured, reports go to the spool and d42 delivers
@@ -164,7 +185,6 @@ static void open_capture(struct capture *cap, const struct cli *o)
 static struct d42 *open_delivery(struct spool **sp, struct output *out, struct agent_output *ao)
 {
 	char dir[PATH_MAX + CFG_MAX_STR], err[CAPTURE_ERR_SIZE];
-	char *slash;
 	struct d42 *d;
 
 	if (!cfg.host[0]) {
@@ -173,14 +193,7 @@ static struct d42 *open_delivery(struct spool **sp, struct output *out, struct a
 		output_bind(out, ao);
 		return NULL;
 	}
-	if (cfg.spool_dir[0]) {
-		snprintf(dir, sizeof(dir), "%s", cfg.spool_dir);
-	} else {
-		snprintf(dir, sizeof(dir), "%s", settings_file);
-		slash = strrchr(dir, '/');
-		snprintf(slash ? slash + 1 : dir, sizeof(dir) - (size_t)(slash ? slash + 1 - dir : 0),
-			 "%s", SPOOL_SUBDIR);
-	}
+	spool_path(dir, sizeof(dir));
 	*sp = spool_open(dir, cfg.spool_max_bytes, cfg.spool_max_files);
 	if (!*sp)
 		fatal(EXIT_RUNTIME, "cannot open the spool in %s", dir);
@@ -189,6 +202,24 @@ static struct d42 *open_delivery(struct spool **sp, struct output *out, struct a
 		fatal(EXIT_USAGE, "device42.Host \"%s\": %s", cfg.host, err);
 	output_bind_spool(*sp, ao);
 	return d;
+}
+
+/* -user / common.user, optionally chrooted to the spool directory. Returns
+ * whether the process is now chrooted. */
+static int drop_privileges(const struct cli *o, const struct capture *cap)
+{
+	char dir[PATH_MAX + CFG_MAX_STR], err[PRIV_ERR_MAX];
+	struct priv_opts po = { o->user ? o->user : cfg.user_name, NULL, !cap->offline };
+
+	if (cfg.chroot) {
+		spool_path(dir, sizeof(dir));
+		po.chroot_dir = dir;
+	}
+	if (priv_drop(&po, err, sizeof(err)) < 0)
+		fatal(EXIT_RUNTIME, "cannot drop privileges: %s", err);
+	if (po.user[0])
+		log_check_dir();
+	return po.chroot_dir != NULL;
 }
 
 int main(int argc, char **argv)
@@ -201,8 +232,9 @@ int main(int argc, char **argv)
 	struct spool *spool = NULL;
 	struct d42 *d42 = NULL;
 	struct d42_stats ds;
+	struct settings_env env;
 	char err[CLI_ERR_MAX];
-	unsigned sigs;
+	unsigned sigs, i;
 	int timeout, n, rc = 0, capturing = 1;
 
 	/* ---- set up ---- */
@@ -234,9 +266,10 @@ int main(int argc, char **argv)
 	load_settings(&opt, argv[0]);
 	if (opt.check_config)
 		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
-	if (log_open(opt.logs_dir ? opt.logs_dir : cfg.logs_dir) < 0)
-		log_warn("cannot open the log in %s: %s; logging to stderr",
-			 opt.logs_dir ? opt.logs_dir : cfg.logs_dir, strerror(errno));
+	if (cfg.chroot && !opt.user && !cfg.user_name[0])
+		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
+		      "-user): root can leave a chroot");
+	open_log(&opt);
 
 	open_capture(&cap, &opt);
 	d42 = open_delivery(&spool, &out, &ao);
@@ -248,6 +281,9 @@ int main(int argc, char **argv)
 		agent.cap = &cap;
 	if (sig_init() < 0)
 		fatal(EXIT_RUNTIME, "cannot set up signal handling: %s", strerror(errno));
+	env = (struct settings_env){ &cfg, settings_file, opt.logs_dir, opt.iface, &cap, &agent,
+				     filter_expr, sizeof(filter_expr), 0 };
+	env.chrooted = drop_privileges(&opt, &cap);
 	log_info("d42pcap %s capturing on %s (interval %us, %s)", D42_VERSION, cap.name,
 		 cfg.interval, d42 ? "reporting to the appliance" : "reporting locally");
 	if (!cap.offline)
@@ -261,12 +297,15 @@ int main(int argc, char **argv)
 		/* A file is read as fast as possible; live, sleep until a packet,
 		 * a signal, the end of the interval or an HTTP deadline. */
 		pfd[PFD_CAP].fd = capturing && !cap.offline ? cap.fd : -1;
-		timeout = !capturing ? -1 : cap.offline ? 0 : agent_tick(&agent, now_realtime_ns());
+		timeout = !capturing ? -1 : cap.offline ? 0 : min_timeout(agent_tick(&agent,
+			  now_realtime_ns()), capture_timeout_ms(&cap));
 		pfd[PFD_HTTP].fd = -1;
 		if (d42) {
 			d42_pollfd(d42, &pfd[PFD_HTTP]);
 			timeout = min_timeout(timeout, d42_timeout_ms(d42, now_mono_ms()));
 		}
+		for (i = 0; i < PFD_COUNT; i++)
+			pfd[i].revents = 0;	/* stale after EINTR */
 		if (poll(pfd, PFD_COUNT, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			rc = EXIT_RUNTIME;
@@ -277,9 +316,12 @@ int main(int argc, char **argv)
 			break;
 		if (sigs & SIG_STATS)
 			agent_log_stats(&agent);
-		if (sigs & SIG_RELOAD && log_reopen() < 0)
-			log_warn("cannot reopen the log: %s", strerror(errno));
-		if (capturing && (cap.offline || pfd[PFD_CAP].revents & (POLLIN | POLLERR | POLLHUP))) {
+		if (sigs & SIG_RELOAD)
+			settings_reload(&env);
+		if (capturing && !cap.offline) {
+			/* Live: a lost interface is reopened in there, never fatal. */
+			capture_live_step(&cap, pfd[PFD_CAP].revents, agent_packet, &agent);
+		} else if (capturing) {
 			n = capture_dispatch(&cap, agent_packet, &agent);
 			if (n < 0 && n != -2) {
 				log_err("capture: %s", cap.err);

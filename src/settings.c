@@ -10,6 +10,7 @@
 #include "filter.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -212,7 +213,7 @@ void settings_reload(const struct settings_env *e)
 
 	/* First, so that what follows lands in the new file (logrotate). */
 	if (log_reopen() < 0)
-		log_warn("SIGHUP: cannot reopen the log file: %m");
+		log_warn("SIGHUP: cannot reopen the log file: %s", strerror(errno));
 	if (e->chrooted) {
 		log_warn("SIGHUP: the settings cannot be reloaded inside the chroot; "
 			 "keeping the current ones (restart d42pcap to change them)");

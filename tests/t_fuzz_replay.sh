@@ -44,6 +44,19 @@ fi
 BIN=$TOP/build/fuzz-replay/$(basename "${CC%% *}")${SAN:+-san}
 [ -n "$SAN" ] || echo "# $CC: no working -fsanitize=address,undefined; replaying without"
 
+# Runs target $1 on inputs $2...; output in $T_TMP/out. The extra
+# subshell keeps the shell's "Aborted" notice out of the test output.
+replay() {
+	bin=$BIN/fuzz_$1; shift
+	( (cd "$T_TMP" && TMPDIR=$T_TMP exec "$bin" "$@") >"$T_TMP/out" 2>&1; exit $? ) \
+		2>/dev/null
+}
+
+# First line that says what went wrong.
+why() {
+	grep -m1 -E 'check failed|ERROR: |runtime error|SUMMARY: ' "$T_TMP/out" | head -c 300
+}
+
 rc=0
 for src in "$TOP"/tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c); name=${name#fuzz_}
@@ -55,17 +68,20 @@ for src in "$TOP"/tests/fuzz/fuzz_*.c; do
 		continue
 	fi
 	n=$(ls -A "$dir" | wc -l)
-	if (cd "$T_TMP" && TMPDIR=$T_TMP "$BIN/fuzz_$name" "$dir") >"$T_TMP/$name.out" 2>&1; then
+	if replay "$name" "$dir"; then
 		ok "$t ($n inputs)"
 		continue
 	fi
+	msg=$(why)
 	# Name the failing inputs, one run each (bounded by the corpus size).
 	bad=""
 	for f in "$dir"/*; do
-		(cd "$T_TMP" && TMPDIR=$T_TMP "$BIN/fuzz_$name" "$f") >"$T_TMP/one.out" 2>&1 ||
+		if ! replay "$name" "$f"; then
 			bad="$bad ${f##*/}"
+			[ -n "$msg" ] || msg=$(why)
+		fi
 	done
-	fail "$t" "inputs that fail:${bad:- (none alone; see below)}; $(grep -m1 -E 'ERROR|SUMMARY|runtime error|Abort' "$T_TMP/$name.out" | head -c 300)"
+	fail "$t" "inputs that fail:${bad:- none alone, only in sequence}: $msg"
 	rc=1
 done
 exit $rc

@@ -82,18 +82,25 @@ install:
 endef
 EOF
 owmake() { make -s --no-print-directory -C "$PKGDIR" TOPDIR="$OW" IPKG_ROOT="$OW/ipkg" "$@"; }
-if owmake fields >"$T_TMP/fields" 2>&1; then
-	cat >"$T_TMP/fields.want" <<EOF
+cat >"$T_TMP/fields.want" <<EOF
 PKG=d42pcap VERSION=$VERSION SECTION=net CATEGORY=Network DEPENDS=+libpcap +libmbedtls LICENSE=BSD-2-Clause
 CONFFILES=/etc/d42pcap/d42pcap.json
-SRC=$TOP
+SRC=$(cd "$TOP" && pwd -P)
 BUILD=$OW/build_dir/d42pcap-$VERSION
 EOF
+if owmake fields >"$T_TMP/fields" 2>&1; then
 	diff "$T_TMP/fields.want" "$T_TMP/fields" >"$T_TMP/diff" && ok openwrt_fields ||
 		fail openwrt_fields "$(tr '\n' ' ' <"$T_TMP/diff")"
 else
 	fail openwrt_fields "$(head -c 600 "$T_TMP/fields")"
 fi
+# As a feed: feeds.conf's src-link makes feeds/NAME a symlink to
+# cross/openwrt; the sources must still be found from there.
+mkdir -p "$OW/feeds"
+ln -s "$TOP/cross/openwrt" "$OW/feeds/d42pcap"
+make -s --no-print-directory -C "$OW/feeds/d42pcap/d42pcap" TOPDIR="$OW" fields >"$T_TMP/fields" 2>&1
+diff "$T_TMP/fields.want" "$T_TMP/fields" >"$T_TMP/diff" && ok openwrt_feed_symlink ||
+	fail openwrt_feed_symlink "$(tr '\n' ' ' <"$T_TMP/diff")"
 B=$OW/build_dir/d42pcap-$VERSION
 # Prepare copies the sources; the copied tree's Makefile must still know
 # how to build every source file (dry run: no CPU spent here).

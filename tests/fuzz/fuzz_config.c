@@ -28,7 +28,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+/* Say which invariant failed: replay logs have no stack trace. */
+#define CHECK(c) do { if (!(c)) { \
+	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+	abort(); } } while (0)
 
 static struct config cfg, again;
 static char print1[FUZZ_PRINT_MAX], print2[FUZZ_PRINT_MAX];

@@ -9,6 +9,7 @@
  * text, and the only error allowed is D42_SCAN_ERR_TOO_BIG for a record
  * longer than D42_MAX_RECORD. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+/* Say which invariant failed: replay logs have no stack trace. */
+#define CHECK(c) do { if (!(c)) { \
+	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+	abort(); } } while (0)
 
 struct run {
 	int result;		/* last return: MORE at the end, or an error */

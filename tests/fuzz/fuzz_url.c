@@ -3,6 +3,7 @@
  * url_authority into exactly-sized and too-small buffers, and rebuilt as
  * "scheme://authority:port/path" must parse back to the same struct url. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do { if (!(c)) abort(); } while (0)
+/* Say which invariant failed: replay logs have no stack trace. */
+#define CHECK(c) do { if (!(c)) { \
+	fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+	abort(); } } while (0)
 
 static char in[FUZZ_MAX_INPUT + 1];
 

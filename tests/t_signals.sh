@@ -1,0 +1,177 @@
+#!/bin/sh
+# Signals, live in a network namespace of the test's own (capturing on its
+# loopback): SIGUSR1 writes statistics to the log; SIGHUP reloads the
+# settings (a good file is applied: live-entries, Interval, ignore-ports;
+# a broken one is reported with line:col and the old settings stay) and
+# reopens the log after it was moved; SIGTERM and SIGINT report and exit 0.
+. "$(dirname "$0")/lib.sh"
+
+if ! is_root || ! command -v ip >/dev/null 2>&1; then
+	skip signals "needs root and iproute2 (ip netns)"
+	exit 0
+fi
+NS=d42sig$$
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T_TMP"' EXIT
+if ! ip netns add "$NS" || ! ip -n "$NS" link set lo up; then
+	fail signals "cannot create network namespace"
+	exit 0
+fi
+LOGS=$T_TMP/logs
+mkdir -p "$LOGS"
+LOG=$LOGS/d42pcap.log
+
+# wait_for FILE EXTENDED-REGEX [TENTHS]: 0 once a line matches (bounded)
+wait_for() {
+	w=0
+	while [ $w -lt "${3:-50}" ]; do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
+	return 1
+}
+# udp PORT N: N datagrams to 127.0.0.1:PORT inside the namespace
+udp() {
+	ip netns exec "$NS" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[2])):
+    s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$1" "$2"
+}
+# stop PID SIGNAL NAME: the agent must exit 0 within 5 s
+stop() {
+	kill -"$2" "$1"
+	w=0
+	while [ $w -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
+	if kill -0 "$1" 2>/dev/null; then
+		fail "$3" "still running 5 s after SIG$2"
+		kill -KILL "$1"
+		return
+	fi
+	wait "$1"
+	st=$?
+	[ $st -eq 0 ] && ok "$3" || fail "$3" "exit status $st after SIG$2"
+}
+# settings FILE LIVE INTERVAL IGNORE-PORTS MAX-FLOWS
+settings() {
+	cat >"$1" <<JSON
+{"common": {"Interval": $3, "logs-dir": "$LOGS", "max-flows": $5},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"},
+ "capture": {"live-entries": $2, "ignore-ports": [$4]}}
+JSON
+}
+
+CONF=$T_TMP/sig.json
+settings "$CONF" false 1 "" 1000
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name sig.json \
+	>"$T_TMP/out.json" 2>"$T_TMP/err.log" &
+pid=$!
+if ! wait_for "$LOG" 'capturing on lo'; then
+	fail signals_start "agent did not start: $(cat "$T_TMP/err.log" "$LOG" 2>/dev/null)"
+	kill $pid 2>/dev/null
+	exit 0
+fi
+ok signals_start
+
+# SIGUSR1: one statistics line per signal
+udp 5001 2
+wait_for "$T_TMP/out.json" '"port":5001' 30 || fail usr1_traffic "no report of port 5001"
+kill -USR1 $pid
+if wait_for "$LOG" 'info: stats: interval packets=[0-9]+ bytes=[0-9]+ decoded=[0-9]+ flows=[0-9]+ listeners=[0-9]+ flow_drops=0 reports=[1-9]'; then
+	ok usr1_stats
+else
+	fail usr1_stats "no stats line in the log: $(tail -3 "$LOG")"
+fi
+
+# Before the reload: live-entries is off.
+if grep -q '^live: ' "$T_TMP/err.log"; then
+	fail hup_before "live: lines with live-entries off"
+else
+	ok hup_before
+fi
+
+# SIGHUP with a good file: live-entries on, Interval 2, port 5003 ignored,
+# and a table size that needs a restart.
+settings "$CONF.new" true 2 5003 2000
+mv "$CONF.new" "$CONF"
+kill -HUP $pid
+if wait_for "$LOG" 'SIGHUP: reloaded .*sig\.json; applied: '; then
+	applied=$(grep -E 'SIGHUP: reloaded' "$LOG" | tail -1)
+	case $applied in
+	*"applied: common.Interval, capture.live-entries, capture.ignore-ports; some changes need a restart"*)
+		ok hup_applied ;;
+	*) fail hup_applied "$applied" ;;
+	esac
+else
+	fail hup_applied "no reload message: $(tail -3 "$LOG")"
+fi
+grep -q 'warning: SIGHUP: common.max-flows changed; restart d42pcap to apply it' "$LOG" &&
+	ok hup_restart_needed || fail hup_restart_needed "no restart warning for max-flows"
+udp 5002 1
+wait_for "$T_TMP/err.log" '^live: udp 127\.0\.0\.1 -> 127\.0\.0\.1:5002 ephemeral conns=0 pkts=1/0 ' &&
+	ok hup_live_entries || fail hup_live_entries "no live: line for port 5002: $(cat "$T_TMP/err.log")"
+udp 5003 1
+udp 5004 1
+wait_for "$T_TMP/err.log" '127\.0\.0\.1:5004 ' || fail hup_filter "no live: line for port 5004"
+if grep -q '127\.0\.0\.1:5003 ' "$T_TMP/err.log"; then
+	fail hup_filter "port 5003 was captured after ignore-ports was reloaded"
+else
+	ok hup_filter
+fi
+# Interval 2 from the next interval on: a whole 2 s report on an even second.
+if wait_for "$T_TMP/out.json" '"seconds":2' 60; then
+	ok hup_interval
+else
+	fail hup_interval "no 2 s interval after the reload: $(tail -2 "$T_TMP/out.json")"
+fi
+
+# SIGHUP with a broken file: line:col in the log, old settings kept.
+printf '{"common": {"Interval": 2,\n  "logs-dir": "%s"},\n "capture": {"live-entries": tru}}\n' \
+	"$LOGS" >"$CONF"
+kill -HUP $pid
+want="SIGHUP: $CONF:3:33: syntax error"
+if wait_for "$LOG" 'keeping the current settings'; then
+	line=$(grep 'keeping the current settings' "$LOG" | tail -1)
+	case $line in
+	*"error: $want"*) ok hup_broken_reported ;;
+	*) fail hup_broken_reported "expected \"$want\" in: $line" ;;
+	esac
+else
+	fail hup_broken_reported "no error logged: $(tail -3 "$LOG")"
+fi
+udp 5005 1
+if kill -0 $pid 2>/dev/null &&
+	wait_for "$T_TMP/err.log" '^live: udp 127\.0\.0\.1 -> 127\.0\.0\.1:5005 '; then
+	ok hup_broken_kept
+else
+	fail hup_broken_kept "agent stopped or lost its settings after a bad reload"
+fi
+
+# SIGHUP after logrotate moved the file: a new d42pcap.log appears.
+mv "$LOG" "$LOG.1"
+kill -HUP $pid
+if wait_for "$LOG" 'SIGHUP: ' && grep -q 'capturing on lo' "$LOG.1" &&
+	! grep -q 'capturing on lo' "$LOG"; then
+	ok hup_reopen
+else
+	fail hup_reopen "no new log file after SIGHUP: $(ls -l "$LOGS")"
+fi
+
+stop $pid TERM sigterm_exit
+tail -1 "$T_TMP/out.json" | grep -q '"interval":' && ok sigterm_report ||
+	fail sigterm_report "no final report"
+
+# SIGINT: same as SIGTERM.
+settings "$CONF" false 60 "" 1000
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name sig.json \
+	>"$T_TMP/out2.json" 2>"$T_TMP/err2.log" &
+pid=$!
+if wait_for "$LOG" 'capturing on lo.*interval 60s'; then
+	udp 5006 1
+	sleep 0.3
+	stop $pid INT sigint_exit
+	grep -q '"port":5006' "$T_TMP/out2.json" && ok sigint_report ||
+		fail sigint_report "the partial interval was not reported"
+else
+	fail sigint_exit "agent did not start"
+	kill $pid 2>/dev/null
+fi
