@@ -2,8 +2,9 @@
 # kernel's FPU emulator serves FPU-less SoCs; d42pcap uses little floating point).
 T_CROSS  := mipsel-linux-gnu-
 T_CFLAGS := -mplt
-# MIPS16e (on every MIPS32 router core we know of: 24K, 34K, 74K, 1004K, 4KEc)
-# makes code ~35% smaller; musl keeps plain MIPS32 (inline asm).
+# MIPS16e code is ~35% smaller: it keeps the binary in budget. Common router
+# cores (24K, 34K, 74K, 1004K) have it; for one that does not, empty this
+# (the binary then exceeds the budget). musl stays MIPS32 (inline asm).
 T_CODEFLAGS := -mips16 -minterlink-mips16
 T_QEMU   := qemu-mipsel
 T_UNAME  := mipsel

@@ -216,6 +216,12 @@ int agent_flush(struct agent *a, uint64_t end_ns)
 {
 	if (!a->started)
 		return 0;
+	/* Reports speak in whole seconds: round the end up so "end" and
+	 * "seconds" agree and the last packet lies inside, but never past
+	 * the interval's boundary. */
+	end_ns = (end_ns + NS_PER_SEC - 1) / NS_PER_SEC * NS_PER_SEC;
+	if (end_ns > a->end_ns)
+		end_ns = a->end_ns;
 	if (end_ns < a->start_ns)
 		end_ns = a->start_ns;
 	a->started = 0;

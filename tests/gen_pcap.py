@@ -760,7 +760,7 @@ def expect(rows, cfg):
 
     # Offline interval rules (docs/REPORT.md): intervals are aligned to
     # multiples of Interval; only intervals holding packets are reported
-    # (gaps are skipped); the last one ends at the last packet.
+    # (gaps are skipped); the last one ends at the last packet, rounded up.
     st, recs = new_iv()
     start = rows[0][0] // iv_ns * iv_ns
     last = 0
@@ -821,7 +821,9 @@ def expect(rows, cfg):
                 rec["trunc"] = True
         rec["first"] = min(rec["first"], ts)
         rec["last"] = max(rec["last"], ts)
-    flush(start, max(last, start))
+    # the last one ends at the last packet, rounded up to a whole second
+    # (never past its interval boundary), so end and seconds agree
+    flush(start, min(max(-(-last // NS) * NS, start), start + iv_ns))
     for d in docs:
         d["stats"]["undecoded"] = dict(d["stats"]["undecoded"])
     return docs

@@ -44,7 +44,7 @@ libs_kib() {
 # breakdown PID: the largest mappings, for a failure message and the log.
 breakdown() {
 	echo "pmap -x $1 (largest resident mappings, KiB):"
-	pmap -x "$1" 2>/dev/null | awk 'NR > 2 && $3 ~ /^[0-9]+$/' | sort -k3 -n -r | head -8
+	pmap -x "$1" 2>/dev/null | awk 'NR > 2 && $1 != "total" && $3 ~ /^[0-9]+$/' | sort -k3 -n -r | head -8
 }
 # stat_of FILE KEY: stats.KEY of the last report in FILE.
 stat_of() {

@@ -19,18 +19,24 @@ MC=$T_TMP/malloc_count.so
 # What a count file says: key=value from its first line.
 mc_get() { head -1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # The traced call stacks, with d42pcap's own frames turned into names.
+# (frames inside the counter itself are left out; addresses are return
+# addresses, so d42pcap's are looked up one byte earlier, inside the call)
 mc_sites() {
 	sed -n '2,$p' "$1" | while read -r addr obj sym; do
-		case $addr:$sym in
-		site:*)	echo "site $obj:" ;;
-		*:"?+"*) if command -v addr2line >/dev/null 2>&1 && [ "$obj" = "$D42PCAP" ]; then
-				echo "  $(addr2line -f -e "$obj" "${sym#??}" | head -1) ($obj $sym)"
+		case $addr:$obj:$sym in
+		site:*)	[ "$obj" -lt 3 ] || break
+			echo "site $obj:" ;;
+		*malloc_count.so:*) ;;
+		*:"$D42PCAP":"?+"*)
+			if command -v addr2line >/dev/null 2>&1; then
+				off=$(printf '0x%x' $((${sym#??} - 1)))
+				echo "  $(addr2line -f -e "$obj" "$off" | head -1) (d42pcap $sym)"
 			else
 				echo "  $addr $obj $sym"
 			fi ;;
 		*)	echo "  $addr $obj $sym" ;;
 		esac
-	done | head -60
+	done
 }
 
 if [ ! -x "$D42PCAP" ]; then
@@ -148,9 +154,10 @@ $(mc_sites "$c")"
 }
 # reports NAME: "<reports> <packets> <flow_drops>" from the JSON output
 reports() {
-	tr -d ' \n' <"$T_TMP/$1.out" | sed 's/}{"agent"/}\n{"agent"/g' |
-		sed 's/.*"stats":{"packets":\([0-9]*\),.*"flow_drops":\([0-9]*\),.*/\1 \2/' |
-		awk '{ n++; p += $1; d += $2 } END { print n + 0, p + 0, d + 0 }'
+	tr -d ' \n' <"$T_TMP/$1.out" |
+		grep -o '"stats":{"packets":[0-9]*\|"flow_drops":[0-9]*' |
+		awk -F: '/stats/ { n++; p += $3 } /flow_drops/ { d += $2 }
+			END { print n + 0, p + 0, d + 0 }'
 }
 
 run_d42 nomalloc_run '{"common": {"Interval": 1, "max-flows": 65536,

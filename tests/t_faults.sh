@@ -1,0 +1,224 @@
+#!/bin/sh
+# Faults survived, as root, in namespaces the test creates:
+#  - the capture interface (one end of a veth pair between two network
+#    namespaces) is taken down and brought back, then deleted and recreated:
+#    the agent logs the loss, keeps reporting (capture_down_seconds > 0),
+#    reopens with backoff and reports traffic sent after the recovery; once
+#    as root and once after dropping to nobody (CAP_NET_RAW kept);
+#  - the log directory (a 64 KiB tmpfs in a private mount namespace) fills
+#    up: capture and reports go on, the problem is said once on stderr, and
+#    logging resumes once there is space again.
+. "$(dirname "$0")/lib.sh"
+
+wait_for() {
+	w=0
+	while [ $w -lt "${3:-50}" ]; do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
+	return 1
+}
+# count FILE REGEX: matching lines
+count() {
+	grep -Ec -- "$2" "$1" 2>/dev/null
+}
+# stop PID NAME: SIGTERM, exit 0 within 5 s
+stop() {
+	kill -TERM "$1"
+	w=0
+	while [ $w -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
+	if kill -0 "$1" 2>/dev/null; then
+		fail "$2" "still running 5 s after SIGTERM"
+		kill -KILL "$1"
+		return
+	fi
+	wait "$1"
+	st=$?
+	[ $st -eq 0 ] && ok "$2" || fail "$2" "exit status $st"
+}
+
+# ---- the log directory fills up (run inside unshare -m -n) ----
+log_full() {
+	T=$1
+	LOGS=$T/logs
+	mkdir -p "$LOGS"
+	if ! mount -t tmpfs -o size=64k,mode=0755 d42faults "$LOGS"; then
+		fail logfull "cannot mount a tmpfs"
+		return
+	fi
+	ip link set lo up
+	cat >"$T/l.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$LOGS"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+	"$D42PCAP" -settings-dir "$T" -settings-name l.json >"$T/lout.json" 2>"$T/lerr.log" &
+	pid=$!
+	if ! wait_for "$LOGS/d42pcap.log" 'capturing on lo'; then
+		fail logfull_start "$(cat "$T/lerr.log")"
+		kill $pid
+		umount "$LOGS"
+		return
+	fi
+	# Fill the disk, then make the agent log (SIGUSR1) until a write
+	# fails: the file's last page may still take a few lines.
+	dd if=/dev/zero of="$LOGS/fill" bs=4096 >/dev/null 2>&1
+	i=0
+	while [ $i -lt 300 ] && ! grep -q 'cannot write' "$T/lerr.log"; do
+		kill -USR1 $pid
+		sleep 0.02
+		i=$((i + 1))
+	done
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		kill -USR1 $pid
+		sleep 0.05
+	done
+	python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3):
+    s.sendto(b"x", ("127.0.0.1", 7001))'
+	n1=$(count "$T/lout.json" '"interval"')
+	wait_for "$T/lout.json" '"port":7001' 30
+	sleep 1.2
+	n2=$(count "$T/lout.json" '"interval"')
+	n=$(count "$T/lerr.log" "warning: cannot write $LOGS/d42pcap.log: No space left on device")
+	[ "$n" = 1 ] && ok logfull_said_once ||
+		fail logfull_said_once "$n \"cannot write\" messages: $(head -c 600 "$T/lerr.log")"
+	if kill -0 $pid 2>/dev/null && [ "$n2" -gt "$n1" ] && grep -q '"port":7001' "$T/lout.json"; then
+		ok logfull_capture_goes_on
+	else
+		fail logfull_capture_goes_on "reports $n1 -> $n2, port 7001 reported: $(count "$T/lout.json" 7001)"
+	fi
+	count "$T/lerr.log" 'info: stats: interval' >/dev/null &&
+		ok logfull_to_stderr || fail logfull_to_stderr "the messages did not go to stderr"
+	# Free the space: logging resumes within the retry period (3 s).
+	rm -f "$LOGS/fill"
+	i=0
+	while [ $i -lt 60 ] && ! grep -q 'logging to .* resumed' "$LOGS/d42pcap.log"; do
+		kill -USR1 $pid
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if grep -Eq "info: logging to $LOGS/d42pcap.log resumed; [1-9][0-9]* messages went to standard error only" \
+		"$LOGS/d42pcap.log"; then
+		ok logfull_resumed
+	else
+		fail logfull_resumed "$(tail -3 "$LOGS/d42pcap.log")"
+	fi
+	# Every line in the file is whole (a partial write was cut off).
+	if awk '!/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z d42pcap: (error|warning|info|debug): /{bad=1} END{exit bad}' \
+		"$LOGS/d42pcap.log"; then
+		ok logfull_whole_lines
+	else
+		fail logfull_whole_lines "$(grep -Evn '^[0-9]{4}-' "$LOGS/d42pcap.log" | head -3)"
+	fi
+	stop $pid logfull_exit
+	umount "$LOGS"
+}
+
+if [ "${1:-}" = --log-full ]; then
+	log_full "$2"
+	exit 0
+fi
+
+if ! is_root || ! command -v ip >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
+	skip faults "needs root, iproute2 (ip netns) and unshare"
+	exit 0
+fi
+
+# ---- interface down/up and deleted/recreated ----
+A=d42fa$$
+B=d42fb$$
+trap 'ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; rm -rf "$T_TMP"' EXIT
+if ! ip netns add "$A" || ! ip netns add "$B"; then
+	fail faults "cannot create network namespaces"
+	exit 0
+fi
+mkveth() {
+	ip -n "$A" link add veth0 type veth peer name veth1 netns "$B" &&
+		ip -n "$A" addr add 192.0.2.1/24 dev veth0 &&
+		ip -n "$B" addr add 192.0.2.2/24 dev veth1 &&
+		ip -n "$A" link set veth0 up && ip -n "$B" link set veth1 up
+}
+# udp PORT: 3 datagrams from B to A
+udp() {
+	ip netns exec "$B" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3):
+    s.sendto(b"x", ("192.0.2.1", int(sys.argv[1])))' "$1"
+}
+# down_report FILE: number of reports with capture_down_seconds > 0
+down_reports() {
+	python3 - "$1" <<'PY'
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if l.strip()
+          and json.loads(l)["stats"]["capture_down_seconds"] > 0))
+PY
+}
+chmod 755 "$T_TMP"
+cat >"$T_TMP/f.json" <<JSON
+{"common": {"Interval": 1},
+ "pcap": {"Device": "veth0", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+
+# cycle TAG [-user nobody]
+cycle() {
+	tag=$1
+	shift
+	out=$T_TMP/$tag.json err=$T_TMP/$tag.err
+	mkveth || { fail "${tag}_setup" "cannot create the veth pair"; return; }
+	ip netns exec "$A" "$D42PCAP" -settings-dir "$T_TMP" -settings-name f.json "$@" \
+		>"$out" 2>"$err" &
+	pid=$!
+	if ! wait_for "$err" 'capturing on veth0'; then
+		fail "${tag}_start" "$(cat "$err")"
+		kill $pid 2>/dev/null
+		ip -n "$A" link del veth0 2>/dev/null
+		return
+	fi
+	udp 1111
+	wait_for "$out" '"port":1111' 30 && ok "${tag}_before" ||
+		fail "${tag}_before" "traffic before the faults not reported"
+
+	# Down for 3 s, then up again.
+	ip -n "$A" link set veth0 down
+	wait_for "$err" 'warning: capture lost: veth0: the interface went down; reopening in 1 s' 30 &&
+		ok "${tag}_down_logged" || fail "${tag}_down_logged" "$(cat "$err")"
+	sleep 3
+	n=$(count "$out" '"interval"')
+	kill -0 $pid 2>/dev/null && [ "$n" -ge 3 ] && ok "${tag}_down_keeps_reporting" ||
+		fail "${tag}_down_keeps_reporting" "$n reports"
+	ip -n "$A" link set veth0 up
+	# backoff 1, 2, 4 s: the next attempt is at most 4 s away
+	wait_for "$err" 'info: capture on veth0 resumed after [0-9]+\.[0-9]{3} s' 80 &&
+		ok "${tag}_up_resumed" || fail "${tag}_up_resumed" "$(cat "$err")"
+	udp 2222
+	wait_for "$out" '"port":2222' 30 && ok "${tag}_up_captures" ||
+		fail "${tag}_up_captures" "traffic after the interface came back not reported"
+
+	# Deleted, recreated 2 s later.
+	ip -n "$A" link del veth0
+	wait_for "$err" 'capture lost: veth0: ' 30 && [ "$(count "$err" 'capture lost')" = 2 ] &&
+		ok "${tag}_deleted_logged" || fail "${tag}_deleted_logged" "$(cat "$err")"
+	sleep 2
+	mkveth
+	if wait_for "$err" 'resumed after' 80 && [ "$(count "$err" 'resumed after')" = 2 ]; then
+		ok "${tag}_recreated_resumed"
+	else
+		fail "${tag}_recreated_resumed" "$(cat "$err")"
+	fi
+	udp 3333
+	wait_for "$out" '"port":3333' 30 && ok "${tag}_recreated_captures" ||
+		fail "${tag}_recreated_captures" "traffic after the interface was recreated not reported"
+	stop $pid "${tag}_exit"
+	n=$(down_reports "$out")
+	[ "$n" -ge 4 ] && ok "${tag}_down_reported" ||
+		fail "${tag}_down_reported" "$n reports with capture_down_seconds > 0, want >= 4"
+	ip -n "$A" link del veth0 2>/dev/null
+}
+
+cycle iface
+cycle iface_nobody -user nobody
+
+# ---- log directory full ----
+unshare -m -n sh "$0" --log-full "$T_TMP"

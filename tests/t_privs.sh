@@ -1,0 +1,180 @@
+#!/bin/sh
+# Privilege drop, as root, live in a network namespace of the test's own:
+# with -user nobody the running process has nobody's uid, gid and groups
+# (real, effective, saved, filesystem), only CAP_NET_RAW, no_new_privs, and
+# still captures; with common.chroot it runs inside the spool directory and
+# refuses to reload the settings. Misconfigurations exit with a message.
+. "$(dirname "$0")/lib.sh"
+
+if ! is_root || ! command -v ip >/dev/null 2>&1; then
+	skip privs "needs root and iproute2 (ip netns)"
+	exit 0
+fi
+if ! id nobody >/dev/null 2>&1; then
+	skip privs "no user nobody"
+	exit 0
+fi
+NS=d42priv$$
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T_TMP"' EXIT
+if ! ip netns add "$NS" || ! ip -n "$NS" link set lo up; then
+	fail privs "cannot create network namespace"
+	exit 0
+fi
+UID_N=$(id -u nobody)
+GID_N=$(id -g nobody)
+GROUPS_N=$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')
+CAP_NET_RAW_MASK=0000000000002000	# 1 << 13
+chmod 755 "$T_TMP"
+
+wait_for() {
+	w=0
+	while [ $w -lt "${3:-50}" ]; do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
+	return 1
+}
+udp() {
+	ip netns exec "$NS" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[2])):
+    s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$1" "$2"
+}
+stop() {
+	kill -TERM "$1"
+	w=0
+	while [ $w -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
+	kill -0 "$1" 2>/dev/null && kill -KILL "$1"
+	wait "$1"
+}
+# status_field PID NAME: the value of NAME: in /proc/PID/status, tabs as spaces
+status_field() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr '\t' ' ' | sed 's/ *$//'
+}
+# records FILE PORT: packets_to_server summed over the reports for PORT
+records() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    if line.strip():
+        for r in json.loads(line)["communications"]:
+            if r["port"] == int(sys.argv[2]):
+                n += r["packets_to_server"]
+print(n)
+PY
+}
+
+# ---- -user nobody ----
+LOGS=$T_TMP/logs
+mkdir -p "$LOGS"
+chown nobody "$LOGS"
+cat >"$T_TMP/p.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$LOGS"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name p.json -user nobody \
+	>"$T_TMP/out.json" 2>"$T_TMP/err.log" &
+pid=$!
+if ! wait_for "$LOGS/d42pcap.log" 'capturing on lo'; then
+	fail privs_start "agent did not start: $(cat "$T_TMP/err.log" "$LOGS/d42pcap.log" 2>/dev/null)"
+	kill $pid 2>/dev/null
+	exit 0
+fi
+ok privs_start
+grep -q "info: running as nobody (uid $UID_N, gid $GID_N, [0-9]* groups) with CAP_NET_RAW only" \
+	"$LOGS/d42pcap.log" && ok privs_logged || fail privs_logged "$(cat "$LOGS/d42pcap.log")"
+
+want="$UID_N $UID_N $UID_N $UID_N"
+got=$(status_field $pid Uid)
+[ "$got" = "$want" ] && ok privs_uid || fail privs_uid "Uid: \"$got\", want \"$want\""
+want="$GID_N $GID_N $GID_N $GID_N"
+got=$(status_field $pid Gid)
+[ "$got" = "$want" ] && ok privs_gid || fail privs_gid "Gid: \"$got\", want \"$want\""
+got=$(status_field $pid Groups | tr ' ' '\n' | sed '/^$/d' | sort -n | tr '\n' ' ')
+[ "$got" = "$GROUPS_N" ] && ok privs_groups || fail privs_groups "Groups: \"$got\", want \"$GROUPS_N\""
+caps="$(status_field $pid CapEff) $(status_field $pid CapPrm) $(status_field $pid CapInh) $(status_field $pid CapAmb)"
+want="$CAP_NET_RAW_MASK $CAP_NET_RAW_MASK 0000000000000000 0000000000000000"
+[ "$caps" = "$want" ] && ok privs_caps || fail privs_caps "CapEff/Prm/Inh/Amb \"$caps\", want \"$want\""
+got=$(status_field $pid NoNewPrivs)
+[ "$got" = 1 ] && ok privs_no_new_privs || fail privs_no_new_privs "NoNewPrivs: \"$got\""
+
+# Still capturing after the drop.
+udp 6001 4
+sleep 0.3
+# SIGHUP as nobody: the log (given to nobody) is reopened after a move.
+mv "$LOGS/d42pcap.log" "$LOGS/moved.log"
+kill -HUP $pid
+if wait_for "$LOGS/d42pcap.log" 'SIGHUP: reloaded' &&
+	[ "$(stat -c %U "$LOGS/d42pcap.log")" = nobody ]; then
+	ok privs_hup_reopen
+else
+	fail privs_hup_reopen "$(ls -l "$LOGS"; cat "$LOGS/moved.log")"
+fi
+stop $pid
+st=$?
+[ $st -eq 0 ] && ok privs_exit || fail privs_exit "exit status $st"
+n=$(records "$T_TMP/out.json" 6001)
+[ "$n" = 4 ] && ok privs_capture || fail privs_capture "$n packets to port 6001 reported, want 4"
+
+# ---- chroot to the spool directory ----
+SPOOL=$T_TMP/spool
+mkdir -p "$SPOOL"
+cat >"$T_TMP/c.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$LOGS", "spool-dir": "$SPOOL",
+            "user": "nobody", "chroot": true},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+rm -f "$LOGS"/*
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name c.json \
+	>"$T_TMP/out2.json" 2>"$T_TMP/err2.log" &
+pid=$!
+if wait_for "$LOGS/d42pcap.log" 'capturing on lo'; then
+	root=$(readlink "/proc/$pid/root")
+	[ "$root" = "$SPOOL" ] && ok chroot_root || fail chroot_root "root is \"$root\", want $SPOOL"
+	[ "$(status_field $pid Uid)" = "$UID_N $UID_N $UID_N $UID_N" ] && ok chroot_uid ||
+		fail chroot_uid "Uid: $(status_field $pid Uid)"
+	udp 6002 3
+	sleep 0.3
+	kill -HUP $pid
+	wait_for "$LOGS/d42pcap.log" 'SIGHUP: the settings cannot be reloaded inside the chroot' &&
+		ok chroot_hup || fail chroot_hup "$(tail -2 "$LOGS/d42pcap.log")"
+	stop $pid
+	st=$?
+	[ $st -eq 0 ] && ok chroot_exit || fail chroot_exit "exit status $st"
+	n=$(records "$T_TMP/out2.json" 6002)
+	[ "$n" = 3 ] && ok chroot_capture || fail chroot_capture "$n packets to port 6002, want 3"
+else
+	fail chroot_start "$(cat "$T_TMP/err2.log" "$LOGS/d42pcap.log" 2>/dev/null)"
+	kill $pid 2>/dev/null
+fi
+
+# ---- misconfigurations ----
+cat >"$T_TMP/bad.json" <<JSON
+{"common": {"chroot": true}, "pcap": {"Device": "lo"}}
+JSON
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name bad.json \
+	>/dev/null 2>"$T_TMP/bad.err"
+st=$?
+[ $st -eq 2 ] && grep -q 'common.chroot needs a user' "$T_TMP/bad.err" && ok chroot_needs_user ||
+	fail chroot_needs_user "exit $st: $(cat "$T_TMP/bad.err")"
+
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name p.json \
+	-user d42pcap-no-such-user >/dev/null 2>"$T_TMP/nouser.err"
+st=$?
+[ $st -eq 1 ] && grep -q 'cannot drop privileges: unknown user "d42pcap-no-such-user"' \
+	"$T_TMP/nouser.err" && ok privs_unknown_user ||
+	fail privs_unknown_user "exit $st: $(cat "$T_TMP/nouser.err")"
+
+# Offline: no capability kept.
+rm -f "$LOGS"/*
+"$D42PCAP" -r "$TOP/tests/data/demo.pcapng" -settings-dir "$T_TMP" -settings-name p.json \
+	-user nobody >/dev/null 2>&1
+st=$?
+if [ $st -eq 0 ] && grep -q "running as nobody (uid $UID_N, gid $GID_N, [0-9]* groups)$" \
+	"$LOGS/d42pcap.log"; then
+	ok privs_offline
+else
+	fail privs_offline "exit $st: $(cat "$LOGS/d42pcap.log")"
+fi
