@@ -1,6 +1,7 @@
 /* HTTP/1.1: response parser, request writer and the non-blocking client
  * state machine (see http.h). */
 #include "http.h"
+#include "hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,17 +78,6 @@ static int is_vchar_ws(uint8_t ch)
 static int is_ows(uint8_t ch)
 {
 	return ch == ' ' || ch == '\t';
-}
-
-static int hexdig(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
 }
 
 struct http_parser *http_parser_new(size_t max_body)
@@ -363,7 +353,7 @@ static int feed_chunk_byte(struct http_parser *p, uint8_t ch)
 		return HTTP_ERR_CHUNK_SIZE;
 	switch (p->st) {
 	case PS_CHUNK_SIZE:
-		d = hexdig(ch);
+		d = hex_digit(ch);
 		if (d >= 0) {
 			if (p->chunk_size > (UINT64_MAX >> 4))
 				return HTTP_ERR_CHUNK_SIZE;

@@ -5,6 +5,7 @@
  * stack beyond the caller's token array. Every input byte is read through a
  * bounds-checked cursor. */
 #include "json.h"
+#include "hex.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -120,17 +121,6 @@ static const char esc_name[] = "\"\\/bfnrt";
 static const char esc_byte[] = "\"\\/\b\f\n\r\t";
 #define ESC_COUNT (sizeof(esc_name) - 1)
 
-static int hex_value(int b)
-{
-	if (b >= '0' && b <= '9')
-		return b - '0';
-	if (b >= 'a' && b <= 'f')
-		return b - 'a' + 10;
-	if (b >= 'A' && b <= 'F')
-		return b - 'A' + 10;
-	return -1;
-}
-
 /* Reads "XXXX" after "\u". */
 static int read_hex4(struct cur *c, uint32_t *v)
 {
@@ -138,7 +128,7 @@ static int read_hex4(struct cur *c, uint32_t *v)
 
 	*v = 0;
 	for (i = 0; i < UESC_HEX_DIGITS; i++) {
-		h = hex_value(peek(c));
+		h = hex_digit(peek(c));
 		if (h < 0)
 			return -1;
 		*v = (*v << 4) | (uint32_t)h;

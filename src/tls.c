@@ -1,6 +1,7 @@
 /* mbedTLS client wrapper (see tls.h). Version differences between 2.28
  * and 3.x are confined to the #if MBEDTLS_VERSION_NUMBER blocks. */
 #include "tls.h"
+#include "hex.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -447,17 +448,6 @@ const char *tls_version(const struct tls *t)
 	return mbedtls_ssl_get_version(&t->ssl);
 }
 
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int tls_parse_fingerprint(const char *s, uint8_t out[TLS_SHA256_LEN])
 {
 	static const char *const prefixes[] = { "sha256:", "sha256 fingerprint=" };
@@ -470,8 +460,8 @@ int tls_parse_fingerprint(const char *s, uint8_t out[TLS_SHA256_LEN])
 			break;
 		}
 	while (n < TLS_SHA256_LEN) {
-		int hi = hexval((unsigned char)s[0]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)s[1]);
+		int hi = hex_digit((unsigned char)s[0]);
+		int lo = hi < 0 ? -1 : hex_digit((unsigned char)s[1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
