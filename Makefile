@@ -84,10 +84,18 @@ check-asan: deps-test
 	D42PCAP=$(CURDIR)/build/asan/d42pcap ASAN_OPTIONS=detect_leaks=1 \
 		sh tests/run.sh $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
+# `make install [PREFIX=/usr/local] [DESTDIR=]` installs
+#   SBINDIR/d42pcap                      MANDIR/man8/d42pcap.8
+#   SYSCONFDIR/d42pcap/d42pcap.json      the example, only if there is none
+#                                        (0600: it may hold a password)
+#   SYSTEMDUNITDIR/d42pcap.service       INITDIR/d42pcap (busybox, sysvinit)
+#   DATADIR/openwrt/d42pcap.procd        for /etc/init.d/d42pcap on OpenWrt
+#                                        (or build cross/openwrt/d42pcap)
+#   DOCDIR/                              README.md, LICENSE, docs/*.md and
+#                                        d42pcap.json.example
 # The unit and the init script name /usr/sbin and /etc/d42pcap: rewritten
 # for SBINDIR and SYSCONFDIR (the unit's ConfigurationDirectory= is always
-# below /etc). The settings file is never overwritten: it may hold a
-# password (hence 0600); the example is also in DOCDIR.
+# below /etc). tests/t_install.sh checks the layout.
 INSTALL_PATHS = sed -e 's|/usr/sbin/d42pcap|$(SBINDIR)/d42pcap|g' \
 		    -e 's|/etc/d42pcap|$(SYSCONFDIR)/d42pcap|g'
 install: d42pcap

@@ -95,6 +95,7 @@ static-libs: static-check-target $(ST_LIBSTAMPS)
 static-units: static-check-target $(ST_UNITS)
 
 static-all:
+	@sh third_party/fetch.sh
 	@set -e; for t in $(STATIC_TARGETS); do \
 		echo "== static $$t"; $(MAKE) --no-print-directory static TARGET=$$t; done
 

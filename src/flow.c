@@ -157,20 +157,27 @@ static inline uint64_t mix_tail(const struct flow_table *t, uint64_t h,
 	return mix_final(mix_step(h, w ^ t->seed[1]));
 }
 
-static inline uint32_t rec_home(const struct flow_table *t,
+static inline uint64_t rec_hash(const struct flow_table *t,
 				const uint8_t *client, const uint8_t *server,
 				uint16_t port, uint8_t proto, uint8_t family)
 {
 	uint64_t h = mix_addr(t->seed[0], client, family);
 
 	h = mix_addr(h, server, family);
-	return (uint32_t)mix_tail(t, h, port, proto, family) & (t->nrecs - 1);
+	return mix_tail(t, h, port, proto, family);
 }
 
-static inline uint32_t rec_home_key(const struct flow_table *t,
+static inline uint64_t rec_hash_key(const struct flow_table *t,
 				    const struct flow_key *k)
 {
-	return rec_home(t, k->client, k->server, k->port, k->proto, k->family);
+	return rec_hash(t, k->client, k->server, k->port, k->proto, k->family);
+}
+
+#define SLOT_REC_MASK ((1u << FLOW_SLOT_BITS) - 1)
+
+static inline uint32_t slot_tag(uint64_t h)
+{
+	return (uint32_t)(h >> (64 - FLOW_TAG_BITS));
 }
 
 static inline uint32_t lsn_home(const struct flow_table *t, const uint8_t *ip,
@@ -214,7 +221,8 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	if (max_flows == 0 || max_flows > FLOW_MAX_ENTRIES ||
 	    max_listeners == 0 || max_listeners > FLOW_MAX_ENTRIES)
 		return -1;
-	t->nrecs = slots_for(max_flows);
+	t->nrecs = max_flows;
+	t->nslots = slots_for(max_flows);
 	t->nlsn = slots_for(max_listeners);
 	t->max_flows = max_flows;
 	t->max_listeners = max_listeners;
@@ -222,9 +230,10 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	t->seed[0] = splitmix(&seed);
 	t->seed[1] = splitmix(&seed);
 	t->recs = calloc(t->nrecs, sizeof *t->recs);
+	t->slot = calloc(t->nslots, sizeof *t->slot);
 	t->order = calloc(max_flows, sizeof *t->order);
 	t->lsn = calloc(t->nlsn, sizeof *t->lsn);
-	if (!t->recs || !t->order || !t->lsn) {
+	if (!t->recs || !t->slot || !t->order || !t->lsn) {
 		flow_free(t);
 		return -1;
 	}
@@ -234,6 +243,7 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 void flow_free(struct flow_table *t)
 {
 	free(t->recs);
+	free(t->slot);
 	free(t->order);
 	free(t->lsn);
 	memset(t, 0, sizeof *t);
@@ -375,24 +385,30 @@ static void lsn_learn(struct flow_table *t, uint8_t family, const uint8_t *ip,
 
 /* ---- records ----------------------------------------------------------- */
 
-/* Finds k, or claims an empty slot for it (*isnew = 1); NULL if refused. */
+/* Finds k, or claims an empty slot and the next free record for it
+ * (*isnew = 1); NULL if refused. */
 static inline struct flow_rec *rec_get(struct flow_table *t,
-				       const struct flow_key *k, uint32_t home,
+				       const struct flow_key *k, uint64_t h,
 				       int *isnew)
 {
-	uint32_t mask = t->nrecs - 1, i = home, n;
+	uint32_t mask = t->nslots - 1, i = (uint32_t)h & mask, n, s;
+	uint32_t tag = slot_tag(h);
+	struct flow_rec *r;
 
 	for (n = 0; n < FLOW_PROBE_WINDOW; n++, i = (i + 1) & mask) {
-		struct flow_rec *r = &t->recs[i];
-
-		if (r->key.family == 0) {
+		s = t->slot[i];
+		if (s == 0) {
 			if (t->st.flows >= t->max_flows)
 				return NULL;
+			r = &t->recs[t->st.flows];
 			r->key = *k;
-			t->st.flows++;
+			t->slot[i] = (tag << FLOW_SLOT_BITS) | ++t->st.flows;
 			*isnew = 1;
 			return r;
 		}
+		if (s >> FLOW_SLOT_BITS != tag)
+			continue;
+		r = &t->recs[(s & SLOT_REC_MASK) - 1];
 		if (memcmp(&r->key, k, sizeof *k) == 0)
 			return r;
 	}
@@ -401,16 +417,21 @@ static inline struct flow_rec *rec_get(struct flow_table *t,
 
 struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k)
 {
-	uint32_t mask = t->nrecs - 1, i, n;
+	uint64_t h;
+	uint32_t mask = t->nslots - 1, i, n, s;
+	struct flow_rec *r;
 
 	if (k->family == 0)
 		return NULL;
-	i = rec_home_key(t, k);
+	h = rec_hash_key(t, k);
+	i = (uint32_t)h & mask;
 	for (n = 0; n < FLOW_PROBE_WINDOW; n++, i = (i + 1) & mask) {
-		struct flow_rec *r = &t->recs[i];
-
-		if (r->key.family == 0)
+		s = t->slot[i];
+		if (s == 0)
 			return NULL;
+		if (s >> FLOW_SLOT_BITS != slot_tag(h))
+			continue;
+		r = &t->recs[(s & SLOT_REC_MASK) - 1];
 		if (memcmp(&r->key, k, sizeof *k) == 0)
 			return r;
 	}
@@ -507,7 +528,7 @@ enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
 	k.proto = p->proto;
 	k.family = p->family;
 
-	r = rec_get(t, &k, rec_home(t, cli, srv, port, p->proto, p->family),
+	r = rec_get(t, &k, rec_hash(t, cli, srv, port, p->proto, p->family),
 		    &isnew);
 	if (!r) {
 		t->st.flow_drops++;
@@ -582,11 +603,10 @@ static void sift_down(const struct flow_rec *recs, uint32_t *o, uint32_t root,
 /* Heapsort: O(n log n), in place, no recursion, no allocation. */
 uint32_t flow_sorted(struct flow_table *t, const uint32_t **order)
 {
-	uint32_t *o = t->order, n = 0, i, tmp;
+	uint32_t *o = t->order, n = t->st.flows, i, tmp;
 
-	for (i = 0; i < t->nrecs && n < t->max_flows; i++)
-		if (t->recs[i].key.family != 0)
-			o[n++] = i;
+	for (i = 0; i < n; i++)
+		o[i] = i;
 	for (i = n / 2; i-- > 0;)
 		sift_down(t->recs, o, i, n);
 	for (i = n; i-- > 1;) {
@@ -604,7 +624,9 @@ void flow_reset(struct flow_table *t, uint64_t now_ns)
 {
 	uint32_t i = 0;
 
-	memset(t->recs, 0, (size_t)t->nrecs * sizeof *t->recs);
+	/* Only what was used: an idle link keeps an idle table's pages free. */
+	memset(t->recs, 0, (size_t)t->st.flows * sizeof *t->recs);
+	memset(t->slot, 0, (size_t)t->nslots * sizeof *t->slot);
 	t->st.flows = 0;
 	t->st.flow_drops = 0;
 	t->st.listener_drops = 0;
@@ -660,27 +682,36 @@ int flow_check(const struct flow_table *t)
 	const uint8_t *fam0;
 	uint32_t i, j, used = 0;
 
-	if (!t->recs || !t->lsn || !t->order)
+	if (!t->recs || !t->slot || !t->lsn || !t->order)
 		return -1;
-	fam0 = (const uint8_t *)t->recs + offsetof(struct flow_rec, key.family);
-	for (i = 0; i < t->nrecs; i++) {
-		const struct flow_rec *r = &t->recs[i];
-		uint32_t home;
+	/* Every used slot names a distinct record holding a key that hashes
+	 * to a home within the window, with no empty slot in between. */
+	for (i = 0; i < t->nslots; i++) {
+		uint32_t sl = t->slot[i], home, rn;
+		uint64_t h;
+		const struct flow_rec *r;
 
-		if (r->key.family == 0)
+		if (sl == 0)
 			continue;
 		used++;
-		home = rec_home_key(t, &r->key);
-		if (!rec_ok(r) ||
-		    !chain_ok(home, i, t->nrecs - 1, fam0, sizeof *r))
+		rn = (sl & SLOT_REC_MASK) - 1;
+		if (rn >= t->st.flows)
 			return -1;
-		/* no duplicate between home and here */
-		for (j = home; j != i; j = (j + 1) & (t->nrecs - 1))
-			if (!memcmp(&t->recs[j].key, &r->key, sizeof r->key))
+		r = &t->recs[rn];
+		h = rec_hash_key(t, &r->key);
+		home = (uint32_t)h & (t->nslots - 1);
+		if (!rec_ok(r) || sl >> FLOW_SLOT_BITS != slot_tag(h) ||
+		    flow_find((struct flow_table *)t, &r->key) != r)
+			return -1;
+		for (j = home; j != i; j = (j + 1) & (t->nslots - 1))
+			if (t->slot[j] == 0 || ((j - home) & (t->nslots - 1)) >= FLOW_PROBE_WINDOW)
 				return -1;
 	}
 	if (used != t->st.flows || used > t->max_flows)
 		return -1;
+	for (i = t->st.flows; i < t->nrecs; i++)
+		if (t->recs[i].key.family != 0)
+			return -1;
 
 	used = 0;
 	fam0 = (const uint8_t *)t->lsn + offsetof(struct flow_listener, family);

@@ -12,7 +12,11 @@
 #define FLOW_MAX_CLIENT_PORTS 8		/* distinct client ports kept per record */
 #define FLOW_PROBE_WINDOW     32	/* slots examined per lookup, at most */
 #define FLOW_EPHEMERAL_MIN    32768	/* Linux 32768-60999 and IANA 49152-65535 */
-#define FLOW_MAX_ENTRIES      (1u << 26)	/* largest max_flows/max_listeners */
+#define FLOW_MAX_ENTRIES      (1u << 24)	/* largest max_flows/max_listeners */
+/* Index slots hold (tag << FLOW_SLOT_BITS) | (record number + 1), 0 = empty;
+ * the tag (hash bits) spares most probes a look at the record itself. */
+#define FLOW_SLOT_BITS        25
+#define FLOW_TAG_BITS         (32 - FLOW_SLOT_BITS)
 
 /* How the server side was decided; lower value = stronger evidence. */
 enum flow_how {
@@ -61,11 +65,15 @@ struct flow_stats {
 					 * are purged by flow_reset() */
 };
 
+/* Records are dense (the first st.flows of recs are in use) and found
+ * through an open-addressed index of 32-bit slots, so memory follows the
+ * records actually used, and a reset clears only those and the index. */
 struct flow_table {
-	struct flow_rec *recs;		/* nrecs slots */
+	struct flow_rec *recs;		/* nrecs = max_flows records */
+	uint32_t *slot;			/* nslots index slots */
 	uint32_t *order;		/* max_flows indices, for sorted output */
 	struct flow_listener *lsn;	/* nlsn slots */
-	uint32_t nrecs, nlsn;		/* powers of two */
+	uint32_t nrecs, nslots, nlsn;	/* nslots, nlsn: powers of two */
 	uint32_t max_flows, max_listeners;	/* configured caps */
 	uint64_t listener_ttl_ns;
 	uint64_t seed[2];		/* keyed hash: hostile keys can't collide at will */

@@ -33,6 +33,7 @@
 static int log_fd = -1;		/* -1: stderr (or the file failed) */
 static int log_dfd = -1;	/* the log directory, -1 if none */
 static char log_path[LOG_PATH_MAX];	/* DIR/d42pcap.log, for messages */
+static char log_want[LOG_PATH_MAX];	/* a directory that could not be opened yet */
 static enum log_level log_level = LOG_LVL_INFO;
 static uint64_t log_size;	/* bytes in the current file */
 static uint64_t log_max_bytes = LOG_DEF_MAX_BYTES;
@@ -186,6 +187,19 @@ static int open_file(int dfd, uint64_t *size)
 	return fd;
 }
 
+static void log_shut(void)
+{
+	if (log_fd >= 0)
+		close(log_fd);
+	if (log_dfd >= 0)
+		close(log_dfd);
+	log_fd = log_dfd = -1;
+	log_path[0] = '\0';
+	log_failed = 0;
+	log_lost = 0;
+	log_rot_warned = 0;
+}
+
 int log_open(const char *dir)
 {
 	char path[LOG_PATH_MAX];
@@ -199,6 +213,13 @@ int log_open(const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* With no file yet, messages go to stderr and the directory is tried
+	 * again every LOG_RETRY_SEC (it may be mounted later). */
+	if (log_dfd < 0) {
+		if (dir != log_want)
+			snprintf(log_want, sizeof(log_want), "%s", dir);
+		log_retry_at = mono_sec() + LOG_RETRY_SEC;
+	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
@@ -209,7 +230,8 @@ int log_open(const char *dir)
 		errno = saved;
 		return -1;
 	}
-	log_close();
+	log_shut();
+	log_want[0] = '\0';
 	log_dfd = dfd;
 	log_fd = fd;
 	log_size = size;
@@ -219,15 +241,8 @@ int log_open(const char *dir)
 
 void log_close(void)
 {
-	if (log_fd >= 0)
-		close(log_fd);
-	if (log_dfd >= 0)
-		close(log_dfd);
-	log_fd = log_dfd = -1;
-	log_path[0] = '\0';
-	log_failed = 0;
-	log_lost = 0;
-	log_rot_warned = 0;
+	log_shut();
+	log_want[0] = '\0';
 }
 
 /* Back to writing the file: say how much only went to stderr. */
@@ -247,7 +262,7 @@ int log_reopen(void)
 	int fd;
 
 	if (log_dfd < 0)
-		return 0;
+		return log_want[0] ? log_open(log_want) : 0;
 	fd = open_file(log_dfd, &size);
 	if (fd < 0)
 		return -1;
@@ -412,6 +427,9 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 
 	if (!log_enabled(lvl))
 		return;
+	if (log_dfd < 0 && log_want[0] && mono_sec() >= log_retry_at &&
+	    log_open(log_want) == 0)
+		log_info("logging to %s", log_path);
 	if (log_dfd >= 0) {
 		/* Only the file gets timestamps: stderr goes to a journal or a
 		 * terminal that has its own. */

@@ -124,6 +124,31 @@ for _ in range(3):
 	fi
 	stop $pid logfull_exit
 	umount "$LOGS"
+
+	# A logs-dir that does not exist yet: stderr until it appears.
+	cat >"$T/late.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$T/late"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+	"$D42PCAP" -settings-dir "$T" -settings-name late.json >/dev/null 2>"$T/late.err" &
+	pid=$!
+	if wait_for "$T/late.err" 'capturing on lo' &&
+		grep -q "warning: cannot open the log in $T/late: No such file or directory; logging to stderr" \
+			"$T/late.err"; then
+		mkdir "$T/late"
+		i=0
+		while [ $i -lt 80 ] && ! grep -q 'info: stats: ' "$T/late/d42pcap.log" 2>/dev/null; do
+			kill -USR1 $pid
+			sleep 0.1
+			i=$((i + 1))
+		done
+		grep -q "info: logging to $T/late/d42pcap.log" "$T/late/d42pcap.log" 2>/dev/null &&
+			grep -q 'info: stats: ' "$T/late/d42pcap.log" && ok logdir_late ||
+			fail logdir_late "no log file once the directory existed: $(tail -2 "$T/late.err")"
+	else
+		fail logdir_late "$(cat "$T/late.err")"
+	fi
+	stop $pid logdir_late_exit
 }
 
 if [ "${1:-}" = --log-full ]; then

@@ -81,7 +81,7 @@ printf '{"common": {"Interval": 60, "max-flows": %d}}\n' $SMALL_TABLE >"$T_TMP/s
 # offline BIN SETTINGS PCAP OUT: sets $hwm (KiB) and $rc.
 offline() {
 	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -o "$T_TMP/time" -f %M "$1" -settings-dir "$T_TMP" \
+		/usr/bin/time -o "$T_TMP/time" -f %M timeout 120 "$1" -settings-dir "$T_TMP" \
 			-settings-name "$2" -r "$3" >"$4" 2>"$T_TMP/offline.err"
 		rc=$?
 		hwm=$(tail -n 1 "$T_TMP/time")

@@ -127,6 +127,8 @@ cat >"$T_TMP/c.json" <<JSON
  "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
 JSON
 rm -f "$LOGS"/*
+# LeakSanitizer (make check-asan) needs /proc, which the chroot hides.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name c.json \
 	>"$T_TMP/out2.json" 2>"$T_TMP/err2.log" &
 pid=$!
@@ -148,6 +150,36 @@ if wait_for "$LOGS/d42pcap.log" 'capturing on lo'; then
 else
 	fail chroot_start "$(cat "$T_TMP/err2.log" "$LOGS/d42pcap.log" 2>/dev/null)"
 	kill $pid 2>/dev/null
+fi
+
+# ---- no root at all: an ordinary user and a file capability ----
+if command -v setcap >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1 &&
+	cp "$D42PCAP" "$T_TMP/d42pcap-cap" && chmod 755 "$T_TMP/d42pcap-cap" &&
+	setcap cap_net_raw+ep "$T_TMP/d42pcap-cap" 2>/dev/null; then
+	cat >"$T_TMP/fc.json" <<JSON
+{"common": {"Interval": 1},
+ "pcap": {"Device": "lo", "promiscuous-mode": true, "sniff-timeout": "10ms"}}
+JSON
+	chmod 644 "$T_TMP/fc.json"
+	ip netns exec "$NS" setpriv --reuid "$UID_N" --regid "$GID_N" --clear-groups \
+		"$T_TMP/d42pcap-cap" -settings-dir "$T_TMP" -settings-name fc.json -user nobody \
+		>"$T_TMP/out3.json" 2>"$T_TMP/err3.log" &
+	pid=$!
+	if wait_for "$T_TMP/err3.log" 'capturing on lo'; then
+		[ "$(status_field $pid Uid)" = "$UID_N $UID_N $UID_N $UID_N" ] &&
+			grep -q 'info: already running as nobody' "$T_TMP/err3.log" && ok filecap_user ||
+			fail filecap_user "Uid $(status_field $pid Uid): $(cat "$T_TMP/err3.log")"
+		udp 6003 2
+		sleep 0.3
+		stop $pid
+		n=$(records "$T_TMP/out3.json" 6003)
+		[ "$n" = 2 ] && ok filecap_capture || fail filecap_capture "$n packets to port 6003, want 2"
+	else
+		fail filecap_start "$(cat "$T_TMP/err3.log")"
+		kill $pid 2>/dev/null
+	fi
+else
+	skip filecap "no setcap/setpriv, or no file capabilities on $T_TMP"
 fi
 
 # ---- misconfigurations ----

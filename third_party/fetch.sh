@@ -18,7 +18,14 @@ TP=$(cd "$(dirname "$0")" && pwd)
 DL=${D42_DL_DIR:-$TP/dl}
 APTD=$TP/src/apt
 SUITE=trixie
+# shellcheck source=third_party/versions.env
 . "$TP/versions.env"
+
+# Parallel builds (make -j) may run several fetches at once: one at a time.
+if [ -z "${D42_FETCH_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
+	mkdir -p "$TP/src"
+	D42_FETCH_LOCKED=1 exec flock "$TP/src/.fetch.lock" sh "$0" "$@"
+fi
 
 die() { echo "fetch.sh: error: $*" >&2; exit 1; }
 say() { echo "fetch.sh: $*" >&2; }
@@ -151,8 +158,12 @@ debian_fetch() {
 }
 
 fetch_one() {
-	up=$(echo "$1" | tr 'a-z' 'A-Z')
-	eval "tarball=\$${up}_TARBALL orig=\$${up}_ORIG debsrc=\$${up}_DEBSRC debver=\$${up}_DEBVER"
+	case $1 in
+	musl) tarball=$MUSL_TARBALL orig=$MUSL_ORIG debsrc=$MUSL_DEBSRC debver=$MUSL_DEBVER ;;
+	libpcap) tarball=$LIBPCAP_TARBALL orig=$LIBPCAP_ORIG debsrc=$LIBPCAP_DEBSRC debver=$LIBPCAP_DEBVER ;;
+	mbedtls) tarball=$MBEDTLS_TARBALL orig=$MBEDTLS_ORIG debsrc=$MBEDTLS_DEBSRC debver=$MBEDTLS_DEBVER ;;
+	*) die "unknown component: $1" ;;
+	esac
 	mkdir -p "$DL"
 	if [ -f "$DL/$tarball" ]; then
 		verify "$DL/$tarball" "$tarball"
@@ -174,9 +185,4 @@ fetch_one() {
 }
 
 [ $# -gt 0 ] || set -- musl libpcap mbedtls
-for c in "$@"; do
-	case $c in
-	musl | libpcap | mbedtls) fetch_one "$c" ;;
-	*) die "unknown component: $c" ;;
-	esac
-done
+for c in "$@"; do fetch_one "$c"; done

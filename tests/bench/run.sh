@@ -12,6 +12,7 @@
 #   BENCH_TOOLS       default "floor d42pcap softflowd pmacctd"
 #   BENCH_CG_PACKETS  packets of the callgrind captures (default 1000000;
 #                     0 skips callgrind)
+#   BENCH_CG_PROFILES size profiles run under callgrind (default "imix")
 #   BENCH_TIMEOUT     seconds allowed per run (default 900)
 #   BENCH_NO_DEPS=1   do not try to install softflowd/pmacct/valgrind
 # Captures are cached in build/bench/ and rebuilt only when gencap changes;
@@ -26,6 +27,7 @@ PROFILES=${BENCH_PROFILES:-"imix small"}
 RUNS=${BENCH_RUNS:-3}
 TOOLS=${BENCH_TOOLS:-"floor d42pcap softflowd pmacctd"}
 CG_PACKETS=${BENCH_CG_PACKETS:-1000000}
+CG_PROFILES=${BENCH_CG_PROFILES:-imix}
 CG_TINY=1000			# callgrind baseline capture: start-up cost only
 TIMEOUT=${BENCH_TIMEOUT:-900}
 SPACE_MARGIN_KB=2097152		# keep 2 GiB free
@@ -51,6 +53,10 @@ for x in "$GENCAP" "$FLOOR" "$RUNSTAT" "$D42PCAP"; do
 done
 [ "$RUNS" -ge 3 ] 2>/dev/null || die "BENCH_RUNS must be >= 3"
 mkdir -p "$B/tmp" "$B/conf" "$B/cg" || exit 1
+# Measure a private copy: a rebuild during the bench must not change it.
+cp "$D42PCAP" "$B/d42pcap.bench" || exit 1
+D42_SUM=$(cksum <"$D42PCAP" | cut -d' ' -f1)
+D42PCAP=$B/d42pcap.bench
 
 if [ "${BENCH_NO_DEPS:-0}" != 1 ]; then
 	timeout 600 sh "$TOP/tests/deps.sh" softflowd pmacct valgrind ||
@@ -197,7 +203,7 @@ T_RUNS=$(date +%s)
 CG=
 if [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
 	for f in $FLOWS; do
-		for p in $PROFILES; do
+		for p in $CG_PROFILES; do
 			big=$(gen "$f" "$p" "$CG_PACKETS") && tiny=$(gen "$f" "$p" $CG_TINY) || exit 1
 			conf=$(d42conf "$f")
 			# Correctness of the measured path: every packet decoded and
@@ -232,15 +238,28 @@ T_END=$(date +%s)
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { tr ' \t' '\n\n' | sed -n "s/^$1=//p"; }
 cg_ir() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
+# inclusive instructions of one d42pcap function (0 if absent)
+cg_fn() { callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+	awk -v f=":$2 " 'index($0, f) { gsub(",", "", $1); print $1; found = 1; exit }
+		END { if (!found) print 0 }'; }
+# inclusive instructions of function $2 when called from function $3
+cg_from() { callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$1" 2>/dev/null |
+	awk -v ce=":$2 " -v cr=":$3 " '/^ *$/ { n = 0; next } { l[++n] = $0 }
+		index($0, "*  ") && index($0, ce) {
+			for (i = 1; i < n; i++) if (index(l[i], "< ") && index(l[i], cr)) {
+				split(l[i], a, " "); gsub(",", "", a[1]); print a[1]; found = 1; exit } }
+		END { if (!found) print 0 }'; }
 
 {
 	echo "## Offline throughput ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $RUNS runs each)"
 	echo
-	echo "| capture | tool | Mpkt/s median | min-max | x floor | CPU s | Mpkt/CPU-s | peak RSS MB | failed runs |"
+	echo "d42pcap: $D42_SUM (cksum of the binary); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	echo "| capture | tool | Mpkt/s (median) | min-max | x floor | CPU s (median) | x floor by CPU | peak RSS MB | failed runs |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	for cap in $CAPS; do
 		name=$(basename "$cap" .pcap)
-		fl=
+		fl=; flc=
 		for t in $TOOLS; do
 			grep -q "^$name	$t	" "$RAW" || continue
 			rows=$(grep "^$name	$t	" "$RAW" | grep 'status=0$')
@@ -257,11 +276,12 @@ cg_ir() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
 			mm=$(echo "$rates" | sort -n | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.2f-%.2f", a, b }')
 			cpu=$(echo "$rows" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["user"] + v["sys"] }' | median)
 			rss=$(echo "$rows" | field maxrss_kb | sort -n | tail -1)
-			[ "$t" = floor ] && fl=$med
-			ratio=-
+			[ "$t" = floor ] && { fl=$med; flc=$cpu; }
+			ratio=-; rcpu=-
 			[ -n "$fl" ] && ratio=$(awk -v a="$med" -v b="$fl" 'BEGIN { printf "%.2f", a / b }')
-			printf '| %s | %s | %.2f | %s | %s | %.2f | %.2f | %.0f | %s |\n' "$name" "$t" \
-				"$med" "$mm" "$ratio" "$cpu" "$(awk -v p="$pk" -v c="$cpu" 'BEGIN { print p / c / 1e6 }')" \
+			[ -n "$flc" ] && rcpu=$(awk -v a="$cpu" -v b="$flc" 'BEGIN { printf "%.2f", b / a }')
+			printf '| %s | %s | %.2f | %s | %s | %.2f | %s | %.0f | %s |\n' "$name" "$t" \
+				"$med" "$mm" "$ratio" "$cpu" "$rcpu" \
 				"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$bad"
 		done
 	done
@@ -272,8 +292,8 @@ cg_ir() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
 		echo
 		echo "## Instructions per packet (callgrind, $CG_PACKETS-packet captures minus $CG_TINY-packet ones)"
 		echo
-		echo "| capture | floor Ir/pkt | d42pcap Ir/pkt | d42pcap - floor |"
-		echo "|---|---|---|---|"
+		echo "| capture | floor Ir/pkt | d42pcap Ir/pkt | d42pcap - floor | of which packet path | of which reports |"
+		echo "|---|---|---|---|---|---|"
 		for fp in $CG; do
 			f=${fp%%-*}; p=${fp#*-}
 			for t in floor d42pcap; do
@@ -281,9 +301,18 @@ cg_ir() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
 				z=$(cg_ir "$B/cg/cap-$f-$p-$CG_TINY.$t.out")
 				eval "ir_$t=\$(awk -v a=\"$a\" -v z=\"$z\" 'BEGIN { printf \"%.0f\", (a - z) / ($CG_PACKETS - $CG_TINY) }')"
 			done
-			echo "| $f flows, $p | $ir_floor | $ir_d42pcap | $((ir_d42pcap - ir_floor)) |"
+			o=$B/cg/cap-$f-$p-$CG_PACKETS.d42pcap.out
+			pp=$(cg_fn "$o" agent_packet); rp=$(cg_fn "$o" agent_report)
+			rf=$(cg_from "$o" agent_report agent_flush)
+			# agent_packet includes the reports cut while reading;
+			# agent_report covers them all (and the last, from agent_flush).
+			echo "| $f flows, $p | $ir_floor | $ir_d42pcap | $((ir_d42pcap - ir_floor)) |" \
+				"$(awk -v a="$pp" -v r="$rp" -v f="$rf" -v n="$CG_PACKETS" \
+				'BEGIN { printf "%.0f | %.0f |", (a - (r - f)) / n, r / n }')"
 		done
-	fi
+		echo
+		echo "Packet path: agent_packet() without the reports it triggers (decode, tables);"
+		echo "reports: agent_report() (sorting, JSON), per packet of the capture."
 	echo
 	echo "Time: captures $((T_GEN - T0)) s, measured runs $((T_RUNS - T_GEN)) s," \
 		"callgrind $((T_END - T_RUNS)) s, total $((T_END - T0)) s."

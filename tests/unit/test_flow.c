@@ -140,7 +140,8 @@ static void test_init_bad_sizes(void)
 	T_EQ_INT(flow_init(&t, UINT32_MAX, 16, 60, SEED), -1);
 
 	T_EQ_INT(flow_init(&t, 1000, 3, 60, SEED), 0);
-	T_EQ_INT(t.nrecs, 2048);
+	T_EQ_INT(t.nrecs, 1000);		/* dense records */
+	T_EQ_INT(t.nslots, 2048);
 	T_EQ_INT(t.nlsn, FLOW_PROBE_WINDOW);
 	T_EQ_INT(t.max_flows, 1000);
 	T_EQ_INT(t.max_listeners, 3);
@@ -148,15 +149,16 @@ static void test_init_bad_sizes(void)
 	T_EQ_INT(t.st.flows, 0);
 	T_EQ_INT(flow_check(&t), 0);
 	flow_free(&t);
-	T_CHECK(t.recs == NULL && t.lsn == NULL && t.order == NULL);
+	T_CHECK(t.recs == NULL && t.slot == NULL && t.lsn == NULL && t.order == NULL);
 
 	T_EQ_INT(flow_init(&t, 65536, 16384, 86400, SEED), 0);
-	T_EQ_INT(t.nrecs, 131072);
+	T_EQ_INT(t.nrecs, 65536);
+	T_EQ_INT(t.nslots, 131072);
 	T_EQ_INT(t.nlsn, 32768);
 	T_EQ_INT(t.listener_ttl_ns, 86400 * SEC);
 	flow_free(&t);
 	T_EQ_INT(flow_init(&t, 49152, 1, 1, SEED), 0);	/* exactly 3/4 */
-	T_EQ_INT(t.nrecs, 65536);
+	T_EQ_INT(t.nslots, 65536);
 	flow_free(&t);
 }
 

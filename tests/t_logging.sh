@@ -1,0 +1,183 @@
+#!/bin/sh
+# Logging: size-based rotation of d42pcap.log (common.log-max-bytes and
+# log-max-files) with -debug filling it; -debug raises the level; an
+# unusable logs-dir falls back to stderr. As root: a log directory the
+# dropped-to user cannot write makes rotation truncate instead (said once);
+# common.syslog sends to /dev/log (a listener of the test's own, in a private
+# mount namespace), and a missing /dev/log is said once and costs nothing.
+. "$(dirname "$0")/lib.sh"
+
+DEMO=$TOP/tests/data/demo.pcapng
+LINE_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z d42pcap: (error|warning|info|debug): '
+MAX=4096
+
+# whole_lines FILE: every line is one complete log line
+whole_lines() {
+	[ ! -s "$1" ] || { [ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ] &&
+		! grep -Evq "$LINE_RE" "$1"; }
+}
+
+# ---- syslog (run inside unshare -m) ----
+syslog_part() {
+	T=$1
+	# An empty /dev of our own: /dev/log is whatever we bind there.
+	if ! mount -t tmpfs -o size=1m,mode=0755 d42dev /dev || ! mknod -m 666 /dev/null c 1 3; then
+		fail syslog "cannot set up a private /dev"
+		return
+	fi
+	printf '{"common":{"Interval":60,"syslog":true}}\n' >"$T/s.json"
+
+	# No syslogd: said once on stderr, the run is otherwise unaffected.
+	"$D42PCAP" -r "$DEMO" -settings-dir "$T" -settings-name s.json -debug \
+		>"$T/s0.out" 2>"$T/s0.err"
+	st=$?
+	n=$(grep -c 'warning: cannot send to syslog (/dev/log): No such file or directory' "$T/s0.err")
+	[ $st -eq 0 ] && [ "$n" = 1 ] && cmp -s "$T/s0.out" "$T/ref.out" && ok syslog_absent ||
+		fail syslog_absent "exit $st, $n warnings: $(head -c 400 "$T/s0.err")"
+
+	python3 - "$T/syslog.txt" "$T/ready" "$T/stop" <<'PY' &
+import os, socket, sys, time
+out, ready, stop = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+s.settimeout(0.2)
+open(ready, "w").close()
+deadline = time.time() + 30
+with open(out, "wb") as f:
+    while time.time() < deadline:
+        try:
+            f.write(s.recv(4096) + b"\n")
+            f.flush()
+        except socket.timeout:
+            if os.path.exists(stop):
+                break
+PY
+	lpid=$!
+	w=0
+	while [ $w -lt 50 ] && [ ! -f "$T/ready" ]; do sleep 0.1; w=$((w + 1)); done
+	"$D42PCAP" -r "$DEMO" -settings-dir "$T" -settings-name s.json >"$T/s1.out" 2>"$T/s1.err" &
+	apid=$!
+	wait $apid
+	st=$?
+	touch "$T/stop"
+	wait $lpid
+	stamp='[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}'
+	if [ $st -eq 0 ] &&
+		grep -Eq "^<30>$stamp d42pcap\[$apid\]: info: d42pcap [^ ]+ capturing on $DEMO " "$T/syslog.txt" &&
+		grep -Eq "^<30>$stamp d42pcap\[$apid\]: info: stopped after 3 reports$" "$T/syslog.txt"; then
+		ok syslog_messages
+	else
+		fail syslog_messages "exit $st: $(head -c 600 "$T/syslog.txt")"
+	fi
+	# The same messages still go to stderr (no logs-dir).
+	grep -q 'd42pcap: info: stopped after 3 reports' "$T/s1.err" && ok syslog_and_stderr ||
+		fail syslog_and_stderr "$(cat "$T/s1.err")"
+	umount /dev
+}
+
+if [ "${1:-}" = --syslog ]; then
+	syslog_part "$2"
+	exit 0
+fi
+
+if [ ! -f "$DEMO" ]; then
+	fail logging "no $DEMO"
+	exit 0
+fi
+"$D42PCAP" -r "$DEMO" >"$T_TMP/ref.out" 2>/dev/null
+
+# ---- rotation ----
+LOGS=$T_TMP/rot
+mkdir -p "$LOGS"
+printf '{"common":{"Interval":60,"logs-dir":"%s","log-max-bytes":%d,"log-max-files":3}}\n' \
+	"$LOGS" $MAX >"$T_TMP/r.json"
+"$D42PCAP" -r "$DEMO" -settings-dir "$T_TMP" -settings-name r.json -debug \
+	>"$T_TMP/r.out" 2>"$T_TMP/r.err"
+st=$?
+files=$(cd "$LOGS" && ls | sort | tr '\n' ' ')
+if [ $st -eq 0 ] && [ "$files" = "d42pcap.log d42pcap.log.1 d42pcap.log.2 d42pcap.log.3 " ]; then
+	ok rotate_files
+else
+	fail rotate_files "exit $st, files: $files $(head -c 300 "$T_TMP/r.err")"
+fi
+bad=
+for f in "$LOGS"/*; do
+	size=$(wc -c <"$f")
+	[ "$size" -le $MAX ] && [ "$size" -gt $((MAX / 2)) -o "$f" = "$LOGS/d42pcap.log" ] ||
+		bad="$bad $(basename "$f"):$size"
+	whole_lines "$f" || bad="$bad $(basename "$f"):torn"
+done
+[ -z "$bad" ] && ok rotate_sizes || fail rotate_sizes "$bad"
+tail -1 "$LOGS/d42pcap.log" | grep -q 'info: stopped after 3 reports$' && ok rotate_newest_last ||
+	fail rotate_newest_last "$(tail -1 "$LOGS/d42pcap.log")"
+# Nothing lost or reordered: .3 .2 .1 and the current file, timestamps cut
+# off, are exactly the end of the same run's unrotated log.
+FULL=$T_TMP/full
+mkdir -p "$FULL"
+printf '{"common":{"Interval":60,"logs-dir":"%s"}}\n' "$FULL" >"$T_TMP/full.json"
+"$D42PCAP" -r "$DEMO" -settings-dir "$T_TMP" -settings-name full.json -debug >/dev/null 2>&1
+cat "$LOGS/d42pcap.log.3" "$LOGS/d42pcap.log.2" "$LOGS/d42pcap.log.1" "$LOGS/d42pcap.log" |
+	cut -c22- >"$T_TMP/rotated.txt"
+n=$(wc -l <"$T_TMP/rotated.txt")
+cut -c22- "$FULL/d42pcap.log" | tail -n "$n" >"$T_TMP/full_tail.txt"
+[ "$n" -gt 50 ] && cmp -s "$T_TMP/rotated.txt" "$T_TMP/full_tail.txt" && ok rotate_order ||
+	fail rotate_order "$n lines; rotated files differ from the unrotated log's end"
+cmp -s "$T_TMP/r.out" "$T_TMP/ref.out" && ok rotate_reports_unchanged ||
+	fail rotate_reports_unchanged "logging changed the reports"
+[ ! -s "$T_TMP/r.err" ] && ok rotate_quiet_stderr || fail rotate_quiet_stderr "$(head -c 300 "$T_TMP/r.err")"
+
+# ---- -debug raises the level ----
+LOGS2=$T_TMP/lvl
+mkdir -p "$LOGS2"
+"$D42PCAP" -r "$DEMO" -logs-dir "$LOGS2" >/dev/null 2>&1
+n=$(grep -c ' d42pcap: debug: ' "$LOGS2/d42pcap.log")
+[ "$n" = 0 ] && grep -q 'info: stopped after 3 reports' "$LOGS2/d42pcap.log" && ok level_info ||
+	fail level_info "$n debug lines without -debug"
+rm -f "$LOGS2/d42pcap.log"
+"$D42PCAP" -r "$DEMO" -logs-dir "$LOGS2" -debug >/dev/null 2>&1
+n=$(grep -c ' d42pcap: debug: ' "$LOGS2/d42pcap.log")
+[ "$n" -gt 100 ] && ok level_debug || fail level_debug "$n debug lines with -debug"
+
+# ---- an unusable logs-dir: stderr, and the run goes on ----
+"$D42PCAP" -r "$DEMO" -logs-dir "$T_TMP/no/such/dir" >"$T_TMP/u.out" 2>"$T_TMP/u.err"
+st=$?
+if [ $st -eq 0 ] && grep -q "warning: cannot open the log in $T_TMP/no/such/dir: No such file or directory; logging to stderr" \
+	"$T_TMP/u.err" && grep -q 'info: stopped after 3 reports' "$T_TMP/u.err" &&
+	cmp -s "$T_TMP/u.out" "$T_TMP/ref.out"; then
+	ok logs_dir_unusable
+else
+	fail logs_dir_unusable "exit $st: $(head -c 400 "$T_TMP/u.err")"
+fi
+
+if ! is_root || ! id nobody >/dev/null 2>&1; then
+	skip logging_root "needs root and a user nobody (truncation instead of rotation, syslog)"
+	exit 0
+fi
+
+# ---- a log directory the dropped-to user cannot write: truncate ----
+chmod 755 "$T_TMP"
+LOGS3=$T_TMP/ro
+mkdir -p "$LOGS3"
+chmod 755 "$LOGS3"
+printf '{"common":{"Interval":60,"logs-dir":"%s","log-max-bytes":%d,"log-max-files":3}}\n' \
+	"$LOGS3" $MAX >"$T_TMP/t.json"
+"$D42PCAP" -r "$DEMO" -settings-dir "$T_TMP" -settings-name t.json -user nobody -debug \
+	>"$T_TMP/t.out" 2>"$T_TMP/t.err"
+st=$?
+n=$(grep -c "warning: cannot rotate $LOGS3/d42pcap.log: Permission denied; truncating it instead" "$T_TMP/t.err")
+files=$(cd "$LOGS3" && ls | tr '\n' ' ')
+size=$(wc -c <"$LOGS3/d42pcap.log")
+if [ $st -eq 0 ] && [ "$n" = 1 ] && [ "$files" = "d42pcap.log " ] && [ "$size" -le $MAX ] &&
+	whole_lines "$LOGS3/d42pcap.log" &&
+	[ "$(stat -c %U "$LOGS3/d42pcap.log")" = nobody ]; then
+	ok rotate_truncates
+else
+	fail rotate_truncates "exit $st, $n warnings, files $files, size $size: $(head -c 300 "$T_TMP/t.err")"
+fi
+
+# ---- syslog, in a private mount namespace ----
+if command -v unshare >/dev/null 2>&1; then
+	unshare -m sh "$0" --syslog "$T_TMP"
+else
+	skip syslog "no unshare"
+fi
