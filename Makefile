@@ -40,7 +40,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 
 # Debian packages: to build, to run the test suite.
 DEPS_BUILD := gcc make libc6-dev libpcap-dev libmbedtls-dev
-DEPS_TEST  := $(DEPS_BUILD) clang python3 openssl iproute2 tcpdump valgrind
+# clang's sanitizer and libFuzzer runtimes are in libclang-rt-14-dev.
+DEPS_TEST  := $(DEPS_BUILD) clang libclang-rt-14-dev python3 openssl iproute2 \
+              tcpdump tshark busybox-static time valgrind util-linux
 
 .PHONY: all deps deps-test demo check check-asan unit clean install bench fuzz
 all: d42pcap
@@ -81,7 +83,7 @@ check: deps-test
 
 check-asan: deps-test
 	$(MAKE) SAN=1 CC=clang build/asan/d42pcap unit
-	D42PCAP=$(CURDIR)/build/asan/d42pcap ASAN_OPTIONS=detect_leaks=1 \
+	D42PCAP=$(CURDIR)/build/asan/d42pcap D42_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 \
 		sh tests/run.sh $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
 # `make install [PREFIX=/usr/local] [DESTDIR=]` installs

@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 	struct capture cap;
 	struct output out;
 	struct agent_output ao;
-	struct pollfd pfd[PFD_COUNT];
+	struct pollfd pfd[PFD_COUNT] = { { 0 } };
 	struct spool *spool = NULL;
 	struct d42 *d42 = NULL;
 	struct d42_stats ds;
@@ -260,6 +260,9 @@ int main(int argc, char **argv)
 	}
 	if (opt.debug)
 		log_set_level(LOG_LVL_DEBUG);
+	/* libc loads the time zone, allocating, at its first time conversion:
+	 * at start-up, not in the first report. */
+	tzset();
 	if (opt.list_devices)
 		return capture_list_devices(stdout) < 0 ? EXIT_RUNTIME : 0;
 
@@ -362,6 +365,7 @@ int main(int argc, char **argv)
 	} else {
 		output_close(&out);
 	}
+	agent_free(&agent);
 	capture_close(&cap);
 	log_close();
 	return rc;
