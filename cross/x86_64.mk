@@ -1,7 +1,7 @@
-# x86_64: PCs, servers, x86 appliances. Debian: gcc-x86-64-linux-gnu on
-# non-amd64 hosts (on amd64 the native gcc provides x86_64-linux-gnu-gcc).
+# x86_64: PCs, servers, x86 appliances.
 T_CROSS  := x86_64-linux-gnu-
 T_CFLAGS :=
 T_QEMU   := qemu-x86_64
 T_UNAME  := x86_64
-T_DEBPKG := gcc-x86-64-linux-gnu
+# On amd64 hosts the native gcc provides x86_64-linux-gnu-gcc.
+T_DEBPKG := $(if $(filter x86_64,$(shell uname -m)),gcc,gcc-x86-64-linux-gnu)

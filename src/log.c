@@ -64,6 +64,13 @@ static void to_stderr(const char *s, size_t len)
 	}
 }
 
+/* Advances *len by n (snprintf's result), clamped to what fit in cap. */
+static void grow(size_t *len, int n, size_t cap)
+{
+	if (n > 0)
+		*len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
 /* ---- syslog ---- */
 
 static int sys_connect(void)
@@ -303,19 +310,20 @@ int log_check_dir(void)
 /* The file failed (errno says why): stderr from now on, said once. */
 static void log_fail(const char *what)
 {
+	static const char prefix[] = "d42pcap: ";
 	char b[LOG_MAX_LINE];
-	int n;
+	size_t len = 0;
 
-	log_failed = 1;
 	log_retry_at = mono_sec() + LOG_RETRY_SEC;
-	n = snprintf(b, sizeof(b), "warning: cannot %s %s: %s; logging to standard error, "
-		     "retrying every %d s", what, log_path, strerror(errno), LOG_RETRY_SEC);
-	if (n < 0)
+	if (log_failed)
 		return;
-	sys_send(LOG_LVL_WARN, b);
-	to_stderr("d42pcap: ", strlen("d42pcap: "));
-	to_stderr(b, (size_t)n < sizeof(b) ? (size_t)n : sizeof(b) - 1);
-	to_stderr("\n", 1);
+	log_failed = 1;
+	grow(&len, snprintf(b, sizeof(b), "%swarning: cannot %s %s: %s; logging to standard "
+			    "error, retrying every %d s", prefix, what, log_path,
+			    strerror(errno), LOG_RETRY_SEC), sizeof(b) - 1);
+	sys_send(LOG_LVL_WARN, b + strlen(prefix));
+	b[len++] = '\n';
+	to_stderr(b, len);
 }
 
 static void rotated_name(char *out, size_t sz, unsigned i)
@@ -410,13 +418,6 @@ int log_enabled(enum log_level lvl)
 	return lvl <= log_level;
 }
 
-/* Advances *len by n (snprintf's result), clamped to what fit in cap. */
-static void grow(size_t *len, int n, size_t cap)
-{
-	if (n > 0)
-		*len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
-}
-
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char line[LOG_STAMP_MAX + LOG_MAX_LINE];
@@ -451,8 +452,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 		if (!log_failed) {
 			if (file_write(line, len) == 0)
 				return;
-			if (!log_failed)
-				log_fail("write");
+			log_fail("write");	/* unless rotating already failed */
 		} else if (mono_sec() >= log_retry_at) {
 			log_retry_at = mono_sec() + LOG_RETRY_SEC;
 			if (file_write(line, len) == 0) {

@@ -18,6 +18,7 @@ TP=$(cd "$(dirname "$0")" && pwd)
 DL=${D42_DL_DIR:-$TP/dl}
 APTD=$TP/src/apt
 SUITE=trixie
+ETC_APT=${D42_APT_ETC:-/etc/apt}   # where the host's source list is
 # shellcheck source=third_party/versions.env
 . "$TP/versions.env"
 
@@ -50,10 +51,12 @@ Remove or replace the file (see docs/STATIC.md)."
 # Print "URI<TAB>SIGNED-BY" of the first Debian archive entry in the host's
 # apt sources (deb822 .sources and one-line .list files).
 debian_archive() {
-	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	# shellcheck disable=SC1091
+	codename=$(. /etc/os-release 2>/dev/null && [ "${ID:-}" = debian ] &&
+		echo "${VERSION_CODENAME:-}")
 	suites=" sid unstable testing stable oldstable oldoldstable forky trixie bookworm bullseye buster $codename "
 	{
-		for f in /etc/apt/sources.list.d/*.sources; do
+		for f in "$ETC_APT"/sources.list.d/*.sources; do
 			[ -r "$f" ] || continue
 			awk 'BEGIN { RS = ""; FS = "\n" }
 			{
@@ -74,7 +77,7 @@ debian_archive() {
 					print u "\t" s "\t" k
 			}' "$f"
 		done
-		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		for f in "$ETC_APT"/sources.list "$ETC_APT"/sources.list.d/*.list; do
 			[ -r "$f" ] || continue
 			awk '$1 == "deb" || $1 == "deb-src" {
 				k = ""; i = 2
@@ -107,13 +110,11 @@ debian_archive() {
 APT_READY=
 apt_setup() {
 	[ -z "$APT_READY" ] || return 0
-	command -v apt-get >/dev/null 2>&1 ||
-		die "no tarball in $DL and this is not a Debian host: download it (see docs/STATIC.md)"
 	if [ -n "${D42_DEBIAN_MIRROR:-}" ]; then
 		uri=$D42_DEBIAN_MIRROR; key=
 	else
 		line=$(debian_archive)
-		[ -n "$line" ] || die "no Debian archive found in /etc/apt/sources.list{,.d}; \
+		[ -n "$line" ] || die "no Debian archive found in $ETC_APT/sources.list{,.d}; \
 set D42_DEBIAN_MIRROR=<Debian mirror URI> or put the tarballs in $DL"
 		uri=$(printf '%s' "$line" | cut -f1)
 		key=$(printf '%s' "$line" | cut -f2)
@@ -173,6 +174,8 @@ fetch_one() {
 		verify "$DL/$orig" "$orig"
 		cp "$DL/$orig" "$DL/$tarball.tmp"
 	else
+		command -v apt-get >/dev/null 2>&1 ||
+			die "$tarball is not in $DL and this is not a Debian host: download it there (see third_party/README.md)"
 		say "$tarball not in $DL: fetching Debian source package $debsrc"
 		apt_setup
 		f=$(debian_fetch "$debsrc" "$debver" "$orig")

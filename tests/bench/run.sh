@@ -16,7 +16,8 @@
 #   BENCH_TIMEOUT     seconds allowed per run (default 900)
 #   BENCH_NO_DEPS=1   do not try to install softflowd/pmacct/valgrind
 # Captures are cached in build/bench/ and rebuilt only when gencap changes;
-# `sh tests/bench/run.sh gen` only makes them.
+# `sh tests/bench/run.sh gen` only makes them; `sh tests/bench/run.sh report`
+# only rewrites the tables from the last run's raw data.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=$TOP/build/bench
@@ -156,7 +157,8 @@ tool_ok() {
 
 # ---- measured runs ---------------------------------------------------------
 
-: >"$RAW"
+MODE=${1:-run}
+[ "$MODE" = report ] || : >"$RAW"
 CAPS=
 for f in $FLOWS; do
 	for p in $PROFILES; do
@@ -170,6 +172,7 @@ if [ "${1:-}" = gen ]; then	# `run.sh gen`: only make the captures
 fi
 
 for cap in $CAPS; do
+	[ "$MODE" = report ] && break
 	name=$(basename "$cap" .pcap)
 	flows=$(info "$cap" flows)
 	pk=$(info "$cap" packets)
@@ -201,7 +204,13 @@ T_RUNS=$(date +%s)
 # ---- callgrind: instructions per packet ------------------------------------
 
 CG=
-if [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
+if [ "$MODE" = report ]; then
+	for f in $FLOWS; do
+		for p in $CG_PROFILES; do
+			[ -s "$B/cg/cap-$f-$p-$CG_PACKETS.d42pcap.out" ] && CG="$CG $f-$p"
+		done
+	done
+elif [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
 	for f in $FLOWS; do
 		for p in $CG_PROFILES; do
 			big=$(gen "$f" "$p" "$CG_PACKETS") && tiny=$(gen "$f" "$p" $CG_TINY) || exit 1
@@ -232,6 +241,11 @@ elif [ "$CG_PACKETS" -gt 0 ]; then
 	note "valgrind missing: no instructions per packet"
 fi
 T_END=$(date +%s)
+if [ "$MODE" = report ]; then
+	read -r T0 T_GEN T_RUNS T_END <"$B/times" || die "no times from a previous run"
+else
+	echo "$T0 $T_GEN $T_RUNS $T_END" >"$B/times"
+fi
 
 # ---- report ----------------------------------------------------------------
 
@@ -313,6 +327,7 @@ cg_from() { callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$1
 		echo
 		echo "Packet path: agent_packet() without the reports it triggers (decode, tables);"
 		echo "reports: agent_report() (sorting, JSON), per packet of the capture."
+	fi
 	echo
 	echo "Time: captures $((T_GEN - T0)) s, measured runs $((T_RUNS - T_GEN)) s," \
 		"callgrind $((T_END - T_RUNS)) s, total $((T_END - T0)) s."

@@ -70,6 +70,16 @@ static void test_d42_scan_no_records(void)
 	T_EQ_INT(scan_all(d, sizeof(d) - 1, 3, out, 1), 0);
 }
 
+/* A string holding braces, directly in the records' array, is no record. */
+static void test_d42_scan_brace_in_string(void)
+{
+	static const char d[] = "{\"communications\":[\"{{{\",{\"client\":\"1\"},\"}\"]}";
+	char out[2][256];
+
+	T_EQ_INT(scan_all(d, sizeof(d) - 1, 2, out, 2), 1);
+	T_EQ_STR(out[0], "{\"client\":\"1\"}");
+}
+
 static void test_d42_scan_malformed(void)
 {
 	static const char mismatched[] = "{\"communications\":[{\"a\":1]]}";
@@ -93,6 +103,7 @@ int main(void)
 	T_RUN(test_d42_scan_records);
 	T_RUN(test_d42_scan_every_split);
 	T_RUN(test_d42_scan_no_records);
+	T_RUN(test_d42_scan_brace_in_string);
 	T_RUN(test_d42_scan_malformed);
 	return T_DONE();
 }
