@@ -44,7 +44,7 @@ DEPS_BUILD := gcc make libc6-dev libpcap-dev libmbedtls-dev
 DEPS_TEST  := $(DEPS_BUILD) clang libclang-rt-14-dev python3 openssl iproute2 \
               tcpdump tshark busybox-static time valgrind util-linux
 
-.PHONY: all deps deps-test demo check check-asan unit clean install bench fuzz
+.PHONY: all deps deps-test demo check check-asan check-mbedtls3 unit clean install bench fuzz
 all: d42pcap
 
 # Copy then rename: a running ./d42pcap (tests, demo) must not make it fail.
@@ -100,6 +100,14 @@ check-asan: deps-test
 # below /etc). tests/t_install.sh checks the layout.
 INSTALL_PATHS = sed -e 's|/usr/sbin/d42pcap|$(SBINDIR)/d42pcap|g' \
 		    -e 's|/etc/d42pcap|$(SYSCONFDIR)/d42pcap|g'
+
+# The same integration tests against the static x86_64 build: mbedTLS 3.6
+# and libpcap 1.10.5 from third_party/ (the system build has 2.28 / 1.10.3).
+check-mbedtls3: deps-test
+	$(MAKE) static TARGET=x86_64
+	D42PCAP=$(CURDIR)/build/x86_64/d42pcap \
+		TESTS="t_delivery.sh t_delivery_live.sh t_golden.sh t_filters.sh" sh tests/run.sh
+
 install: d42pcap
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(INITDIR) $(DESTDIR)$(DATADIR)/openwrt

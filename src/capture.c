@@ -324,9 +324,10 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 	uint64_t sub = (uint64_t)(uint32_t)h->ts.tv_usec;
 	uint64_t ts;
 
-	/* Hostile files can carry negative seconds or sub-second fields out
-	 * of range; clamp rather than wrap. */
-	ts = h->ts.tv_sec < 0 ? 0 : (uint64_t)h->ts.tv_sec * NS_PER_SEC;
+	/* Files store seconds as an unsigned 32-bit number (valid to 2106);
+	 * libpcap before 1.10.5 hands values past 2038 over as negative. */
+	ts = (uint64_t)(h->ts.tv_sec < 0 ? (uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec) *
+	     NS_PER_SEC;
 	ts += cb->nsec ? sub : sub * NS_PER_US;
 	cb->fn(cb->user, ts, data, h->caplen, h->len);
 }

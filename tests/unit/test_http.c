@@ -919,9 +919,13 @@ static void test_client_errors(void)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)dead);
 	c = http_client_new(&cfg, err, sizeof(err));
 	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_FAILED);
-	snprintf(err, sizeof(err), "connect to 127.0.0.1 (127.0.0.1:%u): Connection refused",
-		 (unsigned)dead);
-	T_EQ_STR(http_client_error(c), err);
+	snprintf(err, sizeof(err), "connect to 127.0.0.1 (127.0.0.1:%u): ", (unsigned)dead);
+	T_CHECK(strncmp(http_client_error(c), err, strlen(err)) == 0);
+	/* qemu-user (cross-check, D42_EMULATOR set) passes SO_ERROR through
+	 * untranslated, so on MIPS the text is another errno's: check the
+	 * reason only on a real kernel. */
+	if (!getenv("D42_EMULATOR") || !*getenv("D42_EMULATOR"))
+		T_CHECK(strstr(http_client_error(c), "Connection refused") != NULL);
 	T_CHECK(http_client_response(c) == NULL);
 	http_client_free(c);
 
