@@ -15,6 +15,8 @@
 #   BENCH_CG_PROFILES size profiles run under callgrind (default "imix")
 #   BENCH_TIMEOUT     seconds allowed per run (default 900)
 #   BENCH_NO_DEPS=1   do not try to install softflowd/pmacct/valgrind
+#   BENCH_CANDIDATE   another d42pcap binary (say, with a proposed change),
+#                     measured side by side as the tool "candidate"
 # Captures are cached in build/bench/ and rebuilt only when gencap changes;
 # `sh tests/bench/run.sh gen` only makes them; `sh tests/bench/run.sh report`
 # only rewrites the tables from the last run's raw data.
@@ -26,7 +28,8 @@ PACKETS=${BENCH_PACKETS:-10000000}
 FLOWS=${BENCH_FLOWS:-"10000 1000000"}
 PROFILES=${BENCH_PROFILES:-"imix small"}
 RUNS=${BENCH_RUNS:-3}
-TOOLS=${BENCH_TOOLS:-"floor d42pcap softflowd pmacctd"}
+CANDIDATE=${BENCH_CANDIDATE:-}
+TOOLS=${BENCH_TOOLS:-"floor d42pcap${CANDIDATE:+ candidate} softflowd pmacctd"}
 CG_PACKETS=${BENCH_CG_PACKETS:-1000000}
 CG_PROFILES=${BENCH_CG_PROFILES:-imix}
 CG_TINY=1000			# callgrind baseline capture: start-up cost only
@@ -58,6 +61,11 @@ mkdir -p "$B/tmp" "$B/conf" "$B/cg" || exit 1
 cp "$D42PCAP" "$B/d42pcap.bench" || exit 1
 D42_SUM=$(cksum <"$D42PCAP" | cut -d' ' -f1)
 D42PCAP=$B/d42pcap.bench
+if [ -n "$CANDIDATE" ]; then
+	cp "$CANDIDATE" "$B/candidate.bench" || exit 1
+	CAND_SUM=$(cksum <"$CANDIDATE" | cut -d' ' -f1)
+	CANDIDATE=$B/candidate.bench
+fi
 
 if [ "${BENCH_NO_DEPS:-0}" != 1 ]; then
 	timeout 600 sh "$TOP/tests/deps.sh" softflowd pmacct valgrind ||
@@ -118,10 +126,10 @@ d42conf() {	# flows [only-stats] -> settings name
 		"$mf" "$ml" "$os" >"$B/conf/bench-$1${2:+-$2}.json"
 	echo "bench-$1${2:+-$2}.json"
 }
-# d42check CAPTURE FLOWS PACKETS: d42pcap decoded and counted every packet
+# d42check CAPTURE FLOWS [BINARY]: d42pcap decoded and counted every packet
 # and refused no record ("reports packets flow_drops" on stdout)
 d42check() {
-	"$D42PCAP" -r "$1" -settings-dir "$B/conf" -settings-name "$(d42conf "$2" stats)" \
+	"${3:-$D42PCAP}" -r "$1" -settings-dir "$B/conf" -settings-name "$(d42conf "$2" stats)" \
 		2>/dev/null | tr -d ' \n' |
 		grep -o '"stats":{"packets":[0-9]*\|"flow_drops":[0-9]*' |
 		awk -F: '/stats/ { n++; p += $3 } /flow_drops/ { d += $2 } END { print n + 0, p + 0, d + 0 }'
@@ -152,6 +160,7 @@ accounted() {
 	pmacctd) awk -F, '$1 != "SRC_IP" { p += $6 } END { print p + 0 }' \
 			"$B/tmp/pmacctd.csv" 2>/dev/null ;;
 	d42pcap) echo "$D42_ACC" ;;	# from its only-stats check run
+	candidate) echo "$CAND_ACC" ;;
 	esac
 }
 
@@ -161,6 +170,8 @@ run_tool() {
 	floor)	"$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" "$2" >"$B/tmp/floor.out" 2>&1 ;;
 	d42pcap) "$RUNSTAT" "$TIMEOUT" "$4" "$D42PCAP" -r "$2" -settings-dir "$B/conf" \
 			-settings-name "$(d42conf "$3")" >/dev/null 2>"$B/tmp/d42pcap.err" ;;
+	candidate) "$RUNSTAT" "$TIMEOUT" "$4" "$CANDIDATE" -r "$2" -settings-dir "$B/conf" \
+			-settings-name "$(d42conf "$3")" >/dev/null 2>"$B/tmp/candidate.err" ;;
 	# softflowd 1.1.0 was seen to hang in accept() at start with an absolute
 	# -c path: run it in tmp/ with relative control and pid files.
 	softflowd) (cd "$B/tmp" && "$RUNSTAT" "$TIMEOUT" "$4" softflowd -r "$2" \
@@ -174,6 +185,7 @@ run_tool() {
 tool_ok() {
 	case $1 in
 	floor|d42pcap) return 0 ;;
+	candidate) [ -n "$CANDIDATE" ] ;;
 	*) have "$1" ;;
 	esac
 }
@@ -205,6 +217,12 @@ for cap in $CAPS; do
 	[ "${2:-}" = "$pk" ] && [ "${3:-}" = 0 ] ||
 		die "d42pcap on $cap: $* (reports packets flow_drops), expected $pk packets, 0 drops"
 	D42_ACC=$2
+	if [ -n "$CANDIDATE" ]; then
+		set -- $(d42check "$cap" "$flows" "$CANDIDATE")
+		[ "${2:-}" = "$pk" ] && [ "${3:-}" = 0 ] ||
+			die "candidate on $cap: $* (reports packets flow_drops), expected $pk, 0"
+		CAND_ACC=$2
+	fi
 	r=1
 	while [ $r -le "$RUNS" ]; do
 		for t in $TOOLS; do
@@ -242,12 +260,14 @@ elif [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
 			set -- $(d42check "$big" "$f")
 			[ "${2:-}" = "$CG_PACKETS" ] && [ "${3:-}" = 0 ] ||
 				die "d42pcap on $big: $* (reports packets flow_drops), expected $CG_PACKETS, 0"
-			for t in floor d42pcap; do
+			for t in floor d42pcap ${CANDIDATE:+candidate}; do
 				for c in "$tiny" "$big"; do
 					o=$B/cg/$(basename "$c" .pcap).$t.out
-					if [ $t = floor ]; then set -- "$FLOOR" "$c"
-					else set -- "$D42PCAP" -r "$c" -settings-dir "$B/conf" -settings-name "$conf"
-					fi
+					case $t in
+					floor) set -- "$FLOOR" "$c" ;;
+					d42pcap) set -- "$D42PCAP" -r "$c" -settings-dir "$B/conf" -settings-name "$conf" ;;
+					candidate) set -- "$CANDIDATE" -r "$c" -settings-dir "$B/conf" -settings-name "$conf" ;;
+					esac
 					timeout "$TIMEOUT" valgrind --tool=callgrind --callgrind-out-file="$o" \
 						"$@" >/dev/null 2>"$B/tmp/cg.err" ||
 						die "callgrind $t $c failed: $(tail -3 "$B/tmp/cg.err")"
@@ -261,9 +281,10 @@ elif [ "$CG_PACKETS" -gt 0 ]; then
 fi
 T_END=$(date +%s)
 if [ "$MODE" = report ]; then
-	read -r T0 T_GEN T_RUNS T_END <"$B/times" || die "no times from a previous run"
+	read -r T0 T_GEN T_RUNS T_END D42_SUM CAND_SUM <"$B/times" ||
+		die "no times from a previous run"
 else
-	echo "$T0 $T_GEN $T_RUNS $T_END" >"$B/times"
+	echo "$T0 $T_GEN $T_RUNS $T_END $D42_SUM ${CAND_SUM:-}" >"$B/times"
 fi
 
 # ---- report ----------------------------------------------------------------
@@ -271,6 +292,9 @@ fi
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 field() { tr ' \t' '\n\n' | sed -n "s/^$1=//p"; }
 cg_ir() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
+# instructions per packet: big run minus tiny run, over the packet difference
+cg_per() { awk -v a="$(cg_ir "$1")" -v z="$(cg_ir "$2")" -v n=$((CG_PACKETS - CG_TINY)) \
+	'BEGIN { printf "%.0f", (a - z) / n }'; }
 # inclusive instructions of one d42pcap function (0 if absent)
 cg_fn() { callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
 	awk -v f=":$2 " 'index($0, f) { gsub(",", "", $1); print $1; found = 1; exit }
@@ -286,7 +310,7 @@ cg_from() { callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$1
 {
 	echo "## Offline throughput ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $RUNS runs each)"
 	echo
-	echo "d42pcap: $D42_SUM (cksum of the binary); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "d42pcap: $D42_SUM (cksum of the binary)${CANDIDATE:+; candidate: $CAND_SUM}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "| capture | tool | Mpkt/s (median) | min-max | x floor | CPU s (median) | x floor by CPU | peak RSS MB | packets accounted | failed runs |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -341,27 +365,28 @@ cg_from() { callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$1
 		echo
 		echo "## Instructions per packet (callgrind, $CG_PACKETS-packet captures minus $CG_TINY-packet ones)"
 		echo
-		echo "| capture | floor Ir/pkt | d42pcap Ir/pkt | d42pcap - floor | of which packet path | of which reports |"
-		echo "|---|---|---|---|---|---|"
+		echo "| capture | binary | floor Ir/pkt | d42pcap Ir/pkt | d42pcap - floor | of which packet path | of which reports |"
+		echo "|---|---|---|---|---|---|---|"
 		for fp in $CG; do
 			f=${fp%%-*}; p=${fp#*-}
-			for t in floor d42pcap; do
-				a=$(cg_ir "$B/cg/cap-$f-$p-$CG_PACKETS.$t.out")
-				z=$(cg_ir "$B/cg/cap-$f-$p-$CG_TINY.$t.out")
-				eval "ir_$t=\$(awk -v a=\"$a\" -v z=\"$z\" 'BEGIN { printf \"%.0f\", (a - z) / ($CG_PACKETS - $CG_TINY) }')"
+			irf=$(cg_per "$B/cg/cap-$f-$p-$CG_PACKETS.floor.out" "$B/cg/cap-$f-$p-$CG_TINY.floor.out")
+			for t in d42pcap candidate; do
+				o=$B/cg/cap-$f-$p-$CG_PACKETS.$t.out
+				[ -s "$o" ] || continue
+				ir=$(cg_per "$o" "$B/cg/cap-$f-$p-$CG_TINY.$t.out")
+				pp=$(cg_fn "$o" agent_packet); rp=$(cg_fn "$o" agent_report)
+				rf=$(cg_from "$o" agent_report agent_flush)
+				# agent_packet includes the reports cut while reading;
+				# agent_report covers them all (the last from agent_flush).
+				echo "| $f flows, $p | $t | $irf | $ir | $((ir - irf)) |" \
+					"$(awk -v a="$pp" -v r="$rp" -v f="$rf" -v n="$CG_PACKETS" \
+					'BEGIN { printf "%.0f | %.0f |", (a - (r - f)) / n, r / n }')"
 			done
-			o=$B/cg/cap-$f-$p-$CG_PACKETS.d42pcap.out
-			pp=$(cg_fn "$o" agent_packet); rp=$(cg_fn "$o" agent_report)
-			rf=$(cg_from "$o" agent_report agent_flush)
-			# agent_packet includes the reports cut while reading;
-			# agent_report covers them all (and the last, from agent_flush).
-			echo "| $f flows, $p | $ir_floor | $ir_d42pcap | $((ir_d42pcap - ir_floor)) |" \
-				"$(awk -v a="$pp" -v r="$rp" -v f="$rf" -v n="$CG_PACKETS" \
-				'BEGIN { printf "%.0f | %.0f |", (a - (r - f)) / n, r / n }')"
 		done
 		echo
 		echo "Packet path: agent_packet() without the reports it triggers (decode, tables);"
-		echo "reports: agent_report() (sorting, JSON), per packet of the capture."
+		echo "reports: agent_report() (sorting, JSON); both per packet of the $CG_PACKETS-packet"
+		echo "capture (not minus the tiny one)."
 	fi
 	echo
 	echo "Time: captures $((T_GEN - T0)) s, measured runs $((T_RUNS - T_GEN)) s," \
