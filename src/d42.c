@@ -133,9 +133,10 @@ int d42_scan_feed(struct d42_scan *s, const char *buf, size_t len, size_t *used)
 		c = buf[i];
 		/* Records are the objects whose parent, at depth 2, is an array;
 		 * objects under the stats object at depth 2 are not, nor is a '{'
-		 * inside a string in that array. */
+		 * inside a string in that array, nor an array in that array. */
 		in_rec = (s->kinds & (1u << 2)) &&
-			 (s->depth >= 3 || (s->depth == 2 && !s->in_str && c == '{'));
+			 ((s->depth >= 3 && !(s->kinds & (1u << 3))) ||
+			  (s->depth == 2 && !s->in_str && c == '{'));
 		if (in_rec) {
 			if (s->len >= sizeof(s->rec)) {
 				*used = i;

@@ -80,6 +80,22 @@ static void test_d42_scan_brace_in_string(void)
 	T_EQ_STR(out[0], "{\"client\":\"1\"}");
 }
 
+/* Nor is an array in that array, however long. */
+static void test_d42_scan_array_in_array(void)
+{
+	static char d[D42_MAX_RECORD * 3];
+	char out[2][256];
+	size_t n, i;
+
+	n = (size_t)snprintf(d, sizeof(d), "{\"communications\":[[");
+	for (i = 0; i < D42_MAX_RECORD; i++)
+		d[n++] = i % 2 ? ',' : '1';
+	d[n - 1] = ']';
+	n += (size_t)snprintf(d + n, sizeof(d) - n, ",{\"client\":\"1\"}]}");
+	T_EQ_INT(scan_all(d, n, 7, out, 2), 1);
+	T_EQ_STR(out[0], "{\"client\":\"1\"}");
+}
+
 static void test_d42_scan_malformed(void)
 {
 	static const char mismatched[] = "{\"communications\":[{\"a\":1]]}";
@@ -104,6 +120,7 @@ int main(void)
 	T_RUN(test_d42_scan_every_split);
 	T_RUN(test_d42_scan_no_records);
 	T_RUN(test_d42_scan_brace_in_string);
+	T_RUN(test_d42_scan_array_in_array);
 	T_RUN(test_d42_scan_malformed);
 	return T_DONE();
 }
