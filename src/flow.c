@@ -232,8 +232,9 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	t->recs = calloc(t->nrecs, sizeof *t->recs);
 	t->slot = calloc(t->nslots, sizeof *t->slot);
 	t->order = calloc(max_flows, sizeof *t->order);
+	t->skeys = calloc(max_flows, sizeof *t->skeys);
 	t->lsn = calloc(t->nlsn, sizeof *t->lsn);
-	if (!t->recs || !t->slot || !t->order || !t->lsn) {
+	if (!t->recs || !t->slot || !t->order || !t->skeys || !t->lsn) {
 		flow_free(t);
 		return -1;
 	}
@@ -245,6 +246,7 @@ void flow_free(struct flow_table *t)
 	free(t->recs);
 	free(t->slot);
 	free(t->order);
+	free(t->skeys);
 	free(t->lsn);
 	memset(t, 0, sizeof *t);
 }
@@ -581,42 +583,174 @@ static int rec_cmp(const struct flow_rec *a, const struct flow_rec *b)
 	return memcmp(a->key.client, b->key.client, sizeof a->key.client);
 }
 
-static void sift_down(const struct flow_rec *recs, uint32_t *o, uint32_t root,
-		      uint32_t n)
+#define SORT_SMALL 16		/* insertion sort below this many keys */
+#define SORT_STACK 64		/* > 2 * log2(FLOW_MAX_ENTRIES): pending ranges */
+
+static uint64_t be_bytes(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Same order as rec_cmp. IPv4: family, server, port, proto in hi, client in
+ * lo: distinct keys never tie. IPv6: family and 15 server bytes; a tie is
+ * settled by rec_cmp on the records. */
+static void make_key(const struct flow_rec *r, uint32_t idx, struct flow_sortkey *k)
+{
+	const struct flow_key *f = &r->key;
+
+	if (f->family == 4) {
+		k->hi = (uint64_t)4 << 56 | be_bytes(f->server, 4) << 24 |
+			(uint64_t)f->port << 8 | f->proto;
+		k->lo = be_bytes(f->client, 4) << 32;
+	} else {
+		k->hi = (uint64_t)f->family << 56 | be_bytes(f->server, 7);
+		k->lo = be_bytes(f->server + 7, 8);
+	}
+	k->idx = idx;
+}
+
+static int key_cmp(const struct flow_rec *recs, const struct flow_sortkey *a,
+		   const struct flow_sortkey *b)
+{
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return rec_cmp(&recs[a->idx], &recs[b->idx]);
+}
+
+static void key_swap(struct flow_sortkey *a, struct flow_sortkey *b)
+{
+	struct flow_sortkey t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void key_sift(const struct flow_rec *recs, struct flow_sortkey *k,
+		     uint32_t root, uint32_t n)
 {
 	for (;;) {
-		uint32_t c = 2 * root + 1, tmp;	/* n <= 2^26: no overflow */
+		uint32_t c = 2 * root + 1;
 
 		if (c >= n)
 			return;
-		if (c + 1 < n && rec_cmp(&recs[o[c]], &recs[o[c + 1]]) < 0)
+		if (c + 1 < n && key_cmp(recs, &k[c], &k[c + 1]) < 0)
 			c++;
-		if (rec_cmp(&recs[o[root]], &recs[o[c]]) >= 0)
+		if (key_cmp(recs, &k[root], &k[c]) >= 0)
 			return;
-		tmp = o[root];
-		o[root] = o[c];
-		o[c] = tmp;
+		key_swap(&k[root], &k[c]);
 		root = c;
 	}
 }
 
-/* Heapsort: O(n log n), in place, no recursion, no allocation. */
+static void key_heapsort(const struct flow_rec *recs, struct flow_sortkey *k, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = n / 2; i-- > 0;)
+		key_sift(recs, k, i, n);
+	for (i = n; i-- > 1;) {
+		key_swap(&k[0], &k[i]);
+		key_sift(recs, k, 0, i);
+	}
+}
+
+static void key_insertion(const struct flow_rec *recs, struct flow_sortkey *k, uint32_t n)
+{
+	uint32_t i, j;
+
+	for (i = 1; i < n; i++) {
+		struct flow_sortkey v = k[i];
+
+		for (j = i; j > 0 && key_cmp(recs, &k[j - 1], &v) > 0; j--)
+			k[j] = k[j - 1];
+		k[j] = v;
+	}
+}
+
+/* Introsort: quicksort (median of three) on the smaller side first, an
+ * explicit stack of pending ranges, heapsort for a range once its depth
+ * budget is spent (O(n log n) whatever the keys). No recursion. */
+static void key_sort(const struct flow_rec *recs, struct flow_sortkey *k, uint32_t n)
+{
+	struct { uint32_t lo, n, depth; } st[SORT_STACK];
+	unsigned sp = 0, depth = 0;
+	uint32_t lo = 0, i, j, m;
+
+	for (m = n; m > 1; m >>= 1)
+		depth += 2;
+	for (;;) {
+		while (n > SORT_SMALL) {
+			struct flow_sortkey *a = k + lo, p;
+
+			if (depth == 0) {
+				key_heapsort(recs, a, n);
+				break;
+			}
+			depth--;
+			m = n / 2;
+			if (key_cmp(recs, &a[m], &a[0]) < 0)
+				key_swap(&a[m], &a[0]);
+			if (key_cmp(recs, &a[n - 1], &a[m]) < 0) {
+				key_swap(&a[n - 1], &a[m]);
+				if (key_cmp(recs, &a[m], &a[0]) < 0)
+					key_swap(&a[m], &a[0]);
+			}
+			p = a[m];
+			i = 0;
+			j = n - 1;
+			for (;;) {	/* Hoare: a[0] <= p <= a[n-1] are sentinels */
+				while (key_cmp(recs, &a[i], &p) < 0)
+					i++;
+				while (key_cmp(recs, &p, &a[j]) < 0)
+					j--;
+				if (i >= j)
+					break;
+				key_swap(&a[i], &a[j]);
+				i++;
+				j--;
+			}
+			/* [0, j] and [j+1, n): push the larger, go on with the smaller */
+			if (j + 1 < n - (j + 1)) {
+				st[sp].lo = lo + j + 1; st[sp].n = n - (j + 1); st[sp].depth = depth;
+				n = j + 1;
+			} else {
+				st[sp].lo = lo; st[sp].n = j + 1; st[sp].depth = depth;
+				lo += j + 1;
+				n -= j + 1;
+			}
+			sp++;
+		}
+		if (n <= SORT_SMALL)
+			key_insertion(recs, k + lo, n);
+		if (sp == 0)
+			return;
+		sp--;
+		lo = st[sp].lo;
+		n = st[sp].n;
+		depth = st[sp].depth;
+	}
+}
+
+/* Sorts compact 24-byte keys (cache-friendly) instead of indices into the
+ * 100-byte records (a cache miss per comparison with a big table). */
 uint32_t flow_sorted(struct flow_table *t, const uint32_t **order)
 {
-	uint32_t *o = t->order, n = t->st.flows, i, tmp;
+	uint32_t n = t->st.flows, i;
 
+	for (i = 0; i < n; i++)	/* records are dense: the first n */
+		make_key(&t->recs[i], i, &t->skeys[i]);
+	key_sort(t->recs, t->skeys, n);
 	for (i = 0; i < n; i++)
-		o[i] = i;
-	for (i = n / 2; i-- > 0;)
-		sift_down(t->recs, o, i, n);
-	for (i = n; i-- > 1;) {
-		tmp = o[0];
-		o[0] = o[i];
-		o[i] = tmp;
-		sift_down(t->recs, o, 0, i);
-	}
+		t->order[i] = t->skeys[i].idx;
 	if (order)
-		*order = o;
+		*order = t->order;
 	return n;
 }
 

@@ -68,10 +68,18 @@ struct flow_stats {
 /* Records are dense (the first st.flows of recs are in use) and found
  * through an open-addressed index of 32-bit slots, so memory follows the
  * records actually used, and a reset clears only those and the index. */
+/* Sort key of one record: (family, server, port, proto, client) packed
+ * into 128 bits, exact for IPv4; IPv6 ties fall back to the record. */
+struct flow_sortkey {
+	uint64_t hi, lo;
+	uint32_t idx;
+};
+
 struct flow_table {
 	struct flow_rec *recs;		/* nrecs = max_flows records */
 	uint32_t *slot;			/* nslots index slots */
 	uint32_t *order;		/* max_flows indices, for sorted output */
+	struct flow_sortkey *skeys;	/* max_flows keys, for sorting */
 	struct flow_listener *lsn;	/* nlsn slots */
 	uint32_t nrecs, nslots, nlsn;	/* nslots, nlsn: powers of two */
 	uint32_t max_flows, max_listeners;	/* configured caps */

@@ -28,6 +28,8 @@
 #define UTF8_MIN4 0x10000u
 #define UTF8_MAX_BYTES 4
 #define CTRL_LIMIT 0x20			/* bytes below must be escaped */
+#define ASCII_LIMIT 0x80		/* bytes below are one-byte UTF-8 */
+#define KEY_FAST_MAX 48			/* keys up to this long: one out_put */
 #define UESC_HEX_DIGITS 4
 #define UESC_LEN 6			/* \u00XX as the emitter writes it */
 
@@ -571,7 +573,7 @@ void json_out_init(struct json_out *o, char *buf, size_t cap,
 }
 
 /* Appends n bytes, draining full buffers to the sink. */
-static void out_put(struct json_out *o, const char *s, size_t n)
+static void out_put_slow(struct json_out *o, const char *s, size_t n)
 {
 	size_t room;
 
@@ -599,6 +601,18 @@ static void out_put(struct json_out *o, const char *s, size_t n)
 	o->total += n;
 }
 
+/* The common case inline: it fits in the buffer. */
+static inline void out_put(struct json_out *o, const char *s, size_t n)
+{
+	if (!o->error && n <= o->cap - o->len) {
+		memcpy(o->buf + o->len, s, n);
+		o->len += n;
+		o->total += n;
+		return;
+	}
+	out_put_slow(o, s, n);
+}
+
 static void out_cstr(struct json_out *o, const char *s)
 {
 	out_put(o, s, strlen(s));
@@ -611,6 +625,12 @@ static void out_newline_indent(struct json_out *o)
 	out_put(o, "\n", 1);
 	for (i = 0; i < o->depth; i++)
 		out_put(o, "  ", 2);
+}
+
+/* Printable ASCII other than '"' and '\\': copied as it is. */
+static inline int plain_byte(int b)
+{
+	return b >= CTRL_LIMIT && b < ASCII_LIMIT && b != '"' && b != '\\';
 }
 
 /* Writes s[0..n) as a quoted JSON string. Runs of bytes that need no
@@ -630,6 +650,15 @@ static void out_string(struct json_out *o, const char *s, size_t n)
 	out_put(o, "\"", 1);
 	while ((b = peek(&c)) >= 0) {
 		at = c.off;
+		if (plain_byte(b)) {	/* the common case: a run of plain ASCII */
+			size_t k = 1, left = cur_left(&c);
+			const uint8_t *r = cur_peek(&c, left);
+
+			while (k < left && plain_byte(r[k]))
+				k++;
+			cur_skip(&c, k);
+			continue;
+		}
 		if (b >= CTRL_LIMIT && b != '"' && b != '\\' &&
 		    utf8_decode(&c, &cp) == 0)
 			continue;	/* part of the current run */
@@ -652,6 +681,27 @@ static void out_string(struct json_out *o, const char *s, size_t n)
 	}
 	out_put(o, s + run, n - run);
 	out_put(o, "\"", 1);
+}
+
+/* "key": in one piece when the key is short plain ASCII (all of ours). */
+static void out_key(struct json_out *o, const char *key)
+{
+	char b[KEY_FAST_MAX + sizeof("\"\": ")];
+	size_t n = strnlen(key, KEY_FAST_MAX + 1), i;
+
+	for (i = 0; i < n && plain_byte((unsigned char)key[i]); i++)
+		;
+	if (i != n || n > KEY_FAST_MAX) {
+		out_string(o, key, strlen(key));
+		out_cstr(o, o->pretty ? ": " : ":");
+		return;
+	}
+	b[0] = '"';
+	memcpy(b + 1, key, n);
+	b[n + 1] = '"';
+	b[n + 2] = ':';
+	b[n + 3] = ' ';
+	out_put(o, b, n + (o->pretty ? 4 : 3));
 }
 
 /* Everything before a value: checks that key matches the container, then
@@ -678,10 +728,8 @@ static int out_member(struct json_out *o, const char *key)
 	*lvl |= LVL_HAS_MEMBER;
 	if (o->pretty && o->depth > 0)
 		out_newline_indent(o);
-	if (key) {
-		out_string(o, key, strlen(key));
-		out_cstr(o, o->pretty ? ": " : ":");
-	}
+	if (key)
+		out_key(o, key);
 	return o->error ? -1 : 0;
 }
 
@@ -754,13 +802,24 @@ static void out_raw(struct json_out *o, const char *key, const char *text)
 		out_cstr(o, text);
 }
 
+/* Decimal digits of v, ending at end (exclusive); returns the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 void json_u64(struct json_out *o, const char *key, uint64_t v)
 {
 	char num[U64_DIGITS];
 
-	snprintf(num, sizeof(num), "%" PRIu64, v);
-	out_raw(o, key, num);
+	num[U64_DIGITS - 1] = '\0';
+	out_raw(o, key, u64_digits(v, num + U64_DIGITS - 1));
 }
+
 
 void json_i64(struct json_out *o, const char *key, int64_t v)
 {

@@ -11,25 +11,92 @@
 #define NS_PER_SEC 1000000000ULL
 #define NS_PER_US  1000ULL
 
+#define SECS_PER_DAY    86400u
+#define DAYS_PER_ERA    146097u	/* 400 Gregorian years */
+#define YEARS_PER_ERA   400u
+#define DAYS_0000_TO_1970 719468u	/* from 0000-03-01 */
+#define YEAR_MAX_4DIGITS 9999u
+
+/* Civil date of a day count since 1970-01-01 (proleptic Gregorian, years
+ * starting in March so the leap day comes last). */
+static void civil(uint64_t days, unsigned *y, unsigned *m, unsigned *d)
+{
+	uint64_t z = days + DAYS_0000_TO_1970;
+	uint64_t era = z / DAYS_PER_ERA;
+	unsigned doe = (unsigned)(z - era * DAYS_PER_ERA);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (unsigned)(era * YEARS_PER_ERA) + yoe + (*m <= 2);
+}
+
+/* v as exactly width decimal digits (zero-padded) at p; returns the end. */
+static char *put_num(char *p, unsigned v, unsigned width)
+{
+	unsigned i;
+
+	for (i = width; i-- > 0; v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + width;
+}
+
+/* RFC 3339, UTC, without gmtime/strftime: no time-zone files, no locks,
+ * no allocation (glibc loads /etc/localtime on the first gmtime_r). */
 char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
 {
-	time_t s = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-	size_t n;
+	uint64_t s = ns / NS_PER_SEC;
+	unsigned y, mo, d, sec = (unsigned)(s % SECS_PER_DAY);
+	char *p;
 
-	if (!gmtime_r(&s, &tm) || !(n = strftime(buf, sz, "%Y-%m-%dT%H:%M:%S", &tm))) {
+	civil(s / SECS_PER_DAY, &y, &mo, &d);
+	if (y > YEAR_MAX_4DIGITS) {
 		snprintf(buf, sz, "invalid");
 		return buf;
 	}
-	if (frac)
-		snprintf(buf + n, sz - n, ".%06uZ", (unsigned)(ns % NS_PER_SEC / NS_PER_US));
-	else
-		snprintf(buf + n, sz - n, "Z");
+	if (sz < sizeof("0000-00-00T00:00:00.000000Z")) {
+		snprintf(buf, sz, "invalid");
+		return buf;
+	}
+	p = put_num(buf, y, 4);
+	*p++ = '-';
+	p = put_num(p, mo, 2);
+	*p++ = '-';
+	p = put_num(p, d, 2);
+	*p++ = 'T';
+	p = put_num(p, sec / 3600, 2);
+	*p++ = ':';
+	p = put_num(p, sec / 60 % 60, 2);
+	*p++ = ':';
+	p = put_num(p, sec % 60, 2);
+	if (frac) {
+		*p++ = '.';
+		p = put_num(p, (unsigned)(ns % NS_PER_SEC / NS_PER_US), 6);
+	}
+	*p++ = 'Z';
+	*p = '\0';
 	return buf;
 }
 
 char *report_addr(int family, const uint8_t *a, char *buf, size_t sz)
 {
+	char *p = buf;
+	unsigned i;
+
+	/* IPv4 by hand: glibc's inet_ntop formats it with sprintf. */
+	if (family == 4 && sz >= sizeof("255.255.255.255")) {
+		for (i = 0; i < 4; i++) {
+			if (a[i] >= 100)
+				*p++ = (char)('0' + a[i] / 100);
+			if (a[i] >= 10)
+				*p++ = (char)('0' + a[i] / 10 % 10);
+			*p++ = (char)('0' + a[i] % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return buf;
+	}
 	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)sz))
 		snprintf(buf, sz, "?");
 	return buf;

@@ -483,7 +483,7 @@ class LiveAgent:
         self.p = subprocess.Popen([D42PCAP, "-settings-dir", TMP, "-settings-name", cfgname],
                                   stdout=open(self.out, "w"), stderr=open(self.err, "w"))
         PROCS.append(self.p)
-        wait_for(lambda: "capturing on" in open(self.err).read(), 10)
+        wait_for(lambda: "capturing on" in open(self.err).read(), 30)
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)

@@ -533,7 +533,7 @@ fi
 # shellcheck disable=SC2154
 kill -TERM "$pid_good"
 i=0
-while kill -0 "$pid_good" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while kill -0 "$pid_good" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 if kill -0 "$pid_good" 2>/dev/null; then
 	fail sigterm_exit "still running after 5 s"
 else

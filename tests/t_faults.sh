@@ -12,7 +12,7 @@
 
 wait_for() {
 	w=0
-	while [ $w -lt "${3:-50}" ]; do
+	while [ $w -lt "${3:-150}" ]; do
 		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 		w=$((w + 1))
@@ -37,7 +37,7 @@ wait_count() {
 stop() {
 	kill -TERM "$1"
 	w=0
-	while [ $w -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
+	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
 	if kill -0 "$1" 2>/dev/null; then
 		fail "$2" "still running 5 s after SIGTERM"
 		kill -KILL "$1"

@@ -236,7 +236,7 @@ else
 	fail initscript_pid_is_agent "pid file \"$pid\" does not name a live d42pcap in $NS"
 fi
 i=0
-while [ $i -lt 50 ] && ! grep -q 'capturing on lo' "$LD/d42pcap.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 300 ] && ! grep -q 'capturing on lo' "$LD/d42pcap.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 grep -q 'capturing on lo' "$LD/d42pcap.log" 2>/dev/null && ok initscript_capturing ||
 	fail initscript_capturing "no 'capturing on lo' in $LD/d42pcap.log: $(cat "$LD"/* 2>/dev/null | head -c 400)"
 

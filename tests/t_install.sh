@@ -143,11 +143,11 @@ else
 			"$R/usr/sbin/d42pcap" -settings-dir "$E" -logs-dir "$LG" >"$T_TMP/cap.out" 2>"$T_TMP/cap.err" &
 		p=$!
 		i=0
-		while [ $i -lt 50 ] && ! grep -q 'capturing on lo' "$LG/d42pcap.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+		while [ $i -lt 300 ] && ! grep -q 'capturing on lo' "$LG/d42pcap.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 		bnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null)
 		kill -TERM $p 2>/dev/null
 		i=0
-		while [ $i -lt 50 ] && kill -0 $p 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+		while [ $i -lt 200 ] && kill -0 $p 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 		kill -KILL $p 2>/dev/null
 		wait $p
 		rc=$?

@@ -23,7 +23,7 @@ ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name live.json \
 pid=$!
 # wait (bounded) until the capture is open
 i=0
-while [ $i -lt 50 ] && ! grep -q 'capturing on' "$T_TMP/err.log"; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 300 ] && ! grep -q 'capturing on' "$T_TMP/err.log"; do sleep 0.1; i=$((i + 1)); done
 if ! grep -q 'capturing on' "$T_TMP/err.log"; then
 	fail live_start "agent did not start: $(cat "$T_TMP/err.log")"
 	kill $pid 2>/dev/null
@@ -35,7 +35,7 @@ timeout 30 ip netns exec "$NS" python3 "$TOP/tests/live_traffic.py" 3 >"$T_TMP/t
 sleep 0.5
 kill -TERM $pid
 i=0
-while [ $i -lt 50 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 200 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 if kill -0 $pid 2>/dev/null; then
 	fail live_sigterm "agent still running 5 s after SIGTERM"
 	kill -KILL $pid

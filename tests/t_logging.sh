@@ -54,7 +54,7 @@ with open(out, "wb") as f:
 PY
 	lpid=$!
 	w=0
-	while [ $w -lt 50 ] && [ ! -f "$T/ready" ]; do sleep 0.1; w=$((w + 1)); done
+	while [ $w -lt 200 ] && [ ! -f "$T/ready" ]; do sleep 0.1; w=$((w + 1)); done
 	"$D42PCAP" -r "$DEMO" -settings-dir "$T" -settings-name s.json >"$T/s1.out" 2>"$T/s1.err" &
 	apid=$!
 	wait $apid

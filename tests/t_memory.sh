@@ -137,7 +137,7 @@ measure() {	# LABEL BIN
 	p=$!
 	started="$started $p"
 	i=0
-	while [ $i -lt 50 ] && ! grep -q "$T_TMP/fifo" "/proc/$p/cmdline" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	while [ $i -lt 200 ] && ! grep -q "$T_TMP/fifo" "/proc/$p/cmdline" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
 	sleep 0.3
 	libs=$(libs_kib $p)
 	kill -KILL $p 2>/dev/null
@@ -192,7 +192,7 @@ measure() {	# LABEL BIN
 	p=$!
 	started="$started $p"
 	i=0
-	while [ $i -lt 50 ] && ! grep -q 'capturing on' "$T_TMP/live.err"; do sleep 0.1; i=$((i + 1)); done
+	while [ $i -lt 300 ] && ! grep -q 'capturing on' "$T_TMP/live.err"; do sleep 0.1; i=$((i + 1)); done
 	if ! grep -q 'capturing on' "$T_TMP/live.err"; then
 		fail "memory_${L}_live" "agent did not start: $(head -c 300 "$T_TMP/live.err")"
 		kill -KILL $p 2>/dev/null
@@ -238,7 +238,7 @@ for a in range(1, 5):
 	p=$!
 	started="$started $p"
 	i=0
-	while [ $i -lt 50 ] && [ "$(grep -c . "$T_TMP/idle.out" 2>/dev/null)" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+	while [ $i -lt 300 ] && [ "$(grep -c . "$T_TMP/idle.out" 2>/dev/null)" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
 	if [ "$(grep -c . "$T_TMP/idle.out")" -ge 2 ]; then
 		within "memory_${L}_live_after_interval" "VmRSS of an idle agent after 2 reports" "$(kib $p VmRSS)" "$libs" $p
 	else

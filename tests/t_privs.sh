@@ -28,7 +28,7 @@ chmod 755 "$T_TMP"
 
 wait_for() {
 	w=0
-	while [ $w -lt "${3:-50}" ]; do
+	while [ $w -lt "${3:-150}" ]; do
 		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 		w=$((w + 1))
@@ -44,7 +44,7 @@ for _ in range(int(sys.argv[2])):
 stop() {
 	kill -TERM "$1"
 	w=0
-	while [ $w -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
+	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
 	kill -0 "$1" 2>/dev/null && kill -KILL "$1"
 	wait "$1"
 }

@@ -23,7 +23,7 @@ LOG=$LOGS/d42pcap.log
 # wait_for FILE EXTENDED-REGEX [TENTHS]: 0 once a line matches (bounded)
 wait_for() {
 	w=0
-	while [ $w -lt "${3:-50}" ]; do
+	while [ $w -lt "${3:-150}" ]; do
 		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
 		sleep 0.1
 		w=$((w + 1))
@@ -41,7 +41,7 @@ for _ in range(int(sys.argv[2])):
 stop() {
 	kill -"$2" "$1"
 	w=0
-	while [ $w -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
+	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
 	if kill -0 "$1" 2>/dev/null; then
 		fail "$3" "still running 5 s after SIG$2"
 		kill -KILL "$1"

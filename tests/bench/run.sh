@@ -109,7 +109,8 @@ gen() {	# flows profile packets -> prints the file name
 		note "generating $out"
 		timeout "$TIMEOUT" "$GENCAP" -o "$out.tmp" -n "$3" -f "$1" -p "$2" \
 			2>"$out.info.tmp" || die "gencap failed: $(cat "$out.info.tmp")"
-		mv "$out.info.tmp" "$out.info" && mv "$out.tmp" "$out" || exit 1
+		sed 's/\.pcap\.tmp /.pcap /' "$out.info.tmp" >"$out.info" &&
+			rm -f "$out.info.tmp" && mv "$out.tmp" "$out" || exit 1
 	fi
 	echo "$out"
 }
