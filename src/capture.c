@@ -266,6 +266,7 @@ int capture_open_file(struct capture *c, const char *path)
 
 int capture_set_filter(struct capture *c, const char *expr, int dump)
 {
+	uint64_t t0;
 	struct bpf_program prog;
 	pcap_t *p = c->p, *dead = NULL;
 	int i, rc = -1;
@@ -287,10 +288,19 @@ int capture_set_filter(struct capture *c, const char *expr, int dump)
 		p = dead;
 	}
 	/* Netmask unknown is fine: we never use "broadcast" primitives. */
+	t0 = mono_ms();
 	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(c->err, sizeof(c->err), "filter \"%s\": %s", expr, pcap_geterr(p));
 		goto out;
 	}
+	/* libpcap's optimiser is superlinear: hundreds of listed ports or
+	 * addresses (three times over in the VLAN-aware form) take seconds,
+	 * at every start and reload. Say so rather than seem hung. */
+	t0 = mono_ms() - t0;
+	if (t0 >= CAPTURE_SLOW_FILTER_MS)
+		log_warn("compiling the capture filter took %llu ms (%zu bytes, %u "
+			 "instructions): shorten the include/ignore lists, e.g. with "
+			 "CIDR prefixes", (unsigned long long)t0, strlen(expr), prog.bf_len);
 	if (dump) {
 		log_debug("capture filter: %s", expr);
 		for (i = 0; i < (int)prog.bf_len; i++)

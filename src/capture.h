@@ -11,6 +11,7 @@
 #include <pcap/pcap.h>
 
 #define CAPTURE_BATCH     512	/* packets per pcap_dispatch() call */
+#define CAPTURE_SLOW_FILTER_MS 1000	/* warn when compiling the filter takes longer */
 #define CAPTURE_ERR_SIZE  (PCAP_ERRBUF_SIZE + 128)
 #define CAPTURE_RETRY_MIN_MS  1000	/* first reopen attempt after a loss */
 #define CAPTURE_RETRY_MAX_MS  60000	/* backoff doubles up to this */
