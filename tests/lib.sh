@@ -16,3 +16,14 @@ skip() { echo "SKIP $1: $2"; }
 check() { n=$1; shift; if "$@" >"$T_TMP/check.out" 2>&1; then ok "$n"; else fail "$n" "$(head -c 600 "$T_TMP/check.out")"; fi; }
 have_corpus() { [ -f "$CORPUS/MANIFEST.tsv" ]; }
 is_root() { [ "$(id -u)" = 0 ]; }
+# wait_for FILE EXTENDED-REGEX [TENTHS]: 0 once a line of FILE matches,
+# 1 after TENTHS tenths of a second (default 15 s)
+wait_for() {
+	w=0
+	while [ $w -lt "${3:-150}" ]; do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
+	return 1
+}

@@ -10,15 +10,6 @@
 #    logging resumes once there is space again.
 . "$(dirname "$0")/lib.sh"
 
-wait_for() {
-	w=0
-	while [ $w -lt "${3:-150}" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		w=$((w + 1))
-	done
-	return 1
-}
 # count FILE REGEX: matching lines
 count() {
 	grep -Ec -- "$2" "$1" 2>/dev/null
@@ -33,13 +24,13 @@ wait_count() {
 	done
 	return 1
 }
-# stop PID NAME: SIGTERM, exit 0 within 5 s
+# stop PID NAME: SIGTERM, exit 0 within 20 s
 stop() {
 	kill -TERM "$1"
 	w=0
 	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
 	if kill -0 "$1" 2>/dev/null; then
-		fail "$2" "still running 5 s after SIGTERM"
+		fail "$2" "still running 20 s after SIGTERM"
 		kill -KILL "$1"
 		return
 	fi

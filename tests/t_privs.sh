@@ -26,15 +26,6 @@ GROUPS_N=$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')
 CAP_NET_RAW_MASK=0000000000002000	# 1 << 13
 chmod 755 "$T_TMP"
 
-wait_for() {
-	w=0
-	while [ $w -lt "${3:-150}" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		w=$((w + 1))
-	done
-	return 1
-}
 udp() {
 	ip netns exec "$NS" python3 -c 'import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -20,16 +20,6 @@ LOGS=$T_TMP/logs
 mkdir -p "$LOGS"
 LOG=$LOGS/d42pcap.log
 
-# wait_for FILE EXTENDED-REGEX [TENTHS]: 0 once a line matches (bounded)
-wait_for() {
-	w=0
-	while [ $w -lt "${3:-150}" ]; do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		w=$((w + 1))
-	done
-	return 1
-}
 # udp PORT N: N datagrams to 127.0.0.1:PORT inside the namespace
 udp() {
 	ip netns exec "$NS" python3 -c 'import socket, sys
@@ -37,13 +27,13 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(int(sys.argv[2])):
     s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$1" "$2"
 }
-# stop PID SIGNAL NAME: the agent must exit 0 within 5 s
+# stop PID SIGNAL NAME: the agent must exit 0 within 20 s
 stop() {
 	kill -"$2" "$1"
 	w=0
 	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
 	if kill -0 "$1" 2>/dev/null; then
-		fail "$3" "still running 5 s after SIG$2"
+		fail "$3" "still running 20 s after SIG$2"
 		kill -KILL "$1"
 		return
 	fi
