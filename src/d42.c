@@ -866,6 +866,17 @@ static void d42_on_sample(struct d42 *d, const struct http_response *r)
 
 static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap);
 
+/* Once per interval, restart the walk over the unmatched listeners: 1 if a
+ * round was due (and begins now), 0 if not yet. */
+static int d42_pending_round(struct d42 *d)
+{
+	if (d->now < d->pend_due)
+		return 0;
+	d->pend_due = d->now + (uint64_t)d->cfg->interval * MS_PER_SEC;
+	d->pend_pos = 0;
+	return 1;
+}
+
 /* Start the oldest report, or a round of unmatched retries. 0 started,
  * -1 nothing to do. */
 static int d42_start(struct d42 *d)
@@ -878,13 +889,9 @@ static int d42_start(struct d42 *d)
 	}
 	if (spool_peek(d->sp, &h) < 0) {
 		/* Spool empty: the unmatched get their retry once per interval. */
-		if (d->now >= d->pend_due) {
-			d->pend_due = d->now + (uint64_t)d->cfg->interval * MS_PER_SEC;
-			d->pend_pos = 0;
-			if (d42_next_pending(d) == 0) {
-				d->st = ST_RESOLVE;
-				return 0;
-			}
+		if (d42_pending_round(d) && d42_next_pending(d) == 0) {
+			d->st = ST_RESOLVE;
+			return 0;
 		}
 		return -1;
 	}
@@ -939,10 +946,7 @@ static void d42_report_done(struct d42 *d)
 	d->stats.reports_sent++;
 	d->st = ST_IDLE;
 	/* After each report, the unmatched get a retry if one is due. */
-	if (d->now >= d->pend_due) {
-		d->pend_due = d->now + (uint64_t)d->cfg->interval * MS_PER_SEC;
-		d->pend_pos = 0;
-	}
+	d42_pending_round(d);
 }
 
 void d42_step(struct d42 *d, short revents, uint64_t now_ms)
