@@ -103,4 +103,16 @@ static inline int cur_sub(struct cur *c, size_t n, struct cur *sub)
 	return 0;
 }
 
+/* A sub-cursor over the next n bytes, or over all that remain if fewer
+ * (advancing the parent past them). Cannot fail. */
+static inline void cur_sub_upto(struct cur *c, size_t n, struct cur *sub)
+{
+	size_t left = cur_left(c);
+
+	if (n > left)
+		n = left;
+	cur_init(sub, c->p + c->off, n);
+	c->off += n;
+}
+
 #endif

@@ -107,75 +107,173 @@
 #define L4_SPORT_OFF	0
 #define L4_DPORT_OFF	2
 
+/* The link layer says which IP version follows, or leaves it to the version
+ * nibble (raw IP). */
+#define NET_BY_VERSION	0
+#define IPV4_VERSION	4
+#define IPV6_VERSION	6
+/* First byte of an IPv4 header without options (0x45). */
+#define IPV4_VIHL_PLAIN	((IPV4_VERSION << IP_VERSION_SHIFT) | \
+			 (IPV4_MIN_HDR / IPV4_IHL_UNIT))
+
+/* Fixed offsets are indexed below the length taken with cur_getptr. */
+#define FIELD16_LEN	2
+_Static_assert(ETH_TYPE_OFF + FIELD16_LEN <= ETH_HDR_LEN, "Ethernet");
+_Static_assert(SLL_PROTO_OFF + FIELD16_LEN <= SLL_HDR_LEN, "SLL");
+_Static_assert(SLL2_PROTO_OFF + FIELD16_LEN <= SLL2_HDR_LEN, "SLL2");
+_Static_assert(VLAN_TYPE_OFF + FIELD16_LEN <= VLAN_TAG_LEN, "VLAN tag");
+_Static_assert(IPV4_DST_OFF + IPV4_ADDR_LEN <= IPV4_MIN_HDR, "IPv4");
+_Static_assert(IPV6_DST_OFF + IPV6_ADDR_LEN <= IPV6_HDR_LEN, "IPv6");
+_Static_assert(TCP_FLAGS_OFF < TCP_MIN_CAPTURED, "TCP");
+_Static_assert(UDP_LEN_OFF + FIELD16_LEN <= UDP_HDR_LEN, "UDP");
+_Static_assert(IPP_TCP == DEC_PROTO_TCP && IPP_UDP == DEC_PROTO_UDP,
+	       "struct pkt keeps the wire protocol number");
+
+/* Layout (issue 6, instructions per packet): decode_packet is the fast
+ * path, Ethernet (at most one 802.1Q tag) + IPv4 without options + TCP/UDP,
+ * with one bounds check for the link and IP headers. Everything else goes
+ * to dec_general, which starts over and decides the same as the fast path
+ * would for the bytes it accepts. The helpers are static inline so that
+ * each caller gets its own copy with the cursor in registers. */
+
 /* Big-endian 16 bits at b; callers only pass offsets the cursor covered. */
 static inline uint16_t be16at(const uint8_t *b)
 {
 	return (uint16_t)((b[0] << 8) | b[1]);
 }
 
-/* Ports and flags. l4 spans the captured part of the IP payload. */
-static enum dec_reason dec_l4(struct cur *l4, uint8_t proto, int udp_len0_ok,
-			      struct pkt *p)
+/* Link header with a 16-bit ethertype at type_off, then VLAN tags. Sets
+ * *ver to the IP version that follows. */
+static inline enum dec_reason dec_ethertype(struct cur *c, size_t hdr_len,
+					    size_t type_off, unsigned *ver)
 {
-	const uint8_t *b;
-	uint16_t ulen;
+	const uint8_t *b = cur_getptr(c, hdr_len);
+	uint16_t type;
+	int tags;
 
-	if (proto == IPP_TCP) {
-		/* Only what is needed for ports and flags: a small snaplen
-		 * may cut the rest of the header, which is fine. */
-		b = cur_getptr(l4, TCP_MIN_CAPTURED);
-		if (!b)
-			return DEC_L4_TRUNCATED;
-		if ((b[TCP_DOFF_OFF] >> TCP_DOFF_SHIFT) < TCP_MIN_DOFF)
-			return DEC_TCP_BAD_HDRLEN;
-		p->tcp_flags = b[TCP_FLAGS_OFF];
-		p->proto = DEC_PROTO_TCP;
-	} else {
-		b = cur_getptr(l4, UDP_HDR_LEN);
-		if (!b)
-			return DEC_L4_TRUNCATED;
-		ulen = be16at(b + UDP_LEN_OFF);
-		if (ulen < UDP_HDR_LEN && !(ulen == 0 && udp_len0_ok))
-			return DEC_UDP_BAD_LEN;
-		p->proto = DEC_PROTO_UDP;
+	if (!b)
+		return DEC_LINK_TRUNCATED;
+	type = be16at(b + type_off);
+	/* IPv4 and IPv6 tested before the switch: a switch over these
+	 * values compiles to a search tree, and nearly all frames are IP. */
+	for (tags = 0;; tags++) {
+		if (type == ETH_IPV4) {
+			*ver = IPV4_VERSION;
+			return DEC_OK;
+		}
+		if (type == ETH_IPV6) {
+			*ver = IPV6_VERSION;
+			return DEC_OK;
+		}
+		switch (type) {
+		case ETH_8021Q:
+		case ETH_8021AD:
+		case ETH_QINQ_OLD:
+			if (tags == DEC_MAX_VLAN_TAGS)
+				return DEC_VLAN_TOO_DEEP;
+			b = cur_getptr(c, VLAN_TAG_LEN);
+			if (!b)
+				return DEC_LINK_TRUNCATED;
+			type = be16at(b + VLAN_TYPE_OFF);
+			break;
+		case ETH_MPLS_UC:
+		case ETH_MPLS_MC:
+			return DEC_ENCAP_MPLS;
+		case ETH_PPPOE_DISC:
+		case ETH_PPPOE_SESS:
+			return DEC_ENCAP_PPPOE;
+		default:
+			/* ARP, LLDP, ..., 802.3 lengths (< ETH_MIN_TYPE). */
+			return DEC_NOT_IP;
+		}
 	}
-	p->sport = be16at(b + L4_SPORT_OFF);
-	p->dport = be16at(b + L4_DPORT_OFF);
-	return DEC_OK;
 }
 
-/* What to do with an IP protocol number once IP (and extension) headers
- * are done. AH/ESP after IPv4 are not looked into: l4_other. */
-static enum dec_reason dec_ipproto(struct cur *l4, uint8_t proto,
-				   int udp_len0_ok, struct pkt *p)
+/* DLT_NULL/DLT_LOOP: a 4-byte address family, in the writer's byte order
+ * when host_order. */
+static inline enum dec_reason dec_af(struct cur *c, int host_order,
+				     unsigned *ver)
 {
-	switch (proto) {
-	case IPP_TCP:
-	case IPP_UDP:
-		return dec_l4(l4, proto, udp_len0_ok, p);
-	case IPP_IPIP:
-	case IPP_IPV6:
-	case IPP_GRE:
-	case IPP_ETHERIP:
-	case IPP_L2TP:
-		return DEC_ENCAP_TUNNEL;
+	const uint8_t *b = cur_getptr(c, NULL_HDR_LEN);
+	uint32_t af;
+
+	if (!b)
+		return DEC_LINK_TRUNCATED;
+	af = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) |
+	     ((uint32_t)b[2] << 8) | b[3];
+	/* AF values are small, so high bits set in network order mean a
+	 * little-endian writer. */
+	if (host_order && (af & AF_BYTE_ORDER_MASK))
+		af = ((uint32_t)b[3] << 24) | ((uint32_t)b[2] << 16) |
+		     ((uint32_t)b[1] << 8) | b[0];
+	switch (af) {
+	case AF_VAL_INET:
+		*ver = IPV4_VERSION;
+		return DEC_OK;
+	case AF_VAL_INET6_LINUX:
+	case AF_VAL_INET6_BSD:
+	case AF_VAL_INET6_FREEBSD:
+	case AF_VAL_INET6_DARWIN:
+		*ver = IPV6_VERSION;
+		return DEC_OK;
 	default:
-		return DEC_L4_OTHER;
+		return DEC_NOT_IP;
 	}
 }
 
-static enum dec_reason dec_ipv4(struct cur *c, struct pkt *p)
+/* Up to the IP header: sets *ver, or leaves NET_BY_VERSION for raw IP. */
+static inline enum dec_reason dec_link(int linktype, struct cur *c,
+				       unsigned *ver)
 {
-	const uint8_t *h = cur_peek(c, 1);
-	size_t captured = cur_left(c), hl, avail, lim;
-	uint16_t totlen, frag;
-	struct cur l4;
+	size_t hdr_len = ETH_HDR_LEN, type_off = ETH_TYPE_OFF;
 
-	if (!h)
-		return DEC_IP_TRUNCATED;
-	if ((h[0] >> IP_VERSION_SHIFT) != 4)
-		return DEC_IP_BAD_VERSION;
-	hl = (size_t)(h[0] & IPV4_IHL_MASK) * IPV4_IHL_UNIT;
+	/* Ethernet before the switch, which is a search tree. */
+	if (linktype != LT_EN10MB) {
+		switch (linktype) {
+		case LT_SLL:
+			hdr_len = SLL_HDR_LEN;
+			type_off = SLL_PROTO_OFF;
+			break;
+		case LT_SLL2:
+			hdr_len = SLL2_HDR_LEN;
+			type_off = SLL2_PROTO_OFF;
+			break;
+#ifdef __OpenBSD__
+		case LT_RAW_A:		/* DLT_LOOP there */
+#endif
+		case LT_NULL:
+		case LT_LOOP:
+			return dec_af(c, linktype == LT_NULL, ver);
+#ifndef __OpenBSD__
+		case LT_RAW_A:
+#endif
+		case LT_RAW_B:
+		case LT_RAW_FILE:
+			return DEC_OK;
+		case LT_IPV4:
+			*ver = IPV4_VERSION;
+			return DEC_OK;
+		case LT_IPV6:
+			*ver = IPV6_VERSION;
+			return DEC_OK;
+		default:
+			return DEC_LINK_UNSUPPORTED;
+		}
+	}
+	return dec_ethertype(c, hdr_len, type_off, ver);
+}
+
+/* IPv4 header (options skipped). On DEC_OK, *l4 spans the captured payload
+ * and *proto is the protocol. */
+static inline enum dec_reason dec_ipv4(struct cur *c, uint8_t vihl,
+				       struct pkt *p, struct cur *l4,
+				       uint8_t *proto)
+{
+	size_t captured = cur_left(c), hl;
+	const uint8_t *h;
+	uint16_t totlen, frag;
+
+	hl = (size_t)(vihl & IPV4_IHL_MASK) * IPV4_IHL_UNIT;
 	if (hl < IPV4_MIN_HDR)
 		return DEC_IP_BAD_HDRLEN;
 	h = cur_getptr(c, hl);	/* options included, skipped */
@@ -185,7 +283,8 @@ static enum dec_reason dec_ipv4(struct cur *c, struct pkt *p)
 	if (totlen != 0 && totlen < hl)
 		return DEC_IP_BAD_LEN;
 
-	p->family = 4;
+	p->family = IPV4_VERSION;
+	/* src/dst tails stay zero from pkt_clear. */
 	memcpy(p->src, h + IPV4_SRC_OFF, IPV4_ADDR_LEN);
 	memcpy(p->dst, h + IPV4_DST_OFF, IPV4_ADDR_LEN);
 	/* 0 is what TSO/LRO captures show: trust the capture instead. */
@@ -198,41 +297,38 @@ static enum dec_reason dec_ipv4(struct cur *c, struct pkt *p)
 
 	/* L4 ends at the total length (drops Ethernet padding) or at the
 	 * snaplen, whichever is first. */
-	avail = cur_left(c);
-	lim = totlen ? (size_t)totlen - hl : avail;
-	cur_sub(c, lim < avail ? lim : avail, &l4);	/* cannot fail */
-	return dec_ipproto(&l4, h[IPV4_PROTO_OFF], 0, p);
+	cur_sub_upto(c, totlen ? (size_t)totlen - hl : SIZE_MAX, l4);
+	*proto = h[IPV4_PROTO_OFF];
+	return DEC_OK;
 }
 
-static enum dec_reason dec_ipv6(struct cur *c, struct pkt *p)
+/* IPv6 header and extension headers. On DEC_OK, *l4 spans the captured
+ * payload after them, *proto is the next header that ends the chain and
+ * *len0_ok says a UDP length of 0 is acceptable (payload length 0). */
+static inline enum dec_reason dec_ipv6(struct cur *c, struct pkt *p,
+				       struct cur *l4, uint8_t *proto,
+				       int *len0_ok)
 {
-	const uint8_t *h = cur_peek(c, 1);
-	size_t captured = cur_left(c), avail, lim, skip;
+	size_t captured = cur_left(c), skip;
+	const uint8_t *h = cur_getptr(c, IPV6_HDR_LEN);
 	uint16_t plen, frag;
 	uint8_t nh;
-	struct cur pl;
 	int n;
 
-	if (!h)
-		return DEC_IP_TRUNCATED;
-	if ((h[0] >> IP_VERSION_SHIFT) != 6)
-		return DEC_IP_BAD_VERSION;
-	h = cur_getptr(c, IPV6_HDR_LEN);
 	if (!h)
 		return DEC_IP_TRUNCATED;
 	plen = be16at(h + IPV6_PLEN_OFF);
 	nh = h[IPV6_NH_OFF];
 
-	p->family = 6;
+	p->family = IPV6_VERSION;
 	memcpy(p->src, h + IPV6_SRC_OFF, IPV6_ADDR_LEN);
 	memcpy(p->dst, h + IPV6_DST_OFF, IPV6_ADDR_LEN);
 	/* 0 = jumbogram (length in a hop-by-hop option) or TSO: use what was
 	 * captured. */
 	p->ip_len = plen ? (uint32_t)plen + IPV6_HDR_LEN : (uint32_t)captured;
+	*len0_ok = plen == 0;
 
-	avail = cur_left(c);
-	lim = plen ? plen : avail;
-	cur_sub(c, lim < avail ? lim : avail, &pl);	/* cannot fail */
+	cur_sub_upto(c, plen ? plen : SIZE_MAX, l4);
 
 	for (n = 0;; n++) {
 		switch (nh) {
@@ -242,7 +338,7 @@ static enum dec_reason dec_ipv6(struct cur *c, struct pkt *p)
 		case IPP_AH:
 			if (n == DEC_MAX_V6_EXT)
 				return DEC_V6_EXT_TOO_MANY;
-			h = cur_getptr(&pl, IPV6_EXT_MIN);
+			h = cur_getptr(l4, IPV6_EXT_MIN);
 			if (!h)
 				return DEC_V6_EXT_TRUNCATED;
 			if (nh == IPP_AH)
@@ -251,13 +347,13 @@ static enum dec_reason dec_ipv6(struct cur *c, struct pkt *p)
 			else
 				skip = ((size_t)h[1] + 1) * IPV6_EXT_UNIT;
 			nh = h[0];
-			if (cur_skip(&pl, skip - IPV6_EXT_MIN))
+			if (cur_skip(l4, skip - IPV6_EXT_MIN))
 				return DEC_V6_EXT_TRUNCATED;
 			break;
 		case IPP_FRAGMENT:
 			if (n == DEC_MAX_V6_EXT)
 				return DEC_V6_EXT_TOO_MANY;
-			h = cur_getptr(&pl, IPV6_FRAG_LEN);
+			h = cur_getptr(l4, IPV6_FRAG_LEN);
 			if (!h)
 				return DEC_V6_EXT_TRUNCATED;
 			frag = be16at(h + IPV6_FRAG_OFF);
@@ -271,133 +367,125 @@ static enum dec_reason dec_ipv6(struct cur *c, struct pkt *p)
 		default:
 			/* Not an extension header: ESP (50), ICMPv6 (58) and
 			 * no-next-header (59) end up as l4_other. */
-			return dec_ipproto(&pl, nh, plen == 0, p);
+			*proto = nh;
+			return DEC_OK;
 		}
 	}
 }
 
-/* Ethertype dispatch after Ethernet, SLL or SLL2, peeling VLAN tags. */
-static enum dec_reason dec_ethertype(struct cur *c, uint16_t type,
-				     struct pkt *p)
+/* Ports and flags, once IP (and extension) headers are done. l4 spans the
+ * captured part of the IP payload. AH/ESP after IPv4 are not looked into:
+ * l4_other. */
+static inline enum dec_reason dec_l4(struct cur *l4, uint8_t proto,
+				     int udp_len0_ok, struct pkt *p)
 {
 	const uint8_t *b;
-	int tags = 0;
+	uint16_t ulen;
 
-	while (type == ETH_8021Q || type == ETH_8021AD ||
-	       type == ETH_QINQ_OLD) {
-		if (tags == DEC_MAX_VLAN_TAGS)
-			return DEC_VLAN_TOO_DEEP;
-		tags++;
-		b = cur_getptr(c, VLAN_TAG_LEN);
+	if (proto == IPP_TCP) {
+		/* Only what is needed for ports and flags: a small snaplen
+		 * may cut the rest of the header, which is fine. */
+		b = cur_getptr(l4, TCP_MIN_CAPTURED);
 		if (!b)
-			return DEC_LINK_TRUNCATED;
-		type = be16at(b + VLAN_TYPE_OFF);
+			return DEC_L4_TRUNCATED;
+		if ((b[TCP_DOFF_OFF] >> TCP_DOFF_SHIFT) < TCP_MIN_DOFF)
+			return DEC_TCP_BAD_HDRLEN;
+		p->tcp_flags = b[TCP_FLAGS_OFF];
+	} else if (proto == IPP_UDP) {
+		b = cur_getptr(l4, UDP_HDR_LEN);
+		if (!b)
+			return DEC_L4_TRUNCATED;
+		ulen = be16at(b + UDP_LEN_OFF);
+		if (ulen < UDP_HDR_LEN && !(ulen == 0 && udp_len0_ok))
+			return DEC_UDP_BAD_LEN;
+	} else {
+		switch (proto) {
+		case IPP_IPIP:
+		case IPP_IPV6:
+		case IPP_GRE:
+		case IPP_ETHERIP:
+		case IPP_L2TP:
+			return DEC_ENCAP_TUNNEL;
+		default:
+			return DEC_L4_OTHER;
+		}
 	}
-	switch (type) {
-	case ETH_IPV4:
-		return dec_ipv4(c, p);
-	case ETH_IPV6:
-		return dec_ipv6(c, p);
-	case ETH_MPLS_UC:
-	case ETH_MPLS_MC:
-		return DEC_ENCAP_MPLS;
-	case ETH_PPPOE_DISC:
-	case ETH_PPPOE_SESS:
-		return DEC_ENCAP_PPPOE;
-	default:
-		/* ARP, LLDP, ..., and 802.3 lengths (< ETH_MIN_TYPE). */
-		return DEC_NOT_IP;
-	}
+	p->proto = proto;	/* DEC_PROTO_TCP or DEC_PROTO_UDP */
+	p->sport = be16at(b + L4_SPORT_OFF);
+	p->dport = be16at(b + L4_DPORT_OFF);
+	return DEC_OK;
 }
 
-/* Fixed-size link header with a 16-bit ethertype at type_off. */
-static enum dec_reason dec_typed_link(struct cur *c, size_t hdr_len,
-				      size_t type_off, struct pkt *p)
+/* Any packet, from its first byte (*p already zeroed). Out of line and
+ * given the bytes rather than the caller's cursor, so that the fast path
+ * saves no registers and this path keeps its own cursor in registers. */
+__attribute__((noinline))
+static enum dec_reason dec_general(int linktype, const uint8_t *data,
+				   size_t len, struct pkt *p)
 {
-	const uint8_t *b = cur_getptr(c, hdr_len);
+	unsigned ver = NET_BY_VERSION, v;
+	const uint8_t *h;
+	enum dec_reason r;
+	struct cur c, l4;
+	uint8_t proto;
+	int len0_ok = 0;
 
-	if (!b)
-		return DEC_LINK_TRUNCATED;
-	return dec_ethertype(c, be16at(b + type_off), p);
-}
-
-static enum dec_reason dec_af(struct cur *c, int host_order, struct pkt *p)
-{
-	struct cur h, h2;
-	uint32_t be, le;
-
-	if (cur_sub(c, NULL_HDR_LEN, &h))
-		return DEC_LINK_TRUNCATED;
-	h2 = h;
-	(void)cur_be32(&h, &be);	/* cannot fail: h holds 4 bytes */
-	(void)cur_le32(&h2, &le);
-	/* DLT_NULL is in the writer's byte order: AF values are small, so
-	 * high bits set in network order mean a little-endian writer. */
-	if (host_order && (be & AF_BYTE_ORDER_MASK))
-		be = le;
-	switch (be) {
-	case AF_VAL_INET:
-		return dec_ipv4(c, p);
-	case AF_VAL_INET6_LINUX:
-	case AF_VAL_INET6_BSD:
-	case AF_VAL_INET6_FREEBSD:
-	case AF_VAL_INET6_DARWIN:
-		return dec_ipv6(c, p);
-	default:
-		return DEC_NOT_IP;
-	}
-}
-
-static enum dec_reason dec_raw(struct cur *c, struct pkt *p)
-{
-	const uint8_t *b = cur_peek(c, 1);
-
-	if (!b)
+	cur_init(&c, data, len);
+	r = dec_link(linktype, &c, &ver);
+	if (r != DEC_OK)
+		return r;
+	h = cur_peek(&c, 1);
+	if (!h)
 		return DEC_IP_TRUNCATED;
-	switch (b[0] >> IP_VERSION_SHIFT) {
-	case 4:
-		return dec_ipv4(c, p);
-	case 6:
-		return dec_ipv6(c, p);
-	default:
+	v = h[0] >> IP_VERSION_SHIFT;
+	/* The version must be the one the link layer announced, if any. */
+	if (v == IPV4_VERSION && ver != IPV6_VERSION)
+		r = dec_ipv4(&c, h[0], p, &l4, &proto);
+	else if (v == IPV6_VERSION && ver != IPV4_VERSION)
+		r = dec_ipv6(&c, p, &l4, &proto, &len0_ok);
+	else
 		return DEC_IP_BAD_VERSION;
-	}
+	if (r != DEC_OK)
+		return r;
+	return dec_l4(&l4, proto, len0_ok, p);
 }
 
 enum dec_reason decode_packet(int linktype, const uint8_t *data,
 			      uint32_t caplen, struct pkt *p)
 {
-	struct cur c;
+	struct cur c, l4;
+	const uint8_t *h;
+	enum dec_reason r;
+	uint8_t proto;
 
 	memset(p, 0, sizeof(*p));
-	cur_init(&c, data, data ? caplen : 0);
-	switch (linktype) {
-	case LT_EN10MB:
-		return dec_typed_link(&c, ETH_HDR_LEN, ETH_TYPE_OFF, p);
-#ifdef __OpenBSD__
-	case LT_RAW_A:		/* DLT_LOOP there */
-		return dec_af(&c, 0, p);
-#else
-	case LT_RAW_A:
-#endif
-	case LT_RAW_B:
-	case LT_RAW_FILE:
-		return dec_raw(&c, p);
-	case LT_IPV4:
-		return dec_ipv4(&c, p);
-	case LT_IPV6:
-		return dec_ipv6(&c, p);
-	case LT_NULL:
-		return dec_af(&c, 1, p);
-	case LT_LOOP:
-		return dec_af(&c, 0, p);
-	case LT_SLL:
-		return dec_typed_link(&c, SLL_HDR_LEN, SLL_PROTO_OFF, p);
-	case LT_SLL2:
-		return dec_typed_link(&c, SLL2_HDR_LEN, SLL2_PROTO_OFF, p);
-	default:
-		return DEC_LINK_UNSUPPORTED;
+	if (!data)
+		caplen = 0;
+	if (linktype != LT_EN10MB)
+		return dec_general(linktype, data, caplen, p);
+	cur_init(&c, data, caplen);
+	/* Each branch repeats the IPv4 and L4 calls so the compiler can
+	 * fold its constant offsets into them. */
+	h = cur_peek(&c, ETH_HDR_LEN + IPV4_MIN_HDR);
+	if (h && be16at(h + ETH_TYPE_OFF) == ETH_IPV4 &&
+	    h[ETH_HDR_LEN] == IPV4_VIHL_PLAIN) {
+		(void)cur_skip(&c, ETH_HDR_LEN);	/* cannot fail */
+		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto);
+		if (r != DEC_OK)
+			return r;
+		return dec_l4(&l4, proto, 0, p);
 	}
+	h = cur_peek(&c, ETH_HDR_LEN + VLAN_TAG_LEN + IPV4_MIN_HDR);
+	if (h && be16at(h + ETH_TYPE_OFF) == ETH_8021Q &&
+	    be16at(h + ETH_HDR_LEN + VLAN_TYPE_OFF) == ETH_IPV4 &&
+	    h[ETH_HDR_LEN + VLAN_TAG_LEN] == IPV4_VIHL_PLAIN) {
+		(void)cur_skip(&c, ETH_HDR_LEN + VLAN_TAG_LEN);
+		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto);
+		if (r != DEC_OK)
+			return r;
+		return dec_l4(&l4, proto, 0, p);
+	}
+	return dec_general(linktype, data, caplen, p);
 }
 
 int decode_link_supported(int linktype)

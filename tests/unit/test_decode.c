@@ -1252,6 +1252,106 @@ static void test_truncation_every_length(void)
 	prefixes(&l, &b);
 }
 
+/* decode_packet takes Ethernet (+ one 802.1Q tag) + IPv4 without options
+ * by a shorter path when the headers are all captured; everything else,
+ * including near misses, must come out as the general decoder says. */
+static void test_fast_path_edges(void)
+{
+	struct buf b = { .n = 0 };
+	struct pkt p;
+	struct layout l;
+
+	/* One 802.1Q tag: every length, around the single bounds check. */
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 28, 0, 17);
+	udp(&b, 67, 68, 8);
+	l = (struct layout){ "vlan/v4/udp", DLT_EN10MB, 18, 38, 38, 46 };
+	prefixes(&l, &b);
+
+	/* Tagged, with options (0x46): the general path. */
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4x(&b, 4, 6, 24 + 20, 0, 6);
+	tcp(&b, 25, 40001, 5, DEC_TCP_SYN);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_TCP, 25, 40001, DEC_TCP_SYN, 44);
+
+	/* Tagged, wrong version or IHL below 5. */
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4x(&b, 6, 5, 40, 0, 6);
+	tcp(&b, 1, 2, 5, 0);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_IP_BAD_VERSION);
+	T_CHECK(pkt_is_zero(&p));
+	b.b[18] = 0x44;
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_IP_BAD_HDRLEN);
+	T_CHECK(pkt_is_zero(&p));
+
+	/* Tagged failures after the IP header keep what they promise. */
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 40, 0x2000 | 185, 6);
+	tcp(&b, 1, 2, 5, 0);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_IP_FRAGMENT);
+	T_EQ_INT(p.family, 4);
+	T_EQ_INT(p.ip_len, 40);
+	T_EQ_INT(p.first_frag, 0);
+	T_CHECK(memcmp(p.dst, A4D, 4) == 0);
+	T_CHECK(zero(p.src + 4, 12) && zero(p.dst + 4, 12));
+	check_no_l4(&p);
+
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 40, 0x2000, 6);	/* first fragment */
+	tcp(&b, 1, 2, 4, 0);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_TCP_BAD_HDRLEN);
+	T_EQ_INT(p.first_frag, 1);
+	T_CHECK(memcmp(p.src, A4S, 4) == 0);
+	check_no_l4(&p);
+
+	/* A zero UDP length is an IPv6 (jumbogram) thing only. */
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 28, 0, 17);
+	udp(&b, 1, 2, 0);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_UDP_BAD_LEN);
+	check_no_l4(&p);
+
+	/* TSO: total length 0, tagged. */
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 0, 0, 6);
+	tcp(&b, 80, 3000, 5, DEC_TCP_ACK);
+	fill(&b, 0x55, 10);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_TCP, 80, 3000, DEC_TCP_ACK, 50);
+
+	/* Untagged, exactly the headers and nothing else. */
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 20, 0, 17);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_L4_TRUNCATED);
+	T_EQ_INT(p.family, 4);
+	T_EQ_INT(p.ip_len, 20);
+	check_no_l4(&p);
+
+	/* SLL never takes the fast path: a tag there decodes the same. */
+	b.n = 0;
+	sll(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 40, 0, 6);
+	tcp(&b, 22, 50000, 5, DEC_TCP_ACK);
+	T_EQ_INT(dec(DLT_LINUX_SLL, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_TCP, 22, 50000, DEC_TCP_ACK, 40);
+}
+
 static void test_reason_names(void)
 {
 	int i, j;
@@ -1312,6 +1412,7 @@ int main(void)
 	T_RUN(test_udp_bad_len);
 	T_RUN(test_gre);
 	T_RUN(test_truncation_every_length);
+	T_RUN(test_fast_path_edges);
 	T_RUN(test_reason_names);
 	return T_DONE();
 }
