@@ -7,8 +7,6 @@
 #include "json.h"
 #include "hex.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "cur.h"
@@ -28,8 +26,6 @@
 #define UTF8_MIN4 0x10000u
 #define UTF8_MAX_BYTES 4
 #define CTRL_LIMIT 0x20			/* bytes below must be escaped */
-#define ASCII_LIMIT 0x80		/* bytes below are one-byte UTF-8 */
-#define KEY_FAST_MAX 48			/* keys up to this long: one out_put */
 #define UESC_HEX_DIGITS 4
 #define UESC_LEN 6			/* \u00XX as the emitter writes it */
 
@@ -558,8 +554,6 @@ int json_str_decode(const char *buf, const struct json_tok *t, char *out, size_t
 #define LVL_OBJECT 2
 #define LVL_ARRAY 4
 
-#define U64_DIGITS 24		/* room for any 64-bit integer and a sign */
-
 void json_out_init(struct json_out *o, char *buf, size_t cap,
 		   json_sink_fn sink, void *ctx)
 {
@@ -573,7 +567,7 @@ void json_out_init(struct json_out *o, char *buf, size_t cap,
 }
 
 /* Appends n bytes, draining full buffers to the sink. */
-static void out_put_slow(struct json_out *o, const char *s, size_t n)
+static void out_put(struct json_out *o, const char *s, size_t n)
 {
 	size_t room;
 
@@ -601,40 +595,18 @@ static void out_put_slow(struct json_out *o, const char *s, size_t n)
 	o->total += n;
 }
 
-/* The common case inline: it fits in the buffer. */
-static inline void out_put(struct json_out *o, const char *s, size_t n)
-{
-	if (!o->error && n <= o->cap - o->len) {
-		memcpy(o->buf + o->len, s, n);
-		o->len += n;
-		o->total += n;
-		return;
-	}
-	out_put_slow(o, s, n);
-}
-
-static void out_cstr(struct json_out *o, const char *s)
-{
-	out_put(o, s, strlen(s));
-}
-
+/* A newline, then two spaces per open container (depth <= JSON_OUT_MAX_DEPTH). */
 static void out_newline_indent(struct json_out *o)
 {
-	unsigned i;
+	static const char nl[] = "\n                                ";
 
-	out_put(o, "\n", 1);
-	for (i = 0; i < o->depth; i++)
-		out_put(o, "  ", 2);
-}
-
-/* Printable ASCII other than '"' and '\\': copied as it is. */
-static inline int plain_byte(int b)
-{
-	return b >= CTRL_LIMIT && b < ASCII_LIMIT && b != '"' && b != '\\';
+	_Static_assert(sizeof(nl) == 2 + 2 * JSON_OUT_MAX_DEPTH, "indentation");
+	out_put(o, nl, 1 + 2 * o->depth);
 }
 
 /* Writes s[0..n) as a quoted JSON string. Runs of bytes that need no
- * escaping are copied in one piece; invalid UTF-8 bytes become U+FFFD. */
+ * escaping are copied in one piece; invalid UTF-8 bytes become U+FFFD.
+ * Not on a hot path: the report's records are formatted by report.c. */
 static void out_string(struct json_out *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -650,15 +622,6 @@ static void out_string(struct json_out *o, const char *s, size_t n)
 	out_put(o, "\"", 1);
 	while ((b = peek(&c)) >= 0) {
 		at = c.off;
-		if (plain_byte(b)) {	/* the common case: a run of plain ASCII */
-			size_t k = 1, left = cur_left(&c);
-			const uint8_t *r = cur_peek(&c, left);
-
-			while (k < left && plain_byte(r[k]))
-				k++;
-			cur_skip(&c, k);
-			continue;
-		}
 		if (b >= CTRL_LIMIT && b != '"' && b != '\\' &&
 		    utf8_decode(&c, &cp) == 0)
 			continue;	/* part of the current run */
@@ -674,34 +637,13 @@ static void out_string(struct json_out *o, const char *s, size_t n)
 			esc[5] = hex[b & 0xF];
 			out_put(o, esc, UESC_LEN);
 		} else {
-			out_cstr(o, replacement);
+			out_put(o, replacement, sizeof(replacement) - 1);
 		}
 		cur_skip(&c, 1);
 		run = c.off;
 	}
 	out_put(o, s + run, n - run);
 	out_put(o, "\"", 1);
-}
-
-/* "key": in one piece when the key is short plain ASCII (all of ours). */
-static void out_key(struct json_out *o, const char *key)
-{
-	char b[KEY_FAST_MAX + sizeof("\"\": ")];
-	size_t n = strnlen(key, KEY_FAST_MAX + 1), i;
-
-	for (i = 0; i < n && plain_byte((unsigned char)key[i]); i++)
-		;
-	if (i != n || n > KEY_FAST_MAX) {
-		out_string(o, key, strlen(key));
-		out_cstr(o, o->pretty ? ": " : ":");
-		return;
-	}
-	b[0] = '"';
-	memcpy(b + 1, key, n);
-	b[n + 1] = '"';
-	b[n + 2] = ':';
-	b[n + 3] = ' ';
-	out_put(o, b, n + (o->pretty ? 4 : 3));
 }
 
 /* Everything before a value: checks that key matches the container, then
@@ -728,24 +670,26 @@ static int out_member(struct json_out *o, const char *key)
 	*lvl |= LVL_HAS_MEMBER;
 	if (o->pretty && o->depth > 0)
 		out_newline_indent(o);
-	if (key)
-		out_key(o, key);
+	if (key) {
+		out_string(o, key, strlen(key));
+		out_put(o, ": ", o->pretty ? 2 : 1);
+	}
 	return o->error ? -1 : 0;
 }
 
 static void out_begin(struct json_out *o, const char *key, uint8_t kind,
-		      const char *open)
+		      char open)
 {
 	if (!o->error && o->depth >= JSON_OUT_MAX_DEPTH)
 		o->error = JSON_OUT_ERR_MISUSE;
 	if (out_member(o, key) < 0)
 		return;
-	out_cstr(o, open);
+	out_put(o, &open, 1);
 	o->depth++;
 	o->lvl[o->depth] = kind;
 }
 
-static void out_end(struct json_out *o, uint8_t kind, const char *close)
+static void out_end(struct json_out *o, uint8_t kind, char close)
 {
 	int had_members;
 
@@ -759,27 +703,27 @@ static void out_end(struct json_out *o, uint8_t kind, const char *close)
 	o->depth--;
 	if (o->pretty && had_members)
 		out_newline_indent(o);
-	out_cstr(o, close);
+	out_put(o, &close, 1);
 }
 
 void json_obj_begin(struct json_out *o, const char *key)
 {
-	out_begin(o, key, LVL_OBJECT, "{");
+	out_begin(o, key, LVL_OBJECT, '{');
 }
 
 void json_obj_end(struct json_out *o)
 {
-	out_end(o, LVL_OBJECT, "}");
+	out_end(o, LVL_OBJECT, '}');
 }
 
 void json_arr_begin(struct json_out *o, const char *key)
 {
-	out_begin(o, key, LVL_ARRAY, "[");
+	out_begin(o, key, LVL_ARRAY, '[');
 }
 
 void json_arr_end(struct json_out *o)
 {
-	out_end(o, LVL_ARRAY, "]");
+	out_end(o, LVL_ARRAY, ']');
 }
 
 void json_str(struct json_out *o, const char *key, const char *s)
@@ -789,54 +733,73 @@ void json_str(struct json_out *o, const char *key, const char *s)
 
 void json_strn(struct json_out *o, const char *key, const char *s, size_t n)
 {
-	if (!s)
+	if (!s) {
 		json_null(o, key);
-	else if (out_member(o, key) == 0)
-		out_string(o, s, n);
+	} else {
+		out_member(o, key);
+		out_string(o, s, n);	/* nothing after an error */
+	}
 }
 
-/* A value whose text needs no escaping. */
-static void out_raw(struct json_out *o, const char *key, const char *text)
+void json_raw(struct json_out *o, const char *key, const char *text, size_t n)
 {
-	if (out_member(o, key) == 0)
-		out_cstr(o, text);
+	out_member(o, key);
+	out_put(o, text, n);	/* nothing after an error */
 }
 
-/* Decimal digits of v, ending at end (exclusive); returns the first. */
-static char *u64_digits(uint64_t v, char *end)
+char *json_fmt_u64(char *p, uint64_t v)
 {
-	do {
-		*--end = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return end;
+	char t[2 * JSON_U64_MAX], *d = t + JSON_U64_MAX;
+
+	do	/* backwards, then one fixed-size copy (a few moves, no call) */
+		*--d = (char)('0' + v % 10);
+	while (v /= 10);
+	memcpy(p, d, JSON_U64_MAX);
+	return p + (t + JSON_U64_MAX - d);
 }
 
 void json_u64(struct json_out *o, const char *key, uint64_t v)
 {
-	char num[U64_DIGITS];
+	char num[JSON_U64_MAX];
 
-	num[U64_DIGITS - 1] = '\0';
-	out_raw(o, key, u64_digits(v, num + U64_DIGITS - 1));
+	json_raw(o, key, num, (size_t)(json_fmt_u64(num, v) - num));
 }
-
 
 void json_i64(struct json_out *o, const char *key, int64_t v)
 {
-	char num[U64_DIGITS];
+	char num[1 + JSON_U64_MAX], *p = num;
+	uint64_t u = (uint64_t)v;
 
-	snprintf(num, sizeof(num), "%" PRId64, v);
-	out_raw(o, key, num);
+	if (v < 0) {
+		*p++ = '-';
+		u = 0 - u;	/* INT64_MIN too: modulo 2^64 */
+	}
+	json_raw(o, key, num, (size_t)(json_fmt_u64(p, u) - num));
 }
 
 void json_bool(struct json_out *o, const char *key, int v)
 {
-	out_raw(o, key, v ? "true" : "false");
+	json_raw(o, key, v ? "true" : "false",
+		 v ? sizeof("true") - 1 : sizeof("false") - 1);
 }
 
 void json_null(struct json_out *o, const char *key)
 {
-	out_raw(o, key, "null");
+	json_raw(o, key, "null", sizeof("null") - 1);
+}
+
+int json_prefix(const struct json_out *o, unsigned rel, int first,
+		const char *key, char *buf, size_t sz)
+{
+	/* The emitter itself writes it, into buf. */
+	struct json_out s = { .buf = buf, .cap = sz, .pretty = o->pretty,
+			      .depth = o->depth + rel };
+
+	if (rel > JSON_OUT_MAX_DEPTH - o->depth)
+		return -1;
+	s.lvl[s.depth] = (uint8_t)((key ? LVL_OBJECT : LVL_ARRAY) |
+				   (first ? 0 : LVL_HAS_MEMBER));
+	return out_member(&s, key) < 0 ? -1 : (int)s.len;
 }
 
 int json_out_finish(struct json_out *o)

@@ -115,4 +115,31 @@ void json_null(struct json_out *o, const char *key);
  * drains to the sink; 0, or -1 if any error occurred (then nothing drains). */
 int json_out_finish(struct json_out *o);
 
+/* ---- pre-formatted values ----
+ * For a writer of many objects of one shape (the report's records): it
+ * formats each one itself, between pieces of text computed once with
+ * json_prefix(), and hands it over whole with json_raw(). */
+
+#define JSON_U64_MAX 20		/* decimal digits of UINT64_MAX */
+/* Longest json_prefix() for a key of k bytes that needs no escaping:
+ * comma, newline, indentation at JSON_OUT_MAX_DEPTH, quotes, ": ". */
+#define JSON_PREFIX_MAX(k) (2 + 2 * JSON_OUT_MAX_DEPTH + (k) + 4)
+
+/* Writes to buf what the emitter writes before a value `rel` levels below
+ * its current nesting (in containers the caller writes itself): a comma
+ * unless first, in pretty mode a newline and indentation, then "key": (key
+ * NULL: an array element). With first and key NULL, it is also what goes
+ * before the closing bracket of a non-empty container whose members are
+ * rel + 1 levels below, unless that bracket closes the top-level value.
+ * Returns the length, or -1 if it does not fit in sz or would nest deeper
+ * than JSON_OUT_MAX_DEPTH. */
+int json_prefix(const struct json_out *o, unsigned rel, int first,
+		const char *key, char *buf, size_t sz);
+/* Writes text[0..n), valid JSON laid out as the emitter would, as a value. */
+void json_raw(struct json_out *o, const char *key, const char *text, size_t n);
+/* Writes v's decimal digits at p, which has JSON_U64_MAX bytes of room (the
+ * bytes after the digits are left unspecified); returns the end of the
+ * digits. */
+char *json_fmt_u64(char *p, uint64_t v);
+
 #endif

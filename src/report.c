@@ -1,12 +1,13 @@
 /* Report document writer. Everything goes through the JSON emitter, whose
  * sink drains to the output or spool, so a report with a full table needs
- * no buffer of its own. */
+ * no buffer of its own. Records, up to millions a report, are formatted
+ * here between key pieces the emitter computes once per report, and handed
+ * to it whole: one buffer-space check per record instead of dozens. */
 #include "report.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define NS_PER_SEC 1000000000ULL
 #define NS_PER_US  1000ULL
@@ -16,6 +17,57 @@
 #define YEARS_PER_ERA   400u
 #define DAYS_0000_TO_1970 719468u	/* from 0000-03-01 */
 #define YEAR_MAX_4DIGITS 9999u
+
+#define IP4_BYTES 4
+
+/* Pieces of a record's text, computed once per report by the emitter
+ * (json_prefix) for where the records go: what goes before each member's
+ * value (with the quotes and brackets around values), then the record's end
+ * and the pieces around client_ports' elements. The members' prefixes are
+ * one level below the records' array; those of the last three, in this
+ * order, 0, 1 and 2 levels (see shape_init). */
+enum rec_piece {
+	K_CLIENT, K_SERVER, K_PORT, K_PROTOCOL, K_DIRECTION, K_CONNECTIONS,
+	K_PKTS_C2S, K_PKTS_S2C, K_BYTES_C2S, K_BYTES_S2C, K_CPORTS, K_TRUNCATED,
+	K_FIRST, K_LAST,
+	K_END,		/* before the record's '}' */
+	K_CPORTS_END,	/* before client_ports' ']' when it has elements */
+	K_CPORT,	/* before each element (after a ',' but the first) */
+	K_COUNT
+};
+#define REC_NUMBERS (K_BYTES_S2C - K_CONNECTIONS + 1)	/* consecutive numbers */
+
+/* Each piece in enum rec_piece order: what goes before the emitter's prefix
+ * and what goes after it ('.' nothing), then the key (none: the end of the
+ * record or of client_ports, or an element of client_ports). */
+static const char rec_pieces[] =
+	"{\"client\0"  "\"\"server\0"  "\".port\0"  ".\"protocol\0"  "\"\"direction\0"
+	"\".connections\0"  "..packets_to_server\0"  "..packets_to_client\0"
+	"..bytes_to_server\0"  "..bytes_to_client\0"  ".[client_ports\0"
+	"..client_ports_truncated\0"  ".\"first_seen\0"  "\"\"last_seen\0"
+	"\"}\0"  ".]\0"  "..";
+#define PIECE_KEY 2		/* offset of the key in a rec_pieces entry */
+#define PIECE_NONE '.'
+#define REPORT_KEY_MAX 22	/* longest key above */
+
+/* A piece's room: the member pieces are copied with one fixed-size copy (a
+ * few moves, no call); client_ports' pieces, off that loop, with stpcpy:
+ * a second inline copy would cost more code than it saves time. */
+#define REPORT_PIECE_MAX 64
+_Static_assert(JSON_PREFIX_MAX(REPORT_KEY_MAX) + 3 <= REPORT_PIECE_MAX,
+	       "a piece: a character, a prefix, a character, a NUL");
+
+/* One record's longest text: every step's room (a piece copy, a formatter's
+ * whole buffer, a number's JSON_U64_MAX) counted in full. */
+#define REPORT_REC_MAX ((K_COUNT + FLOW_MAX_CLIENT_PORTS) * REPORT_PIECE_MAX + \
+			2 * REPORT_ADDR_MAX + 2 * REPORT_TIME_MAX + \
+			(REC_NUMBERS + 1 + FLOW_MAX_CLIENT_PORTS) * JSON_U64_MAX + \
+			4 * REPORT_WORD_MAX)	/* the names, true/false, "]" */
+
+struct rec_shape {
+	char piece[K_COUNT][REPORT_PIECE_MAX];	/* NUL-terminated */
+	uint8_t len[K_COUNT];			/* strlen(piece[k]) */
+};
 
 /* Civil date of a day count since 1970-01-01 (proleptic Gregorian, years
  * starting in March so the leap day comes last). */
@@ -52,11 +104,7 @@ char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
 	char *p;
 
 	civil(s / SECS_PER_DAY, &y, &mo, &d);
-	if (y > YEAR_MAX_4DIGITS) {
-		snprintf(buf, sz, "invalid");
-		return buf;
-	}
-	if (sz < sizeof("0000-00-00T00:00:00.000000Z")) {
+	if (y > YEAR_MAX_4DIGITS || sz < sizeof("0000-00-00T00:00:00.000000Z")) {
 		snprintf(buf, sz, "invalid");
 		return buf;
 	}
@@ -85,15 +133,12 @@ char *report_addr(int family, const uint8_t *a, char *buf, size_t sz)
 	char *p = buf;
 	unsigned i;
 
-	/* IPv4 by hand: glibc's inet_ntop formats it with sprintf. */
-	if (family == 4 && sz >= sizeof("255.255.255.255")) {
-		for (i = 0; i < 4; i++) {
-			if (a[i] >= 100)
-				*p++ = (char)('0' + a[i] / 100);
-			if (a[i] >= 10)
-				*p++ = (char)('0' + a[i] / 10 % 10);
-			*p++ = (char)('0' + a[i] % 10);
-			*p++ = i < 3 ? '.' : '\0';
+	/* IPv4 by hand: glibc's inet_ntop formats it with sprintf. Each
+	 * json_fmt_u64 needs JSON_U64_MAX bytes of room. */
+	if (family == 4 && sz >= REPORT_ADDR_MAX) {
+		for (i = 0; i < IP4_BYTES; i++) {
+			p = json_fmt_u64(p, a[i]);
+			*p++ = i < IP4_BYTES - 1 ? '.' : '\0';
 		}
 		return buf;
 	}
@@ -107,36 +152,103 @@ const char *report_proto(uint8_t proto)
 	return proto == DEC_PROTO_TCP ? "tcp" : proto == DEC_PROTO_UDP ? "udp" : "?";
 }
 
-static void report_rec(struct json_out *o, const struct flow_rec *r)
+static char *str_end(char *s)
 {
-	char a[REPORT_ADDR_MAX], t[REPORT_TIME_MAX];
-	unsigned i;
+	return s + strlen(s);
+}
 
-	json_obj_begin(o, NULL);
-	json_str(o, "client", report_addr(r->key.family, r->key.client, a, sizeof(a)));
-	json_str(o, "server", report_addr(r->key.family, r->key.server, a, sizeof(a)));
-	json_u64(o, "port", r->key.port);
-	json_str(o, "protocol", report_proto(r->key.proto));
-	json_str(o, "direction", flow_how_name((enum flow_how)r->how));
-	json_u64(o, "connections", r->conns);
-	json_u64(o, "packets_to_server", r->pkts_c2s);
-	json_u64(o, "packets_to_client", r->pkts_s2c);
-	json_u64(o, "bytes_to_server", r->bytes_c2s);
-	json_u64(o, "bytes_to_client", r->bytes_s2c);
-	json_arr_begin(o, "client_ports");
-	for (i = 0; i < r->nports && i < FLOW_MAX_CLIENT_PORTS; i++)
-		json_u64(o, NULL, r->cports[i]);
-	json_arr_end(o);
-	json_bool(o, "client_ports_truncated", r->ports_overflow);
-	json_str(o, "first_seen", report_time(r->first_ns, 1, t, sizeof(t)));
-	json_str(o, "last_seen", report_time(r->last_ns, 1, t, sizeof(t)));
-	json_obj_end(o);
+/* The pieces for records written at o's current position (an array);
+ * -1 if one does not fit. */
+static int shape_init(struct rec_shape *sh, const struct json_out *o)
+{
+	const char *e = rec_pieces;
+	unsigned k;
+	char *p;
+	int n;
+
+	for (k = 0; k < K_COUNT; k++, e += strlen(e) + 1) {
+		p = sh->piece[k];
+		if (e[0] != PIECE_NONE)
+			*p++ = e[0];
+		/* Members: one level below the array, the first without a
+		 * comma; then the closing brace (0), bracket (1), elements (2). */
+		n = json_prefix(o, k < K_END ? 1 : k - K_END, k == K_CLIENT || k >= K_END,
+				e[PIECE_KEY] ? e + PIECE_KEY : NULL, p, REPORT_PIECE_MAX - 3);
+		if (n < 0)
+			return -1;
+		p += n;
+		if (e[1] != PIECE_NONE)
+			*p++ = e[1];
+		*p = '\0';
+		sh->len[k] = (uint8_t)(p - sh->piece[k]);
+	}
+	return 0;
+}
+
+/* The record as one text, handed to the emitter at once: each member's
+ * piece, then its value. Values are program literals or formatted here:
+ * nothing needs escaping. */
+static void report_rec(struct json_out *o, const struct rec_shape *sh,
+		       const struct flow_rec *r)
+{
+	uint64_t num[K_END];
+	char buf[REPORT_REC_MAX], *p = buf;
+	unsigned k, i;
+
+	num[K_PORT] = r->key.port;
+	num[K_CONNECTIONS] = r->conns;
+	num[K_PKTS_C2S] = r->pkts_c2s;
+	num[K_PKTS_S2C] = r->pkts_s2c;
+	num[K_BYTES_C2S] = r->bytes_c2s;
+	num[K_BYTES_S2C] = r->bytes_s2c;
+	for (k = 0;; k++) {
+		memcpy(p, sh->piece[k], REPORT_PIECE_MAX);	/* fixed size: no call */
+		p += sh->len[k];
+		switch (k) {
+		case K_CLIENT:
+		case K_SERVER:
+			p = str_end(report_addr(r->key.family, k == K_CLIENT ? r->key.client :
+						r->key.server, p, REPORT_ADDR_MAX));
+			break;
+		case K_PROTOCOL:
+			p = stpcpy(p, report_proto(r->key.proto));
+			break;
+		case K_DIRECTION:
+			p = stpcpy(p, flow_how_name((enum flow_how)r->how));
+			break;
+		case K_CPORTS:
+			for (i = 0; i < r->nports && i < FLOW_MAX_CLIENT_PORTS; i++) {
+				if (i)
+					*p++ = ',';
+				p = json_fmt_u64(stpcpy(p, sh->piece[K_CPORT]), r->cports[i]);
+			}
+			if (i)
+				p = stpcpy(p, sh->piece[K_CPORTS_END]);
+			else
+				*p++ = ']';
+			break;
+		case K_TRUNCATED:
+			p = stpcpy(p, r->ports_overflow ? "true" : "false");
+			break;
+		case K_FIRST:
+		case K_LAST:
+			p = str_end(report_time(k == K_FIRST ? r->first_ns : r->last_ns, 1,
+						p, REPORT_TIME_MAX));
+			break;
+		case K_END:
+			json_raw(o, NULL, buf, (size_t)(p - buf));
+			return;
+		default:	/* the numbers */
+			p = json_fmt_u64(p, num[k]);
+		}
+	}
 }
 
 int report_write(struct json_out *o, const struct report_meta *m,
 		 const struct report_stats *s, struct flow_table *t)
 {
 	char tb[REPORT_TIME_MAX];
+	struct rec_shape sh;
 	const uint32_t *order;
 	uint32_t n, i;
 	int r;
@@ -178,9 +290,11 @@ int report_write(struct json_out *o, const struct report_meta *m,
 
 	json_arr_begin(o, "communications");
 	if (!m->only_stats) {
+		if (shape_init(&sh, o) < 0)	/* a key too long or too deep: a bug */
+			o->error = JSON_OUT_ERR_MISUSE;
 		n = flow_sorted(t, &order);
 		for (i = 0; i < n; i++)
-			report_rec(o, &t->recs[order[i]]);
+			report_rec(o, &sh, &t->recs[order[i]]);
 	}
 	json_arr_end(o);
 

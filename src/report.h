@@ -12,6 +12,7 @@
 
 #define REPORT_TIME_MAX 40	/* "2024-01-01T00:00:00.000000Z" + slack */
 #define REPORT_ADDR_MAX 46	/* INET6_ADDRSTRLEN */
+#define REPORT_WORD_MAX 16	/* protocol and direction names, NUL included */
 
 struct report_stats {
 	uint64_t packets, bytes;	/* seen (after the filter); wire bytes */

@@ -863,6 +863,164 @@ static void test_emit_sink_failure(void)
 	T_EQ_INT(o.error, JSON_OUT_ERR_SINK);
 }
 
+/* Pre-formatted values: an object built from json_prefix() pieces and
+ * handed over with json_raw() is byte for byte what the emitter writes. */
+static void emit_nested(struct json_out *o, int i)
+{
+	json_obj_begin(o, NULL);
+	json_u64(o, "k", (uint64_t)i);
+	json_str(o, "q\"k", "v");
+	json_arr_begin(o, "arr");
+	json_u64(o, NULL, 1);
+	json_u64(o, NULL, 2);
+	json_arr_end(o);
+	json_arr_begin(o, "none");
+	json_arr_end(o);
+	json_obj_end(o);
+}
+
+/* Appends json_prefix(o, rel, first, key) to *p; 0 or -1. */
+static int put_prefix(const struct json_out *o, unsigned rel, int first,
+		      const char *key, char **p, const char *end)
+{
+	int n = json_prefix(o, rel, first, key, *p, (size_t)(end - *p));
+
+	if (n < 0)
+		return -1;
+	*p += n;
+	return 0;
+}
+
+static int raw_nested(struct json_out *o, int i)
+{
+	char text[512], *p = text, *end = text + sizeof(text);
+	int rc = 0;
+
+	*p++ = '{';
+	rc |= put_prefix(o, 1, 1, "k", &p, end);
+	p = json_fmt_u64(p, (uint64_t)i);
+	rc |= put_prefix(o, 1, 0, "q\"k", &p, end);
+	memcpy(p, "\"v\"", 3);
+	p += 3;
+	rc |= put_prefix(o, 1, 0, "arr", &p, end);
+	*p++ = '[';
+	rc |= put_prefix(o, 2, 1, NULL, &p, end);
+	*p++ = '1';
+	rc |= put_prefix(o, 2, 0, NULL, &p, end);
+	*p++ = '2';
+	rc |= put_prefix(o, 1, 1, NULL, &p, end);	/* before "]" */
+	*p++ = ']';
+	rc |= put_prefix(o, 1, 0, "none", &p, end);
+	memcpy(p, "[]", 2);
+	p += 2;
+	rc |= put_prefix(o, 0, 1, NULL, &p, end);	/* before "}" */
+	*p++ = '}';
+	json_raw(o, NULL, text, (size_t)(p - text));
+	return rc;
+}
+
+static void test_emit_prefix_raw(void)
+{
+	char a[1024], b[1024];
+	struct json_out oa, ob;
+	int pretty, i;
+
+	for (pretty = 0; pretty <= 1; pretty++) {
+		json_out_init(&oa, a, sizeof(a), NULL, NULL);
+		json_out_init(&ob, b, sizeof(b), NULL, NULL);
+		oa.pretty = ob.pretty = pretty;
+		json_obj_begin(&oa, NULL);
+		json_obj_begin(&ob, NULL);
+		json_arr_begin(&oa, "a");
+		json_arr_begin(&ob, "a");
+		for (i = 0; i < 3; i++) {
+			emit_nested(&oa, i);
+			T_EQ_INT(raw_nested(&ob, i), 0);
+		}
+		json_arr_end(&oa);
+		json_arr_end(&ob);
+		json_arr_begin(&oa, "r");
+		json_u64(&oa, NULL, 7);
+		json_arr_end(&oa);
+		json_raw(&ob, "r", pretty ? "[\n    7\n  ]" : "[7]", pretty ? 11 : 3);
+		json_obj_end(&oa);
+		json_obj_end(&ob);
+		T_EQ_INT(json_out_finish(&oa), 0);
+		T_EQ_INT(json_out_finish(&ob), 0);
+		T_EQ_INT(ob.len, oa.len);
+		T_CHECK(oa.len == ob.len && memcmp(a, b, oa.len) == 0);
+		T_EQ_INT(parse_n(b, ob.len), 1 + 2 + 3 * 11 + 3);
+	}
+}
+
+static void test_emit_prefix_limits(void)
+{
+	char out[1024], buf[256];
+	struct json_out o;
+	size_t len;
+	int i, n;
+
+	json_out_init(&o, out, sizeof(out), NULL, NULL);
+	o.pretty = 1;
+	for (i = 0; i < JSON_OUT_MAX_DEPTH - 1; i++)
+		json_arr_begin(&o, NULL);
+	json_obj_begin(&o, NULL);
+	len = o.len;
+	n = json_prefix(&o, 0, 0, "key", buf, sizeof(buf));	/* deepest */
+	T_EQ_INT(n, JSON_PREFIX_MAX(3));
+	T_CHECK(n > 0 && buf[0] == ',' && buf[1] == '\n' &&
+		memcmp(buf + n - 7, "\"key\": ", 7) == 0);
+	T_EQ_INT(json_prefix(&o, 0, 0, "key", buf, (size_t)n), n);	/* exact */
+	T_EQ_INT(json_prefix(&o, 0, 0, "key", buf, (size_t)n - 1), -1);
+	T_EQ_INT(json_prefix(&o, 1, 1, NULL, buf, sizeof(buf)), -1);	/* too deep */
+	n = json_prefix(&o, 0, 1, NULL, buf, sizeof(buf));	/* before a bracket */
+	T_EQ_INT(n, 1 + 2 * JSON_OUT_MAX_DEPTH);
+	T_CHECK(n > 0 && buf[0] == '\n' && buf[n - 1] == ' ');
+	T_EQ_INT(o.error, JSON_OUT_OK);	/* o itself is untouched */
+	T_EQ_INT(o.len, len);
+	json_out_init(&o, out, sizeof(out), NULL, NULL);
+	json_arr_begin(&o, NULL);
+	T_EQ_INT(json_prefix(&o, 0, 1, NULL, buf, sizeof(buf)), 0);	/* compact */
+	T_EQ_INT(json_prefix(&o, 0, 0, NULL, buf, sizeof(buf)), 1);
+	T_EQ_INT(buf[0], ',');
+}
+
+static void test_emit_raw_errors(void)
+{
+	char buf[64];
+	struct json_out o;
+
+	json_out_init(&o, buf, sizeof(buf), NULL, NULL);
+	json_arr_begin(&o, NULL);
+	json_raw(&o, "k", "1", 1);	/* a key inside an array */
+	T_EQ_INT(o.error, JSON_OUT_ERR_MISUSE);
+	json_raw(&o, NULL, "2", 1);	/* nothing after an error */
+	T_EQ_INT(o.len, 1);
+	json_out_init(&o, buf, 4, NULL, NULL);
+	json_raw(&o, NULL, "12345", 5);
+	T_EQ_INT(o.error, JSON_OUT_ERR_OVERFLOW);
+	T_EQ_INT(json_out_finish(&o), -1);
+}
+
+static void test_fmt_u64(void)
+{
+	static const uint64_t v[] = { 0, 7, 9, 10, 99, 100, 65535, 4294967296ULL,
+				      10000000000000000000ULL, UINT64_MAX };
+	static const char *const want[] = { "0", "7", "9", "10", "99", "100", "65535",
+					    "4294967296", "10000000000000000000",
+					    "18446744073709551615" };
+	char buf[JSON_U64_MAX + 4], *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(buf, '#', sizeof(buf));
+		end = json_fmt_u64(buf, v[i]);
+		T_EQ_INT(end - buf, strlen(want[i]));
+		T_CHECK(memcmp(buf, want[i], strlen(want[i])) == 0);
+		T_CHECK(memcmp(buf + JSON_U64_MAX, "####", 4) == 0);	/* room kept */
+	}
+}
+
 /* Runs f on a fresh emitter; returns the finish result. */
 static int misuse(void (*f)(struct json_out *))
 {
@@ -1034,6 +1192,10 @@ int main(void)
 	T_RUN(test_emit_sink_failure);
 	T_RUN(test_emit_misuse);
 	T_RUN(test_emit_max_depth);
+	T_RUN(test_emit_prefix_raw);
+	T_RUN(test_emit_prefix_limits);
+	T_RUN(test_emit_raw_errors);
+	T_RUN(test_fmt_u64);
 	T_RUN(test_roundtrip);
 	return T_DONE();
 }

@@ -150,6 +150,231 @@ static void test_report_sink_failure(void)
 	flow_free(&t);
 }
 
+/* ---- the record writer against the general emitter ---- */
+
+#define BIG_SINK (1 << 16)
+
+struct bigsink {
+	char data[BIG_SINK];
+	size_t len;
+};
+
+static int big_fn(void *ctx, const char *d, size_t n)
+{
+	struct bigsink *b = ctx;
+
+	if (n >= sizeof(b->data) - b->len)
+		return -1;
+	memcpy(b->data + b->len, d, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* The records as the general emitter writes them, member by member: the
+ * reference report_write's pre-formatted records must match byte for byte. */
+static void ref_records(struct json_out *o, struct flow_table *t)
+{
+	char a[REPORT_ADDR_MAX], tm[REPORT_TIME_MAX];
+	const uint32_t *order;
+	uint32_t n = flow_sorted(t, &order), i, j;
+
+	json_obj_begin(o, NULL);
+	json_arr_begin(o, "communications");
+	for (i = 0; i < n; i++) {
+		const struct flow_rec *r = &t->recs[order[i]];
+
+		json_obj_begin(o, NULL);
+		json_str(o, "client", report_addr(r->key.family, r->key.client, a, sizeof(a)));
+		json_str(o, "server", report_addr(r->key.family, r->key.server, a, sizeof(a)));
+		json_u64(o, "port", r->key.port);
+		json_str(o, "protocol", report_proto(r->key.proto));
+		json_str(o, "direction", flow_how_name((enum flow_how)r->how));
+		json_u64(o, "connections", r->conns);
+		json_u64(o, "packets_to_server", r->pkts_c2s);
+		json_u64(o, "packets_to_client", r->pkts_s2c);
+		json_u64(o, "bytes_to_server", r->bytes_c2s);
+		json_u64(o, "bytes_to_client", r->bytes_s2c);
+		json_arr_begin(o, "client_ports");
+		for (j = 0; j < r->nports && j < FLOW_MAX_CLIENT_PORTS; j++)
+			json_u64(o, NULL, r->cports[j]);
+		json_arr_end(o);
+		json_bool(o, "client_ports_truncated", r->ports_overflow);
+		json_str(o, "first_seen", report_time(r->first_ns, 1, tm, sizeof(tm)));
+		json_str(o, "last_seen", report_time(r->last_ns, 1, tm, sizeof(tm)));
+		json_obj_end(o);
+	}
+	json_arr_end(o);
+	json_obj_end(o);
+}
+
+/* Records are dense: the first st.flows of recs, written here directly so
+ * that every field can take its extreme values. */
+static struct flow_rec *add_rec(struct flow_table *t, int family, const char *client,
+				const char *server, uint16_t port, uint8_t proto)
+{
+	struct flow_rec *r = &t->recs[t->st.flows++];
+
+	memset(r, 0, sizeof(*r));
+	r->key.family = (uint8_t)family;
+	inet_pton(family == 4 ? AF_INET : AF_INET6, client, r->key.client);
+	inet_pton(family == 4 ? AF_INET : AF_INET6, server, r->key.server);
+	r->key.port = port;
+	r->key.proto = proto;
+	return r;
+}
+
+static void fill_edge_records(struct flow_table *t)
+{
+	struct flow_rec *r;
+	unsigned i;
+
+	r = add_rec(t, 4, "10.0.0.2", "10.0.0.1", 80, DEC_PROTO_TCP);	/* one port */
+	r->how = FLOW_HOW_SYN;
+	r->conns = 1;
+	r->nports = 1;
+	r->cports[0] = 40000;
+	r->first_ns = 1700000050 * SEC + 1000;
+	r->last_ns = 1700000059 * SEC + 999999999;
+	r = add_rec(t, 4, "255.255.255.255", "0.0.0.0", 0, DEC_PROTO_UDP);	/* no port */
+	r->how = FLOW_HOW_LOWER_PORT;
+	r = add_rec(t, 4, "192.168.100.200", "172.16.5.9", 65535, DEC_PROTO_TCP);
+	r->how = FLOW_HOW_COUNT;	/* out of range: "unknown" */
+	r->conns = UINT32_MAX;
+	r->pkts_c2s = UINT32_MAX;
+	r->pkts_s2c = 1;
+	r->bytes_c2s = UINT64_MAX;
+	r->bytes_s2c = 10;
+	r->nports = 200;	/* more than kept: only FLOW_MAX_CLIENT_PORTS shown */
+	r->ports_overflow = 1;
+	for (i = 0; i < FLOW_MAX_CLIENT_PORTS; i++)
+		r->cports[i] = (uint16_t)(i * 9000 + 1);
+	r->first_ns = 0;
+	r->last_ns = UINT64_MAX;	/* the latest time there is */
+	r = add_rec(t, 6, "2001:db8::2", "2001:db8::1", 443, DEC_PROTO_TCP);
+	r->how = FLOW_HOW_SYNACK;
+	r->nports = 2;
+	r->cports[0] = 50000;
+	r->cports[1] = 50001;
+	r->first_ns = 951782400ULL * SEC + 999;	/* a century's leap day */
+	r->last_ns = 4102444799ULL * SEC + 999999999;	/* the end of 2099 */
+	r = add_rec(t, 6, "::", "::1", 53, 1);	/* protocol "?" */
+	r->how = FLOW_HOW_WELLKNOWN;
+	r = add_rec(t, 6, "::ffff:192.0.2.1", "fe80::1:2:3:4", 22, DEC_PROTO_TCP);
+	r->how = FLOW_HOW_LISTENER;
+	r->nports = FLOW_MAX_CLIENT_PORTS;
+	r = add_rec(t, 6, "1::", "2001:db8:0:1:1:1:1:1", 8080, DEC_PROTO_UDP);
+	r->how = FLOW_HOW_EPHEMERAL;
+}
+
+/* Whole reports, compact and pretty, through a large and a tiny buffer
+ * (records longer than the buffer), against the reference. */
+static void test_report_records_match_emitter(void)
+{
+	static struct flow_table t;
+	static struct bigsink got, want;
+	struct report_meta m = { "h", "i", 0, 60 * SEC, 0, 0 };
+	static const size_t bufsz[] = { 16, 1 << 12 };
+	static char buf[1 << 12];
+	struct report_stats st;
+	struct json_out o;
+	const char *g, *w;
+	size_t b;
+	int pretty;
+
+	T_EQ_INT(flow_init(&t, 16, 16, 3600, 7), 0);
+	fill_edge_records(&t);
+	memset(&st, 0, sizeof(st));
+	for (pretty = 0; pretty <= 1; pretty++) {
+		for (b = 0; b < sizeof(bufsz) / sizeof(bufsz[0]); b++) {
+			got.len = want.len = 0;
+			json_out_init(&o, buf, bufsz[b], big_fn, &got);
+			o.pretty = pretty;
+			T_EQ_INT(report_write(&o, &m, &st, &t), 0);
+			json_out_init(&o, buf, bufsz[b], big_fn, &want);
+			o.pretty = pretty;
+			ref_records(&o, &t);
+			T_EQ_INT(json_out_finish(&o), 0);
+			g = strstr(got.data, "\"communications\"");
+			w = strstr(want.data, "\"communications\"");
+			T_CHECK(g && w && strcmp(g, w) == 0);
+			if (g && w && strcmp(g, w) != 0)
+				printf("  got:  %s\n  want: %s\n", g, w);
+		}
+	}
+	T_CHECK(strstr(got.data, "\"2001:db8::1\"") != NULL);
+	T_CHECK(strstr(got.data, "\"first_seen\": \"1970-01-01T00:00:00.000000Z\"") != NULL);
+	T_CHECK(strstr(got.data, "\"2554-07-21T23:34:33.709551Z\"") != NULL);
+	T_CHECK(strstr(got.data, "\"client_ports\": []") != NULL);
+	T_CHECK(strstr(got.data, "\"bytes_to_server\": 18446744073709551615") != NULL);
+	flow_free(&t);
+}
+
+/* A sink that fails, and an emitter that already failed: no record output,
+ * the report is an error. */
+static void test_report_records_after_error(void)
+{
+	static struct flow_table t;
+	struct report_meta m = { "h", "i", 0, SEC, 0, 0 };
+	struct report_stats st;
+	struct json_out o;
+	char buf[64];
+
+	T_EQ_INT(flow_init(&t, 16, 16, 3600, 3), 0);
+	fill_edge_records(&t);
+	memset(&st, 0, sizeof(st));
+	json_out_init(&o, buf, sizeof(buf), NULL, NULL);	/* far too small */
+	T_EQ_INT(report_write(&o, &m, &st, &t), -1);
+	T_EQ_INT(o.error, JSON_OUT_ERR_OVERFLOW);
+	T_CHECK(o.len <= sizeof(buf));
+	flow_free(&t);
+}
+
+static void test_report_names_fit(void)
+{
+	unsigned i;
+
+	for (i = 0; i <= FLOW_HOW_COUNT; i++)	/* "unknown" too */
+		T_CHECK(strlen(flow_how_name((enum flow_how)i)) < REPORT_WORD_MAX);
+	for (i = 0; i <= UINT8_MAX; i++)
+		T_CHECK(strlen(report_proto((uint8_t)i)) < REPORT_WORD_MAX);
+}
+
+static void test_report_time_extremes(void)
+{
+	char b[REPORT_TIME_MAX];
+
+	/* 64-bit nanoseconds end in 2554: years past 9999 cannot occur */
+	T_EQ_STR(report_time(UINT64_MAX, 1, b, sizeof(b)), "2554-07-21T23:34:33.709551Z");
+	T_EQ_STR(report_time(UINT64_MAX, 0, b, sizeof(b)), "2554-07-21T23:34:33Z");
+	T_EQ_STR(report_time(4102444799ULL * SEC + 999999999, 1, b, sizeof(b)),
+		 "2099-12-31T23:59:59.999999Z");
+	T_EQ_STR(report_time(951782400ULL * SEC + 123456789, 1, b, sizeof(b)),
+		 "2000-02-29T00:00:00.123456Z");	/* leap day of a century year */
+	T_EQ_STR(report_time(0, 1, b, 8), "invalid");	/* too small a buffer */
+}
+
+static void test_report_addr_forms(void)
+{
+	static const char *const v6[] = { "::", "::1", "1::", "2001:db8::1",
+					  "::ffff:192.0.2.1", "fe80::1:2:3:4",
+					  "2001:db8:0:1:1:1:1:1" };
+	char a[REPORT_ADDR_MAX], small[16];
+	uint8_t bin[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
+		inet_pton(AF_INET6, v6[i], bin);
+		T_EQ_STR(report_addr(6, bin, a, sizeof(a)), v6[i]);
+	}
+	inet_pton(AF_INET, "255.255.255.255", bin);
+	T_EQ_STR(report_addr(4, bin, a, sizeof(a)), "255.255.255.255");
+	T_EQ_STR(report_addr(4, bin, small, sizeof(small)), "255.255.255.255");
+	inet_pton(AF_INET, "0.0.0.0", bin);
+	T_EQ_STR(report_addr(4, bin, a, sizeof(a)), "0.0.0.0");
+	T_EQ_STR(report_addr(4, bin, small, 4), "?");	/* does not fit */
+}
+
 int main(void)
 {
 	T_RUN(test_report_exact_document);
@@ -157,5 +382,10 @@ int main(void)
 	T_RUN(test_report_formatters);
 	T_RUN(test_report_rec_line);
 	T_RUN(test_report_sink_failure);
+	T_RUN(test_report_records_match_emitter);
+	T_RUN(test_report_records_after_error);
+	T_RUN(test_report_names_fit);
+	T_RUN(test_report_time_extremes);
+	T_RUN(test_report_addr_forms);
 	return T_DONE();
 }
