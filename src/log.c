@@ -47,6 +47,10 @@ static int sys_on, sys_fd = -1, sys_failed;
 static time_t sys_retry_at;
 
 static const char *const log_names[] = { "error", "warning", "info", "debug" };
+#define LOG_MONTHS   12
+#define LOG_TM_YEAR0 1900	/* struct tm counts years from 1900 */
+static const char log_months[LOG_MONTHS][4] = { "Jan", "Feb", "Mar", "Apr",
+	"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 static const int sys_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
 static time_t mono_sec(void)
@@ -130,7 +134,13 @@ static void sys_send(enum log_level lvl, const char *msg)
 		}
 	}
 	now = time(NULL);
-	if (!localtime_r(&now, &tm) || !strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm))
+	/* RFC 3164 "Mmm dd hh:mm:ss", the C locale's %b %e %H:%M:%S (no
+	 * strftime: it is 1-2 KiB of the static binary for two formats) */
+	if (localtime_r(&now, &tm) && (unsigned)tm.tm_mon < LOG_MONTHS)
+		snprintf(stamp, sizeof(stamp), "%s %2d %02d:%02d:%02d",
+			 log_months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+	else
 		snprintf(stamp, sizeof(stamp), "-");
 	n = snprintf(b, sizeof(b), "<%d>%s %s[%ld]: %s", LOG_DAEMON | sys_prio[lvl], stamp,
 		     LOG_SYSLOG_IDENT, (long)getpid(), msg);
@@ -435,8 +445,12 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 		/* Only the file gets timestamps: stderr goes to a journal or a
 		 * terminal that has its own. */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		len = strftime(line, LOG_STAMP_MAX, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		if (gmtime_r(&ts.tv_sec, &tm))
+			grow(&len, snprintf(line, LOG_STAMP_MAX,
+					    "%04d-%02d-%02dT%02d:%02d:%02dZ ",
+					    tm.tm_year + LOG_TM_YEAR0, tm.tm_mon + 1,
+					    tm.tm_mday, tm.tm_hour, tm.tm_min,
+					    tm.tm_sec), LOG_STAMP_MAX);
 	}
 	grow(&len, snprintf(line + len, sizeof(line) - len, "d42pcap: "), sizeof(line));
 	msg = line + len;
