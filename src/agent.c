@@ -20,6 +20,15 @@ static int agent_sink(void *ctx, const char *data, size_t len)
 	return a->out.write(a->out.ctx, data, len);
 }
 
+/* Per-packet output needs each update's result at once, in order; and
+ * holding packets only pays with tables larger than the caches. */
+static int agent_may_defer(const struct agent *a)
+{
+	return !a->cfg->print_data && !a->cfg->live_entries &&
+	       !a->cfg->live_nok && !log_enabled(LOG_LVL_DEBUG) &&
+	       flow_wants_probes(&a->flows);
+}
+
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
 	       const char *iface, int linktype, int offline, uint64_t seed)
 {
@@ -35,6 +44,7 @@ int agent_init(struct agent *a, const struct config *cfg, const struct agent_out
 	if (flow_init(&a->flows, cfg->max_flows, cfg->max_listeners,
 		      cfg->listener_ttl, seed) < 0)
 		return -1;
+	a->defer = agent_may_defer(a);
 	return 0;
 }
 
@@ -70,6 +80,43 @@ static void agent_live_line(const char *tag, const struct flow_rec *r)
 	fprintf(stderr, "%s: %s\n", tag, line);
 }
 
+static struct agent_pending *agent_oldest(struct agent *a)
+{
+	return &a->ahead[(a->ahead_in - a->ahead_n) & (AGENT_AHEAD - 1)];
+}
+
+/* Also where the settings may have changed (between batches, SIGHUP):
+ * decide there whether the next packets may be held. */
+void agent_drain(struct agent *a)
+{
+	for (; a->ahead_n > 0; a->ahead_n--) {
+		struct agent_pending *e = agent_oldest(a);
+
+		flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
+	}
+	a->defer = agent_may_defer(a);
+}
+
+/* Decoded into e->p already: probe it, move the earlier ones on a stage. */
+static void agent_defer(struct agent *a, struct agent_pending *e, uint64_t ts)
+{
+	unsigned step;
+
+	e->ts = ts;
+	flow_probe(&a->flows, &e->p, &e->q);
+	a->ahead_in++;
+	a->ahead_n++;
+	for (step = 0; step < FLOW_PROBE_STEPS; step++) {
+		uint32_t back = (step + 1) * AGENT_AHEAD_STEP;
+		struct agent_pending *m;
+
+		if (a->ahead_n <= back)
+			break;
+		m = &a->ahead[(a->ahead_in - 1 - back) & (AGENT_AHEAD - 1)];
+		flow_probe_step(&a->flows, &m->p, &m->q, step);
+	}
+}
+
 /* Write the open interval [start_ns, end_ns) and start the next one. */
 static int agent_report(struct agent *a, uint64_t end_ns)
 {
@@ -80,6 +127,7 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 	uint32_t i, n;
 	int rc = 0, ok;
 
+	agent_drain(a);
 	if (a->cap) {
 		capture_drops(a->cap, &a->st.kernel_drops, &a->st.if_drops);
 		a->st.capture_down_ns = capture_down_ns(a->cap, end_ns);
@@ -140,39 +188,30 @@ static void agent_print_packet(const struct pkt *p, uint64_t ts)
 		p->ip_len, p->tcp_flags);
 }
 
-void agent_packet(void *user, uint64_t ts, const uint8_t *data,
-		  uint32_t caplen, uint32_t wirelen)
+static void agent_undecoded(struct agent *a, enum dec_reason why,
+			    uint32_t caplen, uint32_t wirelen)
 {
-	struct agent *a = user;
+	a->st.undecoded[why]++;
+	log_debug("packet not used: %s (caplen %u, len %u)",
+		  decode_reason_name(why), caplen, wirelen);
+	if (a->cfg->unprocessed_packets)
+		fprintf(stderr, "unprocessed: %s caplen=%u len=%u\n",
+			decode_reason_name(why), caplen, wirelen);
+}
+
+/* With per-packet output: decode and account at once, then print. */
+static void agent_packet_now(struct agent *a, uint64_t ts, const uint8_t *data,
+			     uint32_t caplen, uint32_t wirelen)
+{
 	struct flow_rec *rec = NULL;
 	struct pkt p;
 	enum dec_reason why;
 	enum flow_result fr;
 	char s[REPORT_ADDR_MAX], d[REPORT_ADDR_MAX];
 
-	if (a->offline) {
-		if (!a->started) {
-			a->started = 1;
-			a->start_ns = agent_boundary(a, ts);
-			a->end_ns = a->start_ns + a->interval_ns;
-		}
-		if (ts >= a->end_ns)
-			agent_advance(a, ts);
-	}
-	/* Timestamps going backwards are accounted in the open interval. */
-	if (ts > a->last_ts)
-		a->last_ts = ts;
-	a->st.packets++;
-	a->st.bytes += wirelen;
-
 	why = decode_packet(a->linktype, data, caplen, &p);
 	if (why != DEC_OK) {
-		a->st.undecoded[why]++;
-		log_debug("packet not used: %s (caplen %u, len %u)",
-			  decode_reason_name(why), caplen, wirelen);
-		if (a->cfg->unprocessed_packets)
-			fprintf(stderr, "unprocessed: %s caplen=%u len=%u\n",
-				decode_reason_name(why), caplen, wirelen);
+		agent_undecoded(a, why, caplen, wirelen);
 		return;
 	}
 	a->st.decoded++;
@@ -192,6 +231,48 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 			  report_addr(p.family, p.dst, d, sizeof(d)), p.dport,
 			  fr == FLOW_NEW ? "new record" : "record updated",
 			  flow_how_name((enum flow_how)rec->how));
+}
+
+void agent_packet(void *user, uint64_t ts, const uint8_t *data,
+		  uint32_t caplen, uint32_t wirelen)
+{
+	struct agent *a = user;
+	struct agent_pending *e;
+	enum dec_reason why;
+
+	if (a->offline) {
+		if (!a->started) {
+			a->started = 1;
+			a->start_ns = agent_boundary(a, ts);
+			a->end_ns = a->start_ns + a->interval_ns;
+		}
+		if (ts >= a->end_ns)
+			agent_advance(a, ts);
+	}
+	/* Timestamps going backwards are accounted in the open interval. */
+	if (ts > a->last_ts)
+		a->last_ts = ts;
+	a->st.packets++;
+	a->st.bytes += wirelen;
+
+	if (!a->defer) {	/* nothing is held then (see agent_drain()) */
+		agent_packet_now(a, ts, data, caplen, wirelen);
+		return;
+	}
+	/* Decode straight into a slot, freed first if all are held. */
+	if (a->ahead_n == AGENT_AHEAD) {
+		e = agent_oldest(a);
+		flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
+		a->ahead_n--;
+	}
+	e = &a->ahead[a->ahead_in & (AGENT_AHEAD - 1)];
+	why = decode_packet(a->linktype, data, caplen, &e->p);
+	if (why != DEC_OK) {
+		agent_undecoded(a, why, caplen, wirelen);
+		return;
+	}
+	a->st.decoded++;
+	agent_defer(a, e, ts);
 }
 
 int agent_tick(struct agent *a, uint64_t now)

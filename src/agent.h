@@ -15,6 +15,17 @@ struct capture;
 #define AGENT_OUT_BUF        (64 * 1024)	/* emitter buffer; reports stream through it */
 #define AGENT_MAX_NOK_LINES   100		/* live-entries-nok lines per interval */
 #define AGENT_HOST_MAX        256
+/* Packets decoded ahead of their table update, so that the table's memory
+ * for the next ones is fetched while this one is accounted (a cache miss
+ * per packet with large tables otherwise). A power of two. */
+#define AGENT_AHEAD           16
+#define AGENT_AHEAD_STEP      5	/* packets between flow_probe_step()s */
+
+struct agent_pending {
+	struct pkt p;
+	struct flow_probe q;
+	uint64_t ts;
+};
 
 /* Where finished reports go. begin() starts one report, the emitter streams
  * the document through write(), end() completes it (ok = 0 if the document
@@ -39,6 +50,9 @@ struct agent {
 	uint64_t last_ts;		/* latest packet time seen */
 	uint64_t reports;		/* written so far */
 	uint32_t nok_lines;
+	uint32_t ahead_in, ahead_n;	/* pending: [in - n, in) mod AGENT_AHEAD */
+	int defer;			/* packets may be held (no per-packet output) */
+	struct agent_pending ahead[AGENT_AHEAD];
 	char host[AGENT_HOST_MAX];
 	const char *iface;
 	struct capture *cap;		/* for drop statistics; may be NULL */
@@ -55,6 +69,9 @@ void agent_start_live(struct agent *a, uint64_t now_ns);
 /* capture_fn-compatible packet handler; user is the struct agent. */
 void agent_packet(void *user, uint64_t ts_ns, const uint8_t *data,
 		  uint32_t caplen, uint32_t wirelen);
+/* Account every packet agent_packet() still holds (it may hold up to
+ * AGENT_AHEAD): call after each capture batch. */
+void agent_drain(struct agent *a);
 /* Live: report if the interval ended by now_ns. Returns ms until the next
  * interval end (for the poll timeout). */
 int agent_tick(struct agent *a, uint64_t now_ns);

@@ -19,14 +19,37 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 _Static_assert(sizeof(struct flow_key) == 36, "flow_key must have no padding");
+_Static_assert(sizeof(struct flow_conn) * 4 == 64, "a conn set is one cache line");
+_Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
 
 #define V4_ADDR_BYTES 4
 #define V6_ADDR_BYTES 16
 #define TCP_SYN_ACK   (DEC_TCP_SYN | DEC_TCP_ACK)
 #define NS_PER_SEC    1000000000ull
 #define WELLKNOWN_MAX_SYSTEM 1023	/* IANA system ports are 1..1023 */
+#define CONN_MIN_ENTRIES     64
+#define CONN_WAYS            4	/* entries per set: one 64-byte cache line */
+#define CONN_ALIGN           64
+#define PROBE_SLOTS          4	/* index slots flow_probe_step() looks at */
+/* Records and cache this large: probe ahead (measured with make bench: a
+ * loss with 2.5 MiB of tables, a large gain with 240 MiB). */
+#define PROBE_MIN_BYTES      (8u << 20)
+#define TABLE_HUGE_PAGE      (2u << 20)	/* x86-64 and arm64 with 4 KiB pages */
+#define TABLE_HUGE_MIN       (8u << 20)	/* smaller tables: not worth a hint */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FLOW_PREFETCH(addr) __builtin_prefetch(addr)
+#else
+#define FLOW_PREFETCH(addr) ((void)(addr))
+#endif
+#define CONN_VICTIM_SHIFT    8	/* hash bits above the tag, below the set */
+#define CONN_TIME_SHIFT      20	/* conn valid times count 2^20 ns (~1 ms) */
+#define CONN_FOREVER         UINT32_MAX	/* valid while no listener is born */
+#define CONN_BORN_PER_LSN    2	/* born[] slots per listener: sparse, so
+				 * few entries end for another's listener */
 
 /* Odd 64-bit multipliers (splitmix64 / murmur3 finalizer constants). */
 #define MIX_K0 0x9e3779b97f4a7c15ull
@@ -202,16 +225,40 @@ static uint64_t splitmix(uint64_t *s)
 	return mix_final(*s);
 }
 
-/* Power of two >= 4/3 * max (load <= 3/4) and >= the probe window; always
- * more than max, so a cluster always ends in an empty slot. */
-static uint32_t slots_for(uint32_t max)
+static uint32_t pow2_at_least(uint32_t min, uint64_t want)
 {
-	uint64_t want = (uint64_t)max + max / 3;
-	uint32_t n = FLOW_PROBE_WINDOW;
+	uint32_t n = min;
 
 	while (n < want)
 		n <<= 1;
 	return n;
+}
+
+/* Zeroed, and untouched until used (calloc hands large blocks over as fresh
+ * pages). Large tables are looked up at random, so with a million flows
+ * each packet would miss the TLB as well as the cache: ask for huge pages
+ * there (a hint; ignored where unsupported). */
+static void *table_alloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+#ifdef MADV_HUGEPAGE
+	uintptr_t lo, hi;
+
+	if (p && n * size >= TABLE_HUGE_MIN) {
+		lo = ((uintptr_t)p + TABLE_HUGE_PAGE - 1) & ~(uintptr_t)(TABLE_HUGE_PAGE - 1);
+		hi = ((uintptr_t)p + n * size) & ~(uintptr_t)(TABLE_HUGE_PAGE - 1);
+		if (hi > lo)
+			(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+	}
+#endif
+	return p;
+}
+
+/* Power of two >= 4/3 * max (load <= 3/4) and >= the probe window; always
+ * more than max, so a cluster always ends in an empty slot. */
+static uint32_t slots_for(uint32_t max)
+{
+	return pow2_at_least(FLOW_PROBE_WINDOW, (uint64_t)max + max / 3);
 }
 
 int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
@@ -224,17 +271,29 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	t->nrecs = max_flows;
 	t->nslots = slots_for(max_flows);
 	t->nlsn = slots_for(max_listeners);
+	/* One entry per record is enough: a collision only costs a lookup. */
+	t->nconn = pow2_at_least(CONN_MIN_ENTRIES, max_flows);
+	t->nborn = pow2_at_least(CONN_MIN_ENTRIES,
+				 (uint64_t)max_listeners * CONN_BORN_PER_LSN);
+	t->clock = t->reset_stamp = 1;
 	t->max_flows = max_flows;
 	t->max_listeners = max_listeners;
 	t->listener_ttl_ns = (uint64_t)listener_ttl_s * NS_PER_SEC;
 	t->seed[0] = splitmix(&seed);
 	t->seed[1] = splitmix(&seed);
-	t->recs = calloc(t->nrecs, sizeof *t->recs);
-	t->slot = calloc(t->nslots, sizeof *t->slot);
+	t->recs = table_alloc(t->nrecs, sizeof *t->recs);
+	t->slot = table_alloc(t->nslots, sizeof *t->slot);
 	t->order = calloc(max_flows, sizeof *t->order);
 	t->skeys = calloc(max_flows, sizeof *t->skeys);
-	t->lsn = calloc(t->nlsn, sizeof *t->lsn);
-	if (!t->recs || !t->slot || !t->order || !t->skeys || !t->lsn) {
+	t->lsn = table_alloc(t->nlsn, sizeof *t->lsn);
+	t->conn_mem = table_alloc((size_t)t->nconn + CONN_WAYS, sizeof *t->conn);
+	/* sets must not straddle cache lines; calloc aligns to 16 only */
+	if (t->conn_mem)
+		t->conn = (struct flow_conn *)(((uintptr_t)t->conn_mem + CONN_ALIGN - 1) &
+					       ~(uintptr_t)(CONN_ALIGN - 1));
+	t->born = table_alloc(t->nborn, sizeof *t->born);
+	if (!t->recs || !t->slot || !t->order || !t->skeys || !t->lsn ||
+	    !t->conn || !t->born) {
 		flow_free(t);
 		return -1;
 	}
@@ -248,7 +307,81 @@ void flow_free(struct flow_table *t)
 	free(t->order);
 	free(t->skeys);
 	free(t->lsn);
+	free(t->conn_mem);
+	free(t->born);
 	memset(t, 0, sizeof *t);
+}
+
+/* ---- connection cache -------------------------------------------------- */
+
+/* Moves the clock on and returns it. When it would wrap, stamps taken
+ * before could look current again: clear them all (once per 2^32). */
+static uint32_t conn_tick(struct flow_table *t)
+{
+	if (++t->clock == UINT32_MAX) {
+		memset(t->conn, 0, (size_t)t->nconn * sizeof *t->conn);
+		memset(t->born, 0, (size_t)t->nborn * sizeof *t->born);
+		t->clock = t->reset_stamp = 1;
+	}
+	return t->clock;
+}
+
+/* One value per endpoint, the same whichever side sent the packet, so both
+ * directions share an entry. IPv4: exact (address and port in 48 bits).
+ * IPv6: a keyed digest; a tie between distinct endpoints only costs a
+ * failed check against the record. */
+static inline uint64_t conn_endpoint(const struct flow_table *t,
+				     const uint8_t *a, uint16_t port,
+				     uint8_t family)
+{
+	if (family == 4)
+		return load32(a) << 16 | port;
+	return mix_step(mix_step(t->seed[1] ^ port, load64(a)),
+			load64(a + sizeof(uint64_t)));
+}
+
+static inline uint32_t *conn_born(const struct flow_table *t, uint64_t ep)
+{
+	return &t->born[(uint32_t)(((ep ^ t->seed[1]) * MIX_K0) >> 32) &
+			(t->nborn - 1)];
+}
+
+/* Listener (ip, port) came alive: entries filled before no longer hold
+ * for connections with that endpoint. */
+static void conn_birth(struct flow_table *t, const uint8_t *ip, uint16_t port,
+		       uint8_t family)
+{
+	uint32_t now = conn_tick(t);
+
+	*conn_born(t, conn_endpoint(t, ip, port, family)) = now;
+}
+
+/* Keyed on the two endpoints in their fixed order, so both directions of
+ * a connection find the same set. */
+static inline uint64_t conn_hash(const struct flow_table *t, uint64_t lo,
+				 uint64_t hi, uint8_t proto)
+{
+	uint64_t h = (lo ^ t->seed[0]) * MIX_K1;
+
+	return (h ^ (h >> 32) ^ hi ^ ((uint64_t)proto << 56)) * MIX_K2;
+}
+
+static inline struct flow_conn *conn_set(const struct flow_table *t,
+					 uint64_t h)
+{
+	uint32_t sets = t->nconn / CONN_WAYS;
+
+	return &t->conn[((uint32_t)(h >> 32) & (sets - 1)) * CONN_WAYS];
+}
+
+/* Time in conn units since conn_base_ns; UINT32_MAX when too far out (it
+ * then matches only entries valid for good). Before the base: UINT32_MAX
+ * too, but callers refuse that case first. */
+static inline uint32_t conn_time(const struct flow_table *t, uint64_t ts)
+{
+	uint64_t u = (ts - t->conn_base_ns) >> CONN_TIME_SHIFT;
+
+	return u >= UINT32_MAX ? UINT32_MAX : (uint32_t)u;
 }
 
 /* ---- listeners --------------------------------------------------------- */
@@ -273,10 +406,11 @@ static inline int lsn_is(const struct flow_listener *l, const uint8_t *ip,
 	       memcmp(l->ip, ip, addr_len(family)) == 0;
 }
 
-/* 1 if (ip, port, proto) is a listener not expired as of now. */
-static int lsn_live(const struct flow_table *t, uint8_t family,
-		    const uint8_t *ip, uint16_t port, uint8_t proto,
-		    uint64_t now)
+/* The listener (ip, port, proto) if it has not expired as of now, or NULL. */
+static const struct flow_listener *lsn_live(const struct flow_table *t,
+					    uint8_t family, const uint8_t *ip,
+					    uint16_t port, uint8_t proto,
+					    uint64_t now)
 {
 	uint32_t mask = t->nlsn - 1, i = lsn_home(t, ip, port, proto, family);
 	uint32_t n;
@@ -285,11 +419,11 @@ static int lsn_live(const struct flow_table *t, uint8_t family,
 		const struct flow_listener *l = &t->lsn[i];
 
 		if (l->family == 0)
-			return 0;
+			return NULL;
 		if (lsn_is(l, ip, port, proto, family))
-			return !lsn_expired(t, l, now);
+			return lsn_expired(t, l, now) ? NULL : l;
 	}
-	return 0;
+	return NULL;
 }
 
 /* Backward-shift deletion: pull later members of the cluster into the hole
@@ -358,6 +492,8 @@ static void lsn_learn(struct flow_table *t, uint8_t family, const uint8_t *ip,
 			break;
 		}
 		if (lsn_is(l, ip, port, proto, family)) {
+			if (lsn_expired(t, l, now))	/* alive again */
+				conn_birth(t, ip, port, family);
 			if (now > l->last_ns)
 				l->last_ns = now;
 			return;
@@ -377,6 +513,7 @@ static void lsn_learn(struct flow_table *t, uint8_t family, const uint8_t *ip,
 		}
 		t->st.listeners++;
 	}
+	conn_birth(t, ip, port, family);
 	memset(slot, 0, sizeof *slot);
 	memcpy(slot->ip, ip, addr_len(family));
 	slot->port = port;
@@ -440,20 +577,43 @@ struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k)
 	return NULL;
 }
 
-/* Rule 3: no handshake flag. Sets *srv_dst (1: destination is the server). */
+/* Last conn time unit in which listener l is surely still live; 0 (do
+ * not cache) when that is not even the first unit. Conservative: rounding
+ * only ends the entry early. */
+static uint32_t conn_until(const struct flow_table *t,
+			   const struct flow_listener *l)
+{
+	uint64_t end = l->last_ns + t->listener_ttl_ns, u;
+
+	if (end < l->last_ns)
+		return CONN_FOREVER;	/* overflow: lsn_expired() never fires */
+	if (end < t->conn_base_ns)
+		return 0;
+	u = (end - t->conn_base_ns) >> CONN_TIME_SHIFT;
+	if (u == 0)
+		return 0;
+	return u - 1 >= CONN_FOREVER ? CONN_FOREVER - 1 : (uint32_t)(u - 1);
+}
+
+/* Rule 3: no handshake flag. Sets *srv_dst (1: destination is the server)
+ * and *valid, how long the answer holds while no listener comes alive:
+ * CONN_FOREVER, a conn time unit, or 0 (not to be cached). */
 static enum flow_how guess_server(const struct flow_table *t,
 				  const struct pkt *p, uint64_t now,
-				  size_t alen, int *srv_dst)
+				  size_t alen, int *srv_dst, uint32_t *valid)
 {
+	const struct flow_listener *ld, *ls;
 	int wd, ws, ed, es;
 
+	*valid = CONN_FOREVER;
 	if (t->st.listeners) {
-		if (lsn_live(t, p->family, p->dst, p->dport, p->proto, now)) {
-			*srv_dst = 1;
-			return FLOW_HOW_LISTENER;
-		}
-		if (lsn_live(t, p->family, p->src, p->sport, p->proto, now)) {
-			*srv_dst = 0;
+		ld = lsn_live(t, p->family, p->dst, p->dport, p->proto, now);
+		ls = lsn_live(t, p->family, p->src, p->sport, p->proto, now);
+		if (ld || ls) {
+			*srv_dst = ld != NULL;
+			/* Both listen: the destination wins, so the answer
+			 * depends on the direction; the cache cannot hold it. */
+			*valid = ld && ls ? 0 : conn_until(t, ld ? ld : ls);
 			return FLOW_HOW_LISTENER;
 		}
 	}
@@ -489,24 +649,116 @@ static inline void add_client_port(struct flow_rec *r, uint16_t port)
 		r->ports_overflow = 1;
 }
 
-enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
-			     uint64_t ts_ns, struct flow_rec **rec)
+/* Stored keys and decoded packets both have zero IPv4 tails. */
+static inline int addr_eq(const uint8_t *a, const uint8_t *b, uint8_t family)
+{
+	if (family == 4)
+		return load32(a) == load32(b);
+	return load64(a) == load64(b) &&
+	       load64(a + sizeof(uint64_t)) == load64(b + sizeof(uint64_t));
+}
+
+static inline int rec_is(const struct flow_rec *r, const uint8_t *cli,
+			 const uint8_t *srv, uint16_t port, uint8_t proto,
+			 uint8_t family)
+{
+	return r->key.port == port && r->key.proto == proto &&
+	       r->key.family == family && addr_eq(r->key.client, cli, family) &&
+	       addr_eq(r->key.server, srv, family);
+}
+
+static inline void rec_account(struct flow_rec *r, const struct pkt *p,
+			       uint64_t ts_ns, enum flow_how how, int srv_dst)
+{
+	uint32_t *pkts = srv_dst ? &r->pkts_c2s : &r->pkts_s2c;
+	uint64_t *bytes = srv_dst ? &r->bytes_c2s : &r->bytes_s2c;
+
+	if (how < r->how)
+		r->how = (uint8_t)how;
+	if (ts_ns < r->first_ns)
+		r->first_ns = ts_ns;
+	if (ts_ns > r->last_ns)
+		r->last_ns = ts_ns;
+	if (how == FLOW_HOW_SYN && r->conns != UINT32_MAX)
+		r->conns++;
+	/* Selected, not branched on: the direction is a coin toss per packet
+	 * and a mispredicted branch costs more than the rest of this. */
+	*pkts += *pkts != UINT32_MAX;
+	*bytes += p->ip_len;
+}
+
+/* Filled before the last reset or before a listener was born on either
+ * endpoint: no longer holds. (stamp == clock, the common case, is fresh.) */
+static int conn_stale(const struct flow_table *t, const struct flow_conn *c,
+		      const struct flow_probe *q)
+{
+	return c->stamp < t->reset_stamp || *conn_born(t, q->es) > c->stamp ||
+	       *conn_born(t, q->ed) > c->stamp;
+}
+
+/* The record a cached entry names for this packet, or NULL. Every hit is
+ * checked against the record (addresses, server port) and the entry (client
+ * port), so a collision is only a miss. */
+static inline struct flow_rec *conn_find(struct flow_table *t,
+					 const struct pkt *p, uint64_t ts_ns,
+					 const struct flow_probe *q,
+					 int *srv_dst, enum flow_how *how)
+{
+	uint32_t now = conn_time(t, ts_ns), w;
+
+	for (w = 0; w < CONN_WAYS; w++) {
+		const struct flow_conn *c = &q->set[w];
+		struct flow_rec *r;
+		int sd;
+
+		if (c->tag != q->tag || now > c->valid ||
+		    (c->stamp != t->clock && conn_stale(t, c, q)))
+			continue;
+		sd = !!(c->flags & FLOW_CONN_SRV_HI) == q->dst_hi;
+		r = &t->recs[c->rec - 1];
+		if (c->cport == (sd ? p->sport : p->dport) &&
+		    rec_is(r, sd ? p->src : p->dst, sd ? p->dst : p->src,
+			   sd ? p->dport : p->sport, p->proto, p->family)) {
+			*srv_dst = sd;
+			*how = (enum flow_how)(c->flags & FLOW_CONN_HOW_MASK);
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/* Way to fill: one holding this tag (most likely this connection, gone
+ * stale), else one unused since the last reset, else a pseudo-random one. */
+static struct flow_conn *conn_victim(const struct flow_table *t,
+				     const struct flow_probe *q)
+{
+	struct flow_conn *set = q->set;
+	uint32_t w;
+
+	for (w = 0; w < CONN_WAYS; w++)
+		if (set[w].tag == q->tag)
+			return &set[w];
+	for (w = 0; w < CONN_WAYS; w++)
+		if (set[w].stamp < t->reset_stamp)
+			return &set[w];
+	return &set[(q->h >> CONN_VICTIM_SHIFT) & (CONN_WAYS - 1)];
+}
+
+/* Everything but a cache hit: handshakes, first packets, misses. */
+static enum flow_result update_slow(struct flow_table *t, const struct pkt *p,
+				    uint64_t ts_ns, const struct flow_probe *q,
+				    struct flow_rec **rec)
 {
 	struct flow_key k;
 	struct flow_rec *r;
+	struct flow_conn *c;
 	enum flow_how how;
 	const uint8_t *cli, *srv;
-	size_t alen;
+	size_t alen = addr_len(p->family);
+	uint32_t valid = 0;
 	int srv_dst = 1, isnew = 0;
 	uint16_t port;
 	uint8_t hs;
-
-	if (rec)
-		*rec = NULL;
-	if ((p->family != 4 && p->family != 6) ||
-	    (p->proto != DEC_PROTO_TCP && p->proto != DEC_PROTO_UDP))
-		return FLOW_DROPPED;	/* caller bug: not counted */
-	alen = addr_len(p->family);
 
 	hs = p->proto == DEC_PROTO_TCP ? (p->tcp_flags & TCP_SYN_ACK) : 0;
 	if (hs == DEC_TCP_SYN) {
@@ -517,7 +769,7 @@ enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
 		srv_dst = 0;
 		lsn_learn(t, p->family, p->src, p->sport, p->proto, ts_ns);
 	} else {
-		how = guess_server(t, p, ts_ns, alen, &srv_dst);
+		how = guess_server(t, p, ts_ns, alen, &srv_dst, &valid);
 	}
 
 	cli = srv_dst ? p->src : p->dst;
@@ -539,30 +791,169 @@ enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
 	if (isnew) {
 		r->how = (uint8_t)how;
 		r->first_ns = r->last_ns = ts_ns;
-	} else {
-		if (how < r->how)
-			r->how = (uint8_t)how;
-		if (ts_ns < r->first_ns)
-			r->first_ns = ts_ns;
-		if (ts_ns > r->last_ns)
-			r->last_ns = ts_ns;
 	}
-	if (how == FLOW_HOW_SYN && r->conns != UINT32_MAX)
-		r->conns++;
-	if (srv_dst) {
-		if (r->pkts_c2s != UINT32_MAX)
-			r->pkts_c2s++;
-		r->bytes_c2s += p->ip_len;
-		add_client_port(r, p->sport);
-	} else {
-		if (r->pkts_s2c != UINT32_MAX)
-			r->pkts_s2c++;
-		r->bytes_s2c += p->ip_len;
-		add_client_port(r, p->dport);
+	rec_account(r, p, ts_ns, how, srv_dst);
+	add_client_port(r, srv_dst ? p->sport : p->dport);
+	/* Handshakes teach listeners and are rare: they never fill one.
+	 * lsn_learn() above may have moved the clock: take it now. */
+	if (valid != 0) {
+		c = conn_victim(t, q);
+		c->rec = (uint32_t)(r - t->recs) + 1;
+		c->stamp = t->clock;
+		c->valid = valid;
+		c->cport = srv_dst ? p->sport : p->dport;
+		c->tag = q->tag;
+		c->flags = (uint8_t)(how | (srv_dst == q->dst_hi ? FLOW_CONN_SRV_HI : 0));
 	}
+	*rec = r;
+	return isnew ? FLOW_NEW : FLOW_UPDATED;
+}
+
+static inline int pkt_usable(const struct pkt *p)
+{
+	return (p->family == 4 || p->family == 6) &&
+	       (p->proto == DEC_PROTO_TCP || p->proto == DEC_PROTO_UDP);
+}
+
+static inline int pkt_syn(const struct pkt *p)
+{
+	return p->proto == DEC_PROTO_TCP && (p->tcp_flags & DEC_TCP_SYN);
+}
+
+int flow_wants_probes(const struct flow_table *t)
+{
+	return (uint64_t)t->nrecs * sizeof *t->recs +
+	       (uint64_t)t->nconn * sizeof *t->conn >= PROBE_MIN_BYTES;
+}
+
+void flow_probe(const struct flow_table *t, const struct pkt *p,
+		struct flow_probe *q)
+{
+	q->es = conn_endpoint(t, p->src, p->sport, p->family);
+	q->ed = conn_endpoint(t, p->dst, p->dport, p->family);
+	q->dst_hi = q->ed > q->es;
+	q->h = conn_hash(t, q->dst_hi ? q->es : q->ed,
+			 q->dst_hi ? q->ed : q->es, p->proto);
+	q->set = conn_set(t, q->h);
+	q->tag = (uint8_t)q->h;
+	q->nhome = 0;
+	FLOW_PREFETCH(q->set);
+}
+
+/* A record spans two or three cache lines (104 bytes, not aligned). */
+static inline void prefetch_rec(const struct flow_rec *r)
+{
+	const char *b = (const char *)r;
+
+	FLOW_PREFETCH(b);
+	FLOW_PREFETCH(b + sizeof *r / 2);
+	FLOW_PREFETCH(b + sizeof *r - 1);
+}
+
+/* Index slot and tag where a lookup of this orientation starts. */
+static void probe_home(const struct flow_table *t, const struct pkt *p,
+		       int srv_dst, struct flow_probe *q)
+{
+	uint64_t h = srv_dst ? rec_hash(t, p->src, p->dst, p->dport, p->proto, p->family)
+			     : rec_hash(t, p->dst, p->src, p->sport, p->proto, p->family);
+
+	q->home[q->nhome] = (uint32_t)h & (t->nslots - 1);
+	q->tags[q->nhome] = slot_tag(h);
+	FLOW_PREFETCH(&t->slot[q->home[q->nhome]]);
+	q->nhome++;
+}
+
+/* Step 0: the set is in cache now. A hit needs its record; a miss will
+ * look up listeners (rule 3) or learn one (handshakes), and the index in
+ * one orientation or, undecided yet, both. Step 1: the records the index
+ * slots name (a few slots on: clusters are short at load <= 3/4). */
+void flow_probe_step(const struct flow_table *t, const struct pkt *p,
+		     struct flow_probe *q, unsigned step)
+{
+	uint32_t w, n, i, s;
+	uint8_t hs;
+
+	if (!pkt_usable(p))
+		return;
+	if (step == 1) {
+		for (n = 0; n < q->nhome; n++)
+			for (w = 0, i = q->home[n]; w < PROBE_SLOTS; w++, i = (i + 1) & (t->nslots - 1)) {
+				s = t->slot[i];
+				if (s == 0)
+					break;
+				if (s >> FLOW_SLOT_BITS == q->tags[n]) {
+					prefetch_rec(&t->recs[(s & SLOT_REC_MASK) - 1]);
+					break;
+				}
+			}
+		return;
+	}
+	q->nhome = 0;
+	hs = p->proto == DEC_PROTO_TCP ? (p->tcp_flags & TCP_SYN_ACK) : 0;
+	if (!(hs & DEC_TCP_SYN))
+		for (w = 0; w < CONN_WAYS; w++) {
+			const struct flow_conn *c = &q->set[w];
+
+			if (c->tag == q->tag && c->rec - 1 < t->st.flows) {
+				prefetch_rec(&t->recs[c->rec - 1]);
+				if (c->stamp != t->clock) {	/* see conn_stale() */
+					FLOW_PREFETCH(conn_born(t, q->es));
+					FLOW_PREFETCH(conn_born(t, q->ed));
+				}
+				return;
+			}
+		}
+	if (hs != TCP_SYN_ACK && (hs == DEC_TCP_SYN || t->st.listeners))
+		FLOW_PREFETCH(&t->lsn[lsn_home(t, p->dst, p->dport, p->proto, p->family)]);
+	if (hs != DEC_TCP_SYN && (hs == TCP_SYN_ACK || t->st.listeners))
+		FLOW_PREFETCH(&t->lsn[lsn_home(t, p->src, p->sport, p->proto, p->family)]);
+	if (hs != TCP_SYN_ACK)
+		probe_home(t, p, 1, q);
+	if (hs != DEC_TCP_SYN)
+		probe_home(t, p, 0, q);
+}
+
+enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
+				    const struct flow_probe *q, uint64_t ts_ns,
+				    struct flow_rec **rec)
+{
+	struct flow_rec *r = NULL;
+	enum flow_result res = FLOW_UPDATED;
+	enum flow_how how;
+	int srv_dst;
+
+	if (!pkt_usable(p)) {
+		if (rec)
+			*rec = NULL;
+		return FLOW_DROPPED;	/* caller bug: not counted */
+	}
+	if (!t->conn_base_set) {
+		t->conn_base_ns = ts_ns;
+		t->conn_base_set = 1;
+	}
+	/* A listener expired when an entry was filled may be alive at an
+	 * earlier time: entries hold only for packets not older than any
+	 * seen since they were filled. */
+	if (!pkt_syn(p) && ts_ns >= t->conn_latest)
+		r = conn_find(t, p, ts_ns, q, &srv_dst, &how);
+	if (ts_ns > t->conn_latest)
+		t->conn_latest = ts_ns;
+	if (r)
+		rec_account(r, p, ts_ns, how, srv_dst);
+	else
+		res = update_slow(t, p, ts_ns, q, &r);
 	if (rec)
 		*rec = r;
-	return isnew ? FLOW_NEW : FLOW_UPDATED;
+	return res;
+}
+
+enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
+			     uint64_t ts_ns, struct flow_rec **rec)
+{
+	struct flow_probe q;
+
+	flow_probe(t, p, &q);
+	return flow_update_probed(t, p, &q, ts_ns, rec);
 }
 
 /* ---- interval end ------------------------------------------------------ */
@@ -762,6 +1153,9 @@ void flow_reset(struct flow_table *t, uint64_t now_ns)
 	memset(t->recs, 0, (size_t)t->st.flows * sizeof *t->recs);
 	memset(t->slot, 0, (size_t)t->nslots * sizeof *t->slot);
 	t->st.flows = 0;
+	t->reset_stamp = conn_tick(t);	/* entries name records */
+	t->conn_base_set = 0;
+	t->conn_latest = 0;	/* no entry left that it protects */
 	t->st.flow_drops = 0;
 	t->st.listener_drops = 0;
 	/* A deletion may pull a later entry into slot i: look at i again.
@@ -869,5 +1263,23 @@ int flow_check(const struct flow_table *t)
 	}
 	if (used != t->st.listeners || used > t->max_listeners)
 		return -1;
+
+	/* Cache entries of this interval name records in use, by a decision
+	 * a packet without SYN can have; no stamp is from the future. */
+	for (i = 0; i < t->nconn; i++) {
+		const struct flow_conn *c = &t->conn[i];
+
+		if (c->stamp > t->clock)
+			return -1;
+		if (c->stamp < t->reset_stamp)
+			continue;
+		if (c->rec == 0 || c->rec > t->st.flows || c->valid == 0 ||
+		    (c->flags & FLOW_CONN_HOW_MASK) < FLOW_HOW_LISTENER ||
+		    (c->flags & FLOW_CONN_HOW_MASK) >= FLOW_HOW_COUNT)
+			return -1;
+	}
+	for (i = 0; i < t->nborn; i++)
+		if (t->born[i] > t->clock)
+			return -1;
 	return 0;
 }

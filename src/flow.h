@@ -57,12 +57,42 @@ struct flow_listener {
 	uint64_t last_ns;	/* last time it was confirmed (SYN/SYN+ACK) */
 };
 
+/* Connection cache: one direct-mapped entry per (address, port) pair in
+ * either direction, naming the record and which side is the server, so most
+ * packets of a connection skip the listener lookups and the record index.
+ * An entry holds only while the listener state it was decided under holds:
+ * it is stamped with t->clock, which moves on at every reset and whenever a
+ * listener comes alive (born[] keeps when, per hashed endpoint), and `valid`
+ * bounds it by the expiry of the listener that decided. */
+struct flow_conn {
+	uint32_t rec;		/* record number + 1; 0 = empty */
+	uint32_t stamp;		/* t->clock when filled; 0 = never valid */
+	uint32_t valid;		/* last time unit (see flow.c) it may be used */
+	uint16_t cport;		/* client port */
+	uint8_t tag;		/* hash bits: most mismatches skip the record */
+	uint8_t flags;		/* enum flow_how decided (never SYN/SYN+ACK),
+				 * FLOW_CONN_SRV_HI: server = higher endpoint */
+};
+#define FLOW_CONN_HOW_MASK 0x07
+#define FLOW_CONN_SRV_HI   0x08
+
 struct flow_stats {
 	uint64_t flow_drops;		/* new records refused: table full */
 	uint64_t listener_drops;	/* new listeners refused: table full */
 	uint32_t flows;			/* records in use this interval */
 	uint32_t listeners;		/* listeners held; those expired
 					 * are purged by flow_reset() */
+};
+
+/* Where a packet's connection sits in the cache (see flow_probe()). */
+struct flow_probe {
+	uint64_t es, ed, h;	/* endpoint values (source, destination), hash */
+	struct flow_conn *set;
+	uint32_t home[2];	/* index slots for a lookup the cache can't spare */
+	uint32_t tags[2];	/* and their tags */
+	uint8_t nhome;
+	uint8_t dst_hi;		/* destination is the higher endpoint */
+	uint8_t tag;
 };
 
 /* Records are dense (the first st.flows of recs are in use) and found
@@ -81,7 +111,15 @@ struct flow_table {
 	uint32_t *order;		/* max_flows indices, for sorted output */
 	struct flow_sortkey *skeys;	/* max_flows keys, for sorting */
 	struct flow_listener *lsn;	/* nlsn slots */
-	uint32_t nrecs, nslots, nlsn;	/* nslots, nlsn: powers of two */
+	struct flow_conn *conn;		/* nconn entries, in conn_mem */
+	void *conn_mem;
+	uint32_t *born;			/* nborn clock values, see flow_conn */
+	uint32_t nrecs, nslots, nlsn, nconn, nborn;	/* all but nrecs:
+							 * powers of two */
+	uint32_t clock, reset_stamp;	/* see struct flow_conn */
+	uint64_t conn_base_ns;		/* time origin of conn[].valid */
+	uint64_t conn_latest;		/* latest packet time since the reset */
+	int conn_base_set;
 	uint32_t max_flows, max_listeners;	/* configured caps */
 	uint64_t listener_ttl_ns;
 	uint64_t seed[2];		/* keyed hash: hostile keys can't collide at will */
@@ -102,6 +140,24 @@ void flow_free(struct flow_table *t);
  * NULL. Family not 4/6 or proto not TCP/UDP: FLOW_DROPPED, not counted. */
 enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
 			     uint64_t ts_ns, struct flow_rec **rec);
+
+/* The same in steps, so a caller holding several packets can overlap their
+ * memory accesses: flow_probe() hashes p and prefetches its cache set;
+ * flow_probe_step(), called FLOW_PROBE_STEPS times some packets apart,
+ * prefetches what that names: the record, or on a miss the listener and
+ * index slots and then the records those name; flow_update_probed() does
+ * what flow_update() does. Nothing changes the table until the last call. */
+#define FLOW_PROBE_STEPS 2
+/* 1 if the tables are large enough for that to pay: below, they sit in the
+ * caches and the extra steps cost more than the misses they hide. */
+int flow_wants_probes(const struct flow_table *t);
+void flow_probe(const struct flow_table *t, const struct pkt *p,
+		struct flow_probe *q);
+void flow_probe_step(const struct flow_table *t, const struct pkt *p,
+		     struct flow_probe *q, unsigned step);
+enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
+				    const struct flow_probe *q, uint64_t ts_ns,
+				    struct flow_rec **rec);
 
 /* Number of records in use; *order (if order) gets their indices in t->recs,
  * sorted by (family, server, port, proto, client). No allocation: the

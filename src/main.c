@@ -337,6 +337,7 @@ int main(int argc, char **argv)
 				agent_flush(&agent, agent.last_ts);
 			}
 		}
+		agent_drain(&agent);	/* no packet waits past its batch */
 		if (d42) {
 			d42_step(d42, pfd[PFD_HTTP].revents, now_mono_ms());
 			if (!capturing && d42_stuck(d42))

@@ -255,6 +255,7 @@ void settings_reload(const struct settings_env *e)
 		}
 	apply_filters(e, n, list);
 	apply_log(e, n, list);
+	agent_drain(e->agent);	/* per-packet output may have been switched */
 	log_info("SIGHUP: reloaded %s; applied: %s%s", e->path, list[0] ? list : "nothing",
 		 restart ? "; some changes need a restart (see above)" : "");
 }

@@ -951,6 +951,350 @@ static void test_property_random(void)
 	flow_free(&t);
 }
 
+
+/* ---- connection cache ---------------------------------------------------
+ * A cached decision must never outlive the listener state it came from. */
+
+/* A connection decided by the port rules, then a listener born on its
+ * client side: the next packet is decided by the listener. */
+static void test_cache_listener_birth(void)
+{
+	struct flow_table t;
+	int i;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 600, SEED), 0);
+	for (i = 0; i < 3; i++)	/* ephemeral rule: server 10.9.0.1:5000 */
+		T_CHECK(upd(&t, mk(4, "10.1.0.1", 40000, "10.9.0.1", 5000, TCP,
+				   ACK, 100), T0 + (uint64_t)i) != FLOW_DROPPED);
+	/* someone opens a connection to 10.1.0.1:40000 */
+	T_EQ_INT(upd(&t, mk(4, "10.2.0.2", 3333, "10.1.0.1", 40000, TCP, SYN,
+			    60), T0 + 10), FLOW_NEW);
+	T_EQ_INT(upd(&t, mk(4, "10.1.0.1", 40000, "10.9.0.1", 5000, TCP, ACK,
+			    100), T0 + 11), FLOW_NEW);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.1", "10.9.0.1", 5000, TCP),
+		       (struct want){ FLOW_HOW_EPHEMERAL, 0, 3, 0, 300, 0,
+				      T0, T0 + 2, 1, 0, { 40000 } }));
+	T_CHECK(rec_is(rec_of(&t, 4, "10.9.0.1", "10.1.0.1", 40000, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 0, 1, 0, 100,
+				      T0 + 11, T0 + 11, 1, 0, { 5000 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* Decided by a listener with a 10 s TTL: once it expires, the same
+ * connection falls back to the port rules. */
+static void test_cache_listener_expiry(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 10, SEED), 0);
+	T_EQ_INT(upd(&t, mk(4, "10.1.0.1", 50000, "10.9.0.1", 60000, TCP, SYN,
+			    60), T0), FLOW_NEW);
+	T_EQ_INT(upd(&t, mk(4, "10.9.0.1", 60000, "10.1.0.1", 50000, TCP, ACK,
+			    100), T0 + 1), FLOW_UPDATED);
+	T_EQ_INT(upd(&t, mk(4, "10.9.0.1", 60000, "10.1.0.1", 50000, TCP, ACK,
+			    100), T0 + 10 * SEC), FLOW_UPDATED);
+	/* 1 ns after the TTL: lower port 50000 is the server now */
+	T_EQ_INT(upd(&t, mk(4, "10.9.0.1", 60000, "10.1.0.1", 50000, TCP, ACK,
+			    100), T0 + 10 * SEC + 1), FLOW_NEW);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.1", "10.9.0.1", 60000, TCP),
+		       (struct want){ FLOW_HOW_SYN, 1, 1, 2, 60, 200,
+				      T0, T0 + 10 * SEC, 1, 0, { 50000 } }));
+	T_CHECK(rec_is(rec_of(&t, 4, "10.9.0.1", "10.1.0.1", 50000, TCP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 0, 100, 0,
+				      T0 + 10 * SEC + 1, T0 + 10 * SEC + 1, 1,
+				      0, { 60000 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* Both ends listen: each packet's destination is the server, whichever
+ * way it goes, so nothing may be cached for the pair. */
+static void test_cache_both_listen(void)
+{
+	struct flow_table t;
+	int i;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 600, SEED), 0);
+	upd(&t, mk(4, "10.3.0.3", 1111, "10.1.0.1", 7001, TCP, SYN, 60), T0);
+	upd(&t, mk(4, "10.3.0.3", 1112, "10.2.0.2", 7002, TCP, SYN, 60), T0);
+	for (i = 0; i < 3; i++) {
+		upd(&t, mk(4, "10.1.0.1", 7001, "10.2.0.2", 7002, TCP, ACK, 10),
+		    T0 + 1);
+		upd(&t, mk(4, "10.2.0.2", 7002, "10.1.0.1", 7001, TCP, ACK, 20),
+		    T0 + 2);
+	}
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.1", "10.2.0.2", 7002, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 3, 0, 30, 0,
+				      T0 + 1, T0 + 1, 1, 0, { 7001 } }));
+	T_CHECK(rec_is(rec_of(&t, 4, "10.2.0.2", "10.1.0.1", 7001, TCP),
+		       (struct want){ FLOW_HOW_LISTENER, 0, 3, 0, 60, 0,
+				      T0 + 2, T0 + 2, 1, 0, { 7002 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* ---- the rules without any cache, as the reference ---------------------
+ * Tables large enough that nothing is dropped, so the model needs no
+ * eviction: a listener is (address, port, proto, last time), a record is
+ * looked up by key. Linear search: the test is about answers, not speed. */
+#define M_LSN  512
+#define M_RECS 4096
+
+struct m_lsn { int family; uint8_t ip[16]; uint16_t port; uint8_t proto; uint64_t last; };
+static struct m_lsn m_lsn[M_LSN];
+static struct flow_rec m_rec[M_RECS];
+static unsigned m_nlsn, m_nrec;
+
+static struct m_lsn *m_find(const struct pkt *p, int dst)
+{
+	unsigned i;
+
+	for (i = 0; i < m_nlsn; i++)
+		if (m_lsn[i].family == p->family && m_lsn[i].proto == p->proto &&
+		    m_lsn[i].port == (dst ? p->dport : p->sport) &&
+		    !memcmp(m_lsn[i].ip, dst ? p->dst : p->src, 16))
+			return &m_lsn[i];
+	return NULL;
+}
+
+static int m_live(const struct pkt *p, int dst, uint64_t now, uint64_t ttl)
+{
+	const struct m_lsn *l = m_find(p, dst);
+
+	return l && !(now > l->last && now - l->last > ttl);
+}
+
+static void m_learn(const struct pkt *p, int dst, uint64_t now)
+{
+	struct m_lsn *l = m_find(p, dst);
+
+	if (!l) {
+		l = &m_lsn[m_nlsn++];
+		l->family = p->family;
+		memcpy(l->ip, dst ? p->dst : p->src, 16);
+		l->port = dst ? p->dport : p->sport;
+		l->proto = p->proto;
+		l->last = now;
+	} else if (now > l->last) {
+		l->last = now;
+	}
+}
+
+static void m_update(const struct pkt *p, uint64_t now, uint64_t ttl)
+{
+	uint8_t hs = p->proto == TCP ? (p->tcp_flags & SYNACK) : 0;
+	int sd, how, wd, ws, ed, es;
+	struct flow_key k;
+	struct flow_rec *r = NULL;
+	unsigned i;
+	uint16_t cport;
+
+	if (hs == SYN) {
+		how = FLOW_HOW_SYN, sd = 1;
+		m_learn(p, 1, now);
+	} else if (hs == SYNACK) {
+		how = FLOW_HOW_SYNACK, sd = 0;
+		m_learn(p, 0, now);
+	} else if (m_live(p, 1, now, ttl)) {
+		how = FLOW_HOW_LISTENER, sd = 1;
+	} else if (m_live(p, 0, now, ttl)) {
+		how = FLOW_HOW_LISTENER, sd = 0;
+	} else if ((wd = flow_is_wellknown(p->dport)) != (ws = flow_is_wellknown(p->sport))) {
+		how = FLOW_HOW_WELLKNOWN, sd = wd;
+	} else if ((ed = p->dport >= FLOW_EPHEMERAL_MIN) != (es = p->sport >= FLOW_EPHEMERAL_MIN)) {
+		how = FLOW_HOW_EPHEMERAL, sd = es;
+	} else {
+		how = FLOW_HOW_LOWER_PORT;
+		sd = p->dport != p->sport ? p->dport < p->sport
+			: memcmp(p->dst, p->src, p->family == 4 ? 4 : 16) <= 0;
+	}
+	memset(&k, 0, sizeof k);
+	memcpy(k.client, sd ? p->src : p->dst, 16);
+	memcpy(k.server, sd ? p->dst : p->src, 16);
+	k.port = sd ? p->dport : p->sport;
+	k.proto = p->proto;
+	k.family = p->family;
+	for (i = 0; i < m_nrec && !r; i++)
+		if (!memcmp(&m_rec[i].key, &k, sizeof k))
+			r = &m_rec[i];
+	if (!r) {
+		r = &m_rec[m_nrec++];
+		memset(r, 0, sizeof *r);
+		r->key = k;
+		r->how = (uint8_t)how;
+		r->first_ns = r->last_ns = now;
+	}
+	if (how < r->how)
+		r->how = (uint8_t)how;
+	if (now < r->first_ns)
+		r->first_ns = now;
+	if (now > r->last_ns)
+		r->last_ns = now;
+	r->conns += how == FLOW_HOW_SYN;
+	if (sd) {
+		r->pkts_c2s++;
+		r->bytes_c2s += p->ip_len;
+	} else {
+		r->pkts_s2c++;
+		r->bytes_s2c += p->ip_len;
+	}
+	cport = sd ? p->sport : p->dport;
+	for (i = 0; i < r->nports && r->cports[i] != cport; i++)
+		;
+	if (i == r->nports) {
+		if (r->nports < FLOW_MAX_CLIENT_PORTS)
+			r->cports[r->nports++] = cport;
+		else
+			r->ports_overflow = 1;
+	}
+}
+
+/* The agent's way: flow_probe() on arrival, flow_probe_step()s some packets
+ * later, flow_update_probed() PIPE_LEN packets after arrival. */
+#define PIPE_LEN  16
+#define PIPE_STEP 5
+
+struct pipe {
+	struct flow_table t;
+	struct { struct pkt p; struct flow_probe q; uint64_t ts; } e[PIPE_LEN];
+	unsigned in, n;
+};
+
+static void pipe_pop(struct pipe *x)
+{
+	unsigned i = (x->in - x->n) % PIPE_LEN;
+
+	flow_update_probed(&x->t, &x->e[i].p, &x->e[i].q, x->e[i].ts, NULL);
+	x->n--;
+}
+
+static void pipe_push(struct pipe *x, const struct pkt *p, uint64_t ts)
+{
+	unsigned i, step;
+
+	if (x->n == PIPE_LEN)
+		pipe_pop(x);
+	i = x->in % PIPE_LEN;
+	x->e[i].p = *p;
+	x->e[i].ts = ts;
+	flow_probe(&x->t, p, &x->e[i].q);
+	x->in++;
+	x->n++;
+	for (step = 0; step < FLOW_PROBE_STEPS; step++) {
+		unsigned back = (step + 1) * PIPE_STEP;
+
+		if (x->n <= back)
+			break;
+		i = (x->in - 1 - back) % PIPE_LEN;
+		flow_probe_step(&x->t, &x->e[i].p, &x->e[i].q, step);
+	}
+}
+
+static void pipe_drain(struct pipe *x)
+{
+	while (x->n)
+		pipe_pop(x);
+}
+
+static int rec_same(const struct flow_rec *a, const struct flow_rec *b)
+{
+	return b && a->how == b->how && a->conns == b->conns &&
+	       a->pkts_c2s == b->pkts_c2s && a->pkts_s2c == b->pkts_s2c &&
+	       a->bytes_c2s == b->bytes_c2s && a->bytes_s2c == b->bytes_s2c &&
+	       a->first_ns == b->first_ns && a->last_ns == b->last_ns &&
+	       a->nports == b->nports && a->ports_overflow == b->ports_overflow &&
+	       !memcmp(a->cports, b->cports, sizeof a->cports);
+}
+
+/* Random traffic among few hosts and ports (so connections collide in the
+ * cache, both ends listen, listeners expire and come back, time sometimes
+ * runs backwards), IPv4 and IPv6, fed to the table, to the model and to a
+ * second table through the probe-ahead steps; at every interval end all
+ * records must agree field by field. */
+static void test_cache_matches_model(void)
+{
+	static const uint16_t ports[] = { 53, 80, 443, 1500, 5000, 33000,
+		40000, 50000, 60000 };
+	const uint64_t ttl_s = 2;
+	struct flow_table t;
+	static struct pipe tp;
+	uint64_t ts = T0, n;
+	unsigned i, bad = 0, bad_piped = 0, intervals = 0, compared = 0;
+
+	rng_state = 0x5851f42d4c957f2dull;
+	/* ~5000 distinct connections share the 4096-entry cache: collisions */
+	T_EQ_INT(flow_init(&t, M_RECS, M_LSN, (uint32_t)ttl_s, SEED ^ 7), 0);
+	/* the same packets through the probe-ahead steps, as the agent does */
+	memset(&tp, 0, sizeof tp);
+	T_EQ_INT(flow_init(&tp.t, M_RECS, M_LSN, (uint32_t)ttl_s, SEED ^ 7), 0);
+	m_nlsn = m_nrec = 0;
+	for (n = 0; n < 300000; n++) {
+		struct pkt p;
+		uint64_t r = rnd();
+
+		memset(&p, 0, sizeof p);
+		p.family = (r & 15) == 0 ? 6 : 4;
+		p.proto = (r & 0x30) ? TCP : UDP;
+		/* handshakes now and then, mostly data */
+		p.tcp_flags = p.proto != TCP ? 0 : ((r >> 8) & 15) == 0 ? SYN
+			      : ((r >> 8) & 15) == 1 ? SYNACK : ACK;
+		p.src[0] = p.dst[0] = 10;
+		p.src[3] = (uint8_t)((r >> 12) & 3);
+		p.dst[3] = (uint8_t)((r >> 14) & 3);
+		if (p.family == 6) {
+			p.src[15] = p.src[3];
+			p.dst[15] = p.dst[3];
+		}
+		p.sport = ports[((r >> 16) & 0xff) % 9];
+		p.dport = ports[((r >> 24) & 0xff) % 9];
+		p.ip_len = (uint32_t)(r >> 32) & 0x3ff;
+		ts += (r >> 44) & 0xfffff;	/* up to ~1 ms on */
+		if (((r >> 40) & 0xf) == 0 && (r >> 56) == 0)
+			ts -= SEC;		/* backwards now and then */
+		if (((r >> 40) & 0xff) == 1)
+			ts += ttl_s * SEC;	/* long gaps: listeners expire */
+		flow_update(&t, &p, ts, NULL);
+		m_update(&p, ts, ttl_s * SEC);
+		pipe_push(&tp, &p, ts);
+		if (n % 20000 != 19999)
+			continue;
+		pipe_drain(&tp);
+		/* interval end: compare, then reset both */
+		intervals++;
+		if (t.st.flows != m_nrec)
+			bad++;
+		for (i = 0; i < m_nrec; i++) {
+			const struct flow_rec *a = flow_find(&t, &m_rec[i].key);
+			const struct flow_rec *b = &m_rec[i];
+
+			compared++;
+			if (!a || !rec_same(a, flow_find(&tp.t, &b->key)))
+				bad_piped++;
+			if (!a || a->how != b->how || a->conns != b->conns ||
+			    a->pkts_c2s != b->pkts_c2s || a->pkts_s2c != b->pkts_s2c ||
+			    a->bytes_c2s != b->bytes_c2s || a->bytes_s2c != b->bytes_s2c ||
+			    a->first_ns != b->first_ns || a->last_ns != b->last_ns ||
+			    a->nports != b->nports || a->ports_overflow != b->ports_overflow ||
+			    memcmp(a->cports, b->cports, sizeof a->cports))
+				bad++;
+		}
+		T_EQ_INT(flow_check(&t), 0);
+		T_EQ_INT(flow_check(&tp.t), 0);
+		T_EQ_INT(tp.t.st.flows, t.st.flows);
+		flow_reset(&t, ts);
+		flow_reset(&tp.t, ts);
+		m_nrec = 0;
+	}
+	printf("  %u intervals, %u records compared, %u listeners\n",
+	       intervals, compared, m_nlsn);
+	T_EQ_INT(bad, 0);
+	T_EQ_INT(bad_piped, 0);
+	T_CHECK(compared > 1000);
+	flow_free(&t);
+	flow_free(&tp.t);
+}
+
 int main(void)
 {
 	T_RUN(test_init_bad_sizes);
@@ -971,6 +1315,10 @@ int main(void)
 	T_RUN(test_sorted_small);
 	T_RUN(test_sorted_large);
 	T_RUN(test_reset_empties);
+	T_RUN(test_cache_listener_birth);
+	T_RUN(test_cache_listener_expiry);
+	T_RUN(test_cache_both_listen);
+	T_RUN(test_cache_matches_model);
 	T_RUN(test_strongest_how);
 	T_RUN(test_invalid_rejected);
 	T_RUN(test_listener_churn);
