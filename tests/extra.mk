@@ -1,4 +1,4 @@
-# Extra targets, included by the top Makefile: `make bench` (docs/PERFORMANCE.md).
+# Extra targets, included by the top Makefile: `make bench`, `make bench-live` (docs/PERFORMANCE.md).
 # The helpers are built with fixed flags (never the sanitizer build's).
 BENCH_B      := build/bench
 BENCH_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g \
@@ -19,3 +19,8 @@ $(BENCH_B)/floor: tests/bench/floor.c
 
 bench: d42pcap $(BENCH_TOOLS)
 	sh tests/bench/run.sh
+
+# make bench-live: live kernel drops against tcpdump on a veth replay (root).
+.PHONY: bench-live
+bench-live: d42pcap $(BENCH_B)/gencap
+	sh tests/bench/live.sh

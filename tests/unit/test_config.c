@@ -127,7 +127,7 @@ static void check_defaults(const struct config *c)
 	T_EQ_INT(c->ignore_ips.n, 0);
 	T_EQ_INT(c->ignore_tcp, 0);
 	T_EQ_INT(c->promisc, 1);
-	T_EQ_INT(c->sniff_timeout_ns, 1000000);
+	T_EQ_INT(c->sniff_timeout_ns, 100000000);
 	T_EQ_INT(c->snap_len, 1600);
 	T_EQ_INT(c->buffer_size, 2 * 1024 * 1024);
 	T_EQ_INT(c->live_entries, 0);
@@ -1083,7 +1083,7 @@ static void test_print_roundtrip(void)
 	config_defaults(&cfg2);
 	T_EQ_INT(print_to(&cfg2, printed, sizeof(printed)), 0);
 	T_CHECK(strstr(printed, "\"Password\": \"\"") != NULL);
-	T_CHECK(strstr(printed, "\"sniff-timeout\": \"1ms\"") != NULL);
+	T_CHECK(strstr(printed, "\"sniff-timeout\": \"100ms\"") != NULL);
 	T_EQ_INT(config_load_buf(&cfg, printed, strlen(printed), &err), 0);
 	check_defaults(&cfg);
 	T_CHECK(memcmp(&cfg, &cfg2, sizeof(cfg)) == 0);
