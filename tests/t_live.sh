@@ -22,9 +22,7 @@ ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name live.json \
 	>"$T_TMP/out.json" 2>"$T_TMP/err.log" &
 pid=$!
 # wait (bounded) until the capture is open
-i=0
-while [ $i -lt 300 ] && ! grep -q 'capturing on' "$T_TMP/err.log"; do sleep 0.1; i=$((i + 1)); done
-if ! grep -q 'capturing on' "$T_TMP/err.log"; then
+if ! wait_for "$T_TMP/err.log" 'capturing on' 300; then
 	fail live_start "agent did not start: $(cat "$T_TMP/err.log")"
 	kill $pid 2>/dev/null
 	exit 0

@@ -191,9 +191,9 @@ measure() {	# LABEL BIN
 		>"$T_TMP/live.out" 2>"$T_TMP/live.err" &
 	p=$!
 	started="$started $p"
-	i=0
-	while [ $i -lt 300 ] && ! grep -q 'capturing on' "$T_TMP/live.err"; do sleep 0.1; i=$((i + 1)); done
-	if ! grep -q 'capturing on' "$T_TMP/live.err"; then
+	# wait_for, not a bare grep: the file may not exist yet (grep's status
+	# 2 ended the old loop at once), the child opens it after the fork
+	if ! wait_for "$T_TMP/live.err" 'capturing on' 300; then
 		fail "memory_${L}_live" "agent did not start: $(head -c 300 "$T_TMP/live.err")"
 		kill -KILL $p 2>/dev/null
 		return
