@@ -128,6 +128,9 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 	int rc = 0, ok;
 
 	agent_drain(a);
+	/* The count reported is of listeners alive at the end, whatever the
+	 * hash seed left lying in the table. */
+	flow_expire(&a->flows, end_ns);
 	if (a->cap) {
 		capture_drops(a->cap, &a->st.kernel_drops, &a->st.if_drops);
 		a->st.capture_down_ns = capture_down_ns(a->cap, end_ns);

@@ -1145,19 +1145,10 @@ uint32_t flow_sorted(struct flow_table *t, const uint32_t **order)
 	return n;
 }
 
-void flow_reset(struct flow_table *t, uint64_t now_ns)
+void flow_expire(struct flow_table *t, uint64_t now_ns)
 {
 	uint32_t i = 0;
 
-	/* Only what was used: an idle link keeps an idle table's pages free. */
-	memset(t->recs, 0, (size_t)t->st.flows * sizeof *t->recs);
-	memset(t->slot, 0, (size_t)t->nslots * sizeof *t->slot);
-	t->st.flows = 0;
-	t->reset_stamp = conn_tick(t);	/* entries name records */
-	t->conn_base_set = 0;
-	t->conn_latest = 0;	/* no entry left that it protects */
-	t->st.flow_drops = 0;
-	t->st.listener_drops = 0;
 	/* A deletion may pull a later entry into slot i: look at i again.
 	 * Entries only move backwards, never past slots already checked
 	 * except by wrapping onto ones already known to be live. */
@@ -1169,6 +1160,20 @@ void flow_reset(struct flow_table *t, uint64_t now_ns)
 		else
 			i++;
 	}
+}
+
+void flow_reset(struct flow_table *t, uint64_t now_ns)
+{
+	/* Only what was used: an idle link keeps an idle table's pages free. */
+	memset(t->recs, 0, (size_t)t->st.flows * sizeof *t->recs);
+	memset(t->slot, 0, (size_t)t->nslots * sizeof *t->slot);
+	t->st.flows = 0;
+	t->reset_stamp = conn_tick(t);	/* entries name records */
+	t->conn_base_set = 0;
+	t->conn_latest = 0;	/* no entry left that it protects */
+	t->st.flow_drops = 0;
+	t->st.listener_drops = 0;
+	flow_expire(t, now_ns);
 }
 
 /* ---- self-check -------------------------------------------------------- */

@@ -81,7 +81,7 @@ struct flow_stats {
 	uint64_t listener_drops;	/* new listeners refused: table full */
 	uint32_t flows;			/* records in use this interval */
 	uint32_t listeners;		/* listeners held; those expired
-					 * are purged by flow_reset() */
+					 * are purged by flow_expire() */
 };
 
 /* Where a packet's connection sits in the cache (see flow_probe()). */
@@ -163,8 +163,11 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
  * sorted by (family, server, port, proto, client). No allocation: the
  * index array was sized by flow_init(). */
 uint32_t flow_sorted(struct flow_table *t, const uint32_t **order);
+/* Remove listeners not confirmed within the TTL as of now_ns, so that
+ * st.listeners counts live ones (until then, expired ones may linger). */
+void flow_expire(struct flow_table *t, uint64_t now_ns);
 /* Start a new interval: empty the records, zero per-interval drop counters,
- * expire listeners not confirmed within the TTL as of now_ns. */
+ * flow_expire() as of now_ns. */
 void flow_reset(struct flow_table *t, uint64_t now_ns);
 
 /* The record for key k (unused bytes zero), or NULL. */
