@@ -20,13 +20,19 @@ static int agent_sink(void *ctx, const char *data, size_t len)
 	return a->out.write(a->out.ctx, data, len);
 }
 
-/* Per-packet output needs each update's result at once, in order; and
- * holding packets only pays with tables larger than the caches. */
-static int agent_may_defer(const struct agent *a)
+/* Nothing to print per packet (the usual case). */
+static int agent_quiet(const struct agent *a)
 {
 	return !a->cfg->print_data && !a->cfg->live_entries &&
-	       !a->cfg->live_nok && !log_enabled(LOG_LVL_DEBUG) &&
-	       flow_wants_probes(&a->flows);
+	       !a->cfg->live_nok && !log_enabled(LOG_LVL_DEBUG);
+}
+
+/* Per-packet output needs each update's result at once, in order; and
+ * holding packets only pays with tables larger than the caches. */
+static void agent_modes(struct agent *a)
+{
+	a->quiet = agent_quiet(a);
+	a->defer = a->quiet && flow_wants_probes(&a->flows);
 }
 
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
@@ -44,7 +50,7 @@ int agent_init(struct agent *a, const struct config *cfg, const struct agent_out
 	if (flow_init(&a->flows, cfg->max_flows, cfg->max_listeners,
 		      cfg->listener_ttl, seed) < 0)
 		return -1;
-	a->defer = agent_may_defer(a);
+	agent_modes(a);
 	return 0;
 }
 
@@ -94,7 +100,7 @@ void agent_drain(struct agent *a)
 
 		flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
 	}
-	a->defer = agent_may_defer(a);
+	agent_modes(a);
 }
 
 /* Decoded into e->p already: probe it, move the earlier ones on a stage. */
@@ -202,36 +208,28 @@ static void agent_undecoded(struct agent *a, enum dec_reason why,
 			decode_reason_name(why), caplen, wirelen);
 }
 
-/* With per-packet output: decode and account at once, then print. */
-static void agent_packet_now(struct agent *a, uint64_t ts, const uint8_t *data,
-			     uint32_t caplen, uint32_t wirelen)
+/* With per-packet output: account, then print what it did. Out of the
+ * way of the usual path, which it would only burden with its stack. */
+static void agent_account_loud(struct agent *a, const struct pkt *p, uint64_t ts)
 {
 	struct flow_rec *rec = NULL;
-	struct pkt p;
-	enum dec_reason why;
 	enum flow_result fr;
 	char s[REPORT_ADDR_MAX], d[REPORT_ADDR_MAX];
 
-	why = decode_packet(a->linktype, data, caplen, &p);
-	if (why != DEC_OK) {
-		agent_undecoded(a, why, caplen, wirelen);
-		return;
-	}
-	a->st.decoded++;
 	if (a->cfg->print_data)
-		agent_print_packet(&p, ts);
-	fr = flow_update(&a->flows, &p, ts, &rec);
+		agent_print_packet(p, ts);
+	fr = flow_update(&a->flows, p, ts, &rec);
 	if (fr == FLOW_NEW && a->cfg->live_entries)
 		agent_live_line("live", rec);
 	else if (fr == FLOW_DROPPED && a->cfg->live_nok &&
 		 a->nok_lines++ < AGENT_MAX_NOK_LINES)
 		fprintf(stderr, "nok: %s %s:%u -> %s:%u (table full)\n",
-			report_proto(p.proto), report_addr(p.family, p.src, s, sizeof(s)),
-			p.sport, report_addr(p.family, p.dst, d, sizeof(d)), p.dport);
+			report_proto(p->proto), report_addr(p->family, p->src, s, sizeof(s)),
+			p->sport, report_addr(p->family, p->dst, d, sizeof(d)), p->dport);
 	if (fr != FLOW_DROPPED)
-		log_debug("%s %s:%u -> %s:%u: %s (%s)", report_proto(p.proto),
-			  report_addr(p.family, p.src, s, sizeof(s)), p.sport,
-			  report_addr(p.family, p.dst, d, sizeof(d)), p.dport,
+		log_debug("%s %s:%u -> %s:%u: %s (%s)", report_proto(p->proto),
+			  report_addr(p->family, p->src, s, sizeof(s)), p->sport,
+			  report_addr(p->family, p->dst, d, sizeof(d)), p->dport,
 			  fr == FLOW_NEW ? "new record" : "record updated",
 			  flow_how_name((enum flow_how)rec->how));
 }
@@ -241,6 +239,8 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 {
 	struct agent *a = user;
 	struct agent_pending *e;
+	struct flow_probe q;
+	struct pkt p;
 	enum dec_reason why;
 
 	if (a->offline) {
@@ -259,7 +259,18 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 	a->st.bytes += wirelen;
 
 	if (!a->defer) {	/* nothing is held then (see agent_drain()) */
-		agent_packet_now(a, ts, data, caplen, wirelen);
+		why = decode_packet(a->linktype, data, caplen, &p);
+		if (why != DEC_OK) {
+			agent_undecoded(a, why, caplen, wirelen);
+			return;
+		}
+		a->st.decoded++;
+		if (a->quiet) {	/* flow_update(), without a call's frame */
+			flow_probe(&a->flows, &p, &q);
+			flow_update_probed(&a->flows, &p, &q, ts, NULL);
+		} else {
+			agent_account_loud(a, &p, ts);
+		}
 		return;
 	}
 	/* Decode straight into a slot, freed first if all are held. */

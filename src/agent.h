@@ -51,7 +51,8 @@ struct agent {
 	uint64_t reports;		/* written so far */
 	uint32_t nok_lines;
 	uint32_t ahead_in, ahead_n;	/* pending: [in - n, in) mod AGENT_AHEAD */
-	int defer;			/* packets may be held (no per-packet output) */
+	int quiet;			/* no per-packet output */
+	int defer;			/* packets may be held (quiet, large tables) */
 	struct agent_pending ahead[AGENT_AHEAD];
 	char host[AGENT_HOST_MAX];
 	const char *iface;
