@@ -93,13 +93,19 @@ static struct agent_pending *agent_oldest(struct agent *a)
 
 /* Also where the settings may have changed (between batches, SIGHUP):
  * decide there whether the next packets may be held. */
+/* Account the packet held longest and let its slot go. */
+static void agent_account_oldest(struct agent *a)
+{
+	struct agent_pending *e = agent_oldest(a);
+
+	flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
+	a->ahead_n--;
+}
+
 void agent_drain(struct agent *a)
 {
-	for (; a->ahead_n > 0; a->ahead_n--) {
-		struct agent_pending *e = agent_oldest(a);
-
-		flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
-	}
+	while (a->ahead_n > 0)
+		agent_account_oldest(a);
 	agent_modes(a);
 }
 
@@ -274,11 +280,8 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 		return;
 	}
 	/* Decode straight into a slot, freed first if all are held. */
-	if (a->ahead_n == AGENT_AHEAD) {
-		e = agent_oldest(a);
-		flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
-		a->ahead_n--;
-	}
+	if (a->ahead_n == AGENT_AHEAD)
+		agent_account_oldest(a);
 	e = &a->ahead[a->ahead_in & (AGENT_AHEAD - 1)];
 	why = decode_packet(a->linktype, data, caplen, &e->p);
 	if (why != DEC_OK) {
