@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -250,18 +251,40 @@ uint64_t capture_down_ns(struct capture *c, uint64_t now_ns)
 int capture_open_file(struct capture *c, const char *path)
 {
 	char eb[PCAP_ERRBUF_SIZE] = "";
+	int std = strcmp(path, "-") == 0;	/* as pcap_open_offline() */
+	FILE *f;
 
 	capture_reset(c);
 	c->offline = 1;
 	snprintf(c->name, sizeof(c->name), "%s", path);
-	c->p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	f = std ? stdin : fopen(path, "rb");
+	if (!f) {
+		snprintf(c->err, sizeof(c->err), "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Our own buffer: musl's setvbuf() ignores a size without one. Not
+	 * for stdin, which outlives the handle (and may have been read). Without
+	 * memory for it the default buffer does, only slower. */
+	c->filebuf = std ? NULL : malloc(CAPTURE_FILE_BUFFER);
+	if (c->filebuf && setvbuf(f, c->filebuf, _IOFBF, CAPTURE_FILE_BUFFER) != 0) {
+		free(c->filebuf);
+		c->filebuf = NULL;
+	}
+	/* libpcap closes the file with the handle, but never stdin. */
+	c->p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, eb);
 	if (!c->p) {
 		snprintf(c->err, sizeof(c->err), "%s: %s", path, eb);
-		return -1;
+		if (!std)
+			fclose(f);
+		goto fail;
 	}
 	c->nsec = 1;
 	c->linktype = pcap_datalink(c->p);
 	return 0;
+fail:
+	free(c->filebuf);
+	c->filebuf = NULL;
+	return -1;
 }
 
 int capture_set_filter(struct capture *c, const char *expr, int dump)
@@ -379,6 +402,8 @@ void capture_close(struct capture *c)
 {
 	if (c->p)
 		pcap_close(c->p);
+	free(c->filebuf);	/* after the file it buffered is closed */
+	c->filebuf = NULL;
 	if (c->has_prog)
 		pcap_freecode(&c->prog);
 	c->has_prog = 0;

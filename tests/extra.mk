@@ -13,9 +13,9 @@ $(BENCH_B)/runstat: tests/bench/runstat.c
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-$(BENCH_B)/floor: tests/bench/floor.c
+$(BENCH_B)/floor: tests/bench/floor.c src/capture.h
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -o $@ $< -lpcap
+	$(CC) $(BENCH_CFLAGS) -Isrc -o $@ $< -lpcap
 
 bench: d42pcap $(BENCH_TOOLS)
 	sh tests/bench/run.sh

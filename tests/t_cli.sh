@@ -105,7 +105,20 @@ fi
 
 # ---- -r errors
 d -r "$T_TMP/no-such.pcap" -settings-dir "$T_TMP" -settings-name x.json
-expect cli_read_missing_file 1 "" 'no-such\.pcap'
+expect cli_read_missing_file 1 "" 'no-such\.pcap: No such file or directory'
+d -r "$T_TMP" -settings-dir "$T_TMP" -settings-name x.json
+expect cli_read_directory 1 "" "cannot read capture $T_TMP: .*Is a directory"
+# "-" is stdin, read without d42pcap's own file buffer: same report as the
+# file but for the name
+"$D42PCAP" -r - -settings-dir "$T_TMP" -settings-name x.json <"$T_TMP/demo.pcapng" >"$O" 2>"$E"
+rc=$?
+"$D42PCAP" -r "$T_TMP/demo.pcapng" -settings-dir "$T_TMP" -settings-name x.json 2>/dev/null |
+	sed "s|\"interface\":\"$T_TMP/demo.pcapng\"|\"interface\":\"-\"|" >"$T_TMP/file.out"
+if [ $rc -eq 0 ] && [ -s "$O" ] && grep -q '"interface":"-"' "$O" && cmp -s "$O" "$T_TMP/file.out"; then
+	ok cli_read_stdin
+else
+	fail cli_read_stdin "exit $rc; $(diff "$O" "$T_TMP/file.out" | head -c 400) $(head -c 300 "$E")"
+fi
 printf 'this is not a capture file\n' >"$T_TMP/junk.pcap"
 d -r "$T_TMP/junk.pcap" -settings-dir "$T_TMP" -settings-name x.json
 expect cli_read_not_a_capture 1 "" 'junk\.pcap'

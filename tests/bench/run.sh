@@ -9,7 +9,9 @@
 #   BENCH_FLOWS       concurrent-flow counts (default "10000 1000000")
 #   BENCH_PROFILES    size profiles (default "imix small")
 #   BENCH_RUNS        measured runs per tool and capture (default 3, min 3)
-#   BENCH_TOOLS       default "floor d42pcap softflowd pmacctd"
+#   BENCH_TOOLS       default "floor floor-plain d42pcap softflowd pmacctd"
+#                     (floor: read with d42pcap's stdio buffer, the yardstick;
+#                     floor-plain: pcap_open_offline, as tcpdump reads)
 #   BENCH_CG_PACKETS  packets of the callgrind captures (default 1000000;
 #                     0 skips callgrind)
 #   BENCH_CG_PROFILES size profiles run under callgrind (default "imix")
@@ -29,7 +31,7 @@ FLOWS=${BENCH_FLOWS:-"10000 1000000"}
 PROFILES=${BENCH_PROFILES:-"imix small"}
 RUNS=${BENCH_RUNS:-3}
 CANDIDATE=${BENCH_CANDIDATE:-}
-TOOLS=${BENCH_TOOLS:-"floor d42pcap${CANDIDATE:+ candidate} softflowd pmacctd"}
+TOOLS=${BENCH_TOOLS:-"floor floor-plain d42pcap${CANDIDATE:+ candidate} softflowd pmacctd"}
 CG_PACKETS=${BENCH_CG_PACKETS:-1000000}
 CG_PROFILES=${BENCH_CG_PROFILES:-imix}
 CG_TINY=1000			# callgrind baseline capture: start-up cost only
@@ -156,7 +158,7 @@ EOF
 # the tool does not tell; d42pcap's counts are checked before callgrind)
 accounted() {
 	case $1 in
-	floor)	sed -n 's/^packets=\([0-9]*\) .*/\1/p' "$B/tmp/floor.out" ;;
+	floor|floor-plain) sed -n 's/^packets=\([0-9]*\) .*/\1/p' "$B/tmp/$1.out" ;;
 	softflowd) sed -n 's/^Packets processed: *\([0-9]*\)$/\1/p' "$B/tmp/softflowd.out" ;;
 	pmacctd) awk -F, '$1 != "SRC_IP" { p += $6 } END { print p + 0 }' \
 			"$B/tmp/pmacctd.csv" 2>/dev/null ;;
@@ -169,6 +171,7 @@ accounted() {
 run_tool() {
 	case $1 in
 	floor)	"$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" "$2" >"$B/tmp/floor.out" 2>&1 ;;
+	floor-plain) "$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" -plain "$2" >"$B/tmp/floor-plain.out" 2>&1 ;;
 	d42pcap) "$RUNSTAT" "$TIMEOUT" "$4" "$D42PCAP" -r "$2" -settings-dir "$B/conf" \
 			-settings-name "$(d42conf "$3")" >/dev/null 2>"$B/tmp/d42pcap.err" ;;
 	candidate) "$RUNSTAT" "$TIMEOUT" "$4" "$CANDIDATE" -r "$2" -settings-dir "$B/conf" \
@@ -185,7 +188,7 @@ run_tool() {
 }
 tool_ok() {
 	case $1 in
-	floor|d42pcap) return 0 ;;
+	floor|floor-plain|d42pcap) return 0 ;;
 	candidate) [ -n "$CANDIDATE" ] ;;
 	*) have "$1" ;;
 	esac
