@@ -78,11 +78,12 @@ demo: deps
 	sh tests/demo.sh
 
 check: deps-test
-	$(MAKE) d42pcap unit
+	$(MAKE) d42pcap unit $(BENCH_B)/gencap
 	sh tests/run.sh $(UNIT_BINS)
 
 check-asan: deps-test
 	$(MAKE) SAN=1 CC=clang build/asan/d42pcap unit
+	$(MAKE) $(BENCH_B)/gencap
 	D42PCAP=$(CURDIR)/build/asan/d42pcap D42_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 \
 		sh tests/run.sh $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 
@@ -105,6 +106,7 @@ INSTALL_PATHS = sed -e 's|/usr/sbin/d42pcap|$(SBINDIR)/d42pcap|g' \
 # and libpcap 1.10.5 from third_party/ (the system build has 2.28 / 1.10.3).
 check-mbedtls3: deps-test
 	$(MAKE) static TARGET=x86_64
+	$(MAKE) $(BENCH_B)/gencap
 	D42PCAP=$(CURDIR)/build/x86_64/d42pcap \
 		TESTS="t_delivery.sh t_delivery_live.sh t_golden.sh t_filters.sh" sh tests/run.sh
 

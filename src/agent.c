@@ -135,7 +135,6 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 	struct report_meta m = { a->host, a->iface, a->start_ns, end_ns, a->cfg->only_stats,
 				 !a->offline };
 	struct json_out o;
-	const uint32_t *order;
 	uint32_t i, n;
 	int rc = 0, ok;
 
@@ -169,9 +168,9 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 		log_err("could not write the report for the interval ending %llu",
 			(unsigned long long)(end_ns / NS_PER_SEC));
 	else if (a->cfg->live_ok && !a->cfg->only_stats) {
-		n = flow_sorted(&a->flows, &order);
+		n = flow_sorted(&a->flows, NULL);
 		for (i = 0; i < n; i++)
-			agent_live_line("ok", &a->flows.recs[order[i]]);
+			agent_live_line("ok", flow_sorted_rec(&a->flows, i));
 	}
 	a->reports++;
 	memset(&a->st, 0, sizeof(a->st));

@@ -19,6 +19,7 @@
 #define YEAR_MAX_4DIGITS 9999u
 
 #define IP4_BYTES 4
+#define REPORT_DATE_LEN (sizeof("0000-00-00T") - 1)	/* "YYYY-MM-DDT" */
 
 /* Pieces of a record's text, computed once per report by the emitter
  * (json_prefix) for where the records go: what goes before each member's
@@ -64,9 +65,17 @@ _Static_assert(JSON_PREFIX_MAX(REPORT_KEY_MAX) + 3 <= REPORT_PIECE_MAX,
 			(REC_NUMBERS + 1 + FLOW_MAX_CLIENT_PORTS) * JSON_U64_MAX + \
 			4 * REPORT_WORD_MAX)	/* the names, true/false, "]" */
 
+/* The last date written: days since 1970 and "YYYY-MM-DDT". */
+struct rep_day {
+	uint64_t day;
+	char date[REPORT_DATE_LEN];
+};
+#define REP_NO_DAY UINT64_MAX	/* no date yet: no such day */
+
 struct rec_shape {
 	char piece[K_COUNT][REPORT_PIECE_MAX];	/* NUL-terminated */
 	uint8_t len[K_COUNT];			/* strlen(piece[k]) */
+	struct rep_day day;			/* of the records' times */
 };
 
 /* Civil date of a day count since 1970-01-01 (proleptic Gregorian, years
@@ -95,26 +104,30 @@ static char *put_num(char *p, unsigned v, unsigned width)
 	return p + width;
 }
 
-/* RFC 3339, UTC, without gmtime/strftime: no time-zone files, no locks,
- * no allocation (glibc loads /etc/localtime on the first gmtime_r). */
-char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
+/* ns in RFC 3339, UTC, and a NUL at p, the date from c when of its day
+ * (an interval's records are nearly all of one); returns the end, or NULL
+ * for a year past 9999. Without gmtime/strftime: no time-zone files, no
+ * locks, no allocation (glibc loads /etc/localtime on the first gmtime_r). */
+static char *put_time(struct rep_day *c, uint64_t ns, int frac, char *p)
 {
 	uint64_t s = ns / NS_PER_SEC;
 	unsigned y, mo, d, sec = (unsigned)(s % SECS_PER_DAY);
-	char *p;
+	char *q;
 
-	civil(s / SECS_PER_DAY, &y, &mo, &d);
-	if (y > YEAR_MAX_4DIGITS || sz < sizeof("0000-00-00T00:00:00.000000Z")) {
-		snprintf(buf, sz, "invalid");
-		return buf;
+	if (s / SECS_PER_DAY != c->day) {
+		civil(s / SECS_PER_DAY, &y, &mo, &d);
+		if (y > YEAR_MAX_4DIGITS)
+			return NULL;
+		q = put_num(c->date, y, 4);
+		*q++ = '-';
+		q = put_num(q, mo, 2);
+		*q++ = '-';
+		q = put_num(q, d, 2);
+		*q = 'T';
+		c->day = s / SECS_PER_DAY;
 	}
-	p = put_num(buf, y, 4);
-	*p++ = '-';
-	p = put_num(p, mo, 2);
-	*p++ = '-';
-	p = put_num(p, d, 2);
-	*p++ = 'T';
-	p = put_num(p, sec / 3600, 2);
+	memcpy(p, c->date, REPORT_DATE_LEN);
+	p = put_num(p + REPORT_DATE_LEN, sec / 3600, 2);
 	*p++ = ':';
 	p = put_num(p, sec / 60 % 60, 2);
 	*p++ = ':';
@@ -125,6 +138,15 @@ char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
 	}
 	*p++ = 'Z';
 	*p = '\0';
+	return p;
+}
+
+char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
+{
+	struct rep_day c = { REP_NO_DAY, "" };
+
+	if (sz < sizeof("0000-00-00T00:00:00.000000Z") || !put_time(&c, ns, frac, buf))
+		snprintf(buf, sz, "invalid");
 	return buf;
 }
 
@@ -188,11 +210,11 @@ static int shape_init(struct rec_shape *sh, const struct json_out *o)
 /* The record as one text, handed to the emitter at once: each member's
  * piece, then its value. Values are program literals or formatted here:
  * nothing needs escaping. */
-static void report_rec(struct json_out *o, const struct rec_shape *sh,
+static void report_rec(struct json_out *o, struct rec_shape *sh,
 		       const struct flow_rec *r)
 {
 	uint64_t num[K_END];
-	char buf[REPORT_REC_MAX], *p = buf;
+	char buf[REPORT_REC_MAX], *p = buf, *q;
 	unsigned k, i;
 
 	num[K_PORT] = r->key.port;
@@ -232,8 +254,8 @@ static void report_rec(struct json_out *o, const struct rec_shape *sh,
 			break;
 		case K_FIRST:
 		case K_LAST:
-			p = str_end(report_time(k == K_FIRST ? r->first_ns : r->last_ns, 1,
-						p, REPORT_TIME_MAX));
+			q = put_time(&sh->day, k == K_FIRST ? r->first_ns : r->last_ns, 1, p);
+			p = q ? q : stpcpy(p, "invalid");
 			break;
 		case K_END:
 			json_raw(o, NULL, buf, (size_t)(p - buf));
@@ -249,7 +271,6 @@ int report_write(struct json_out *o, const struct report_meta *m,
 {
 	char tb[REPORT_TIME_MAX];
 	struct rec_shape sh;
-	const uint32_t *order;
 	uint32_t n, i;
 	int r;
 
@@ -290,11 +311,12 @@ int report_write(struct json_out *o, const struct report_meta *m,
 
 	json_arr_begin(o, "communications");
 	if (!m->only_stats) {
+		sh.day.day = REP_NO_DAY;
 		if (shape_init(&sh, o) < 0)	/* a key too long or too deep: a bug */
 			o->error = JSON_OUT_ERR_MISUSE;
-		n = flow_sorted(t, &order);
+		n = flow_sorted(t, NULL);
 		for (i = 0; i < n; i++)
-			report_rec(o, &sh, &t->recs[order[i]]);
+			report_rec(o, &sh, flow_sorted_rec(t, i));
 	}
 	json_arr_end(o);
 

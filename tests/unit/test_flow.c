@@ -1354,9 +1354,34 @@ static void test_cache_matches_model(void)
 	flow_free(&tp.t);
 }
 
+/* Probing ahead pays once the records in use outgrow a core's L2 cache:
+ * decided by the records of the interval, not by the table's size. */
+static void test_wants_probes(void)
+{
+	static struct flow_table t;
+	char cli[INET_ADDRSTRLEN];
+	struct pkt p;
+	uint32_t i;
+
+	T_EQ_INT(flow_init(&t, 1u << 20, 1024, 3600, SEED), 0);	/* a big table */
+	T_EQ_INT(flow_wants_probes(&t), 0);
+	for (i = 0; i < 10000; i++) {
+		snprintf(cli, sizeof cli, "10.%u.%u.%u", i >> 16, (i >> 8) & 0xff, i & 0xff);
+		p = mk(4, cli, 40000, "172.16.0.1", 53, UDP, 0, 60);
+		T_EQ_INT(flow_update(&t, &p, T0 + i, NULL), FLOW_NEW);
+		if (i + 1 == 5000)
+			T_EQ_INT(flow_wants_probes(&t), 0);
+	}
+	T_EQ_INT(flow_wants_probes(&t), 1);
+	flow_reset(&t, T0 + SEC);
+	T_EQ_INT(flow_wants_probes(&t), 0);
+	flow_free(&t);
+}
+
 int main(void)
 {
 	T_RUN(test_init_bad_sizes);
+	T_RUN(test_wants_probes);
 	T_RUN(test_wellknown_table);
 	T_RUN(test_syn_decides);
 	T_RUN(test_synack_decides);

@@ -1019,6 +1019,28 @@ static void test_fmt_u64(void)
 		T_CHECK(memcmp(buf, want[i], strlen(want[i])) == 0);
 		T_CHECK(memcmp(buf + JSON_U64_MAX, "####", 4) == 0);	/* room kept */
 	}
+	/* Every digit count, both ends of each, and a run of small values
+	 * (two digits at a time: odd and even lengths), against printf. */
+	for (i = 0; i < 2 * JSON_U64_MAX + 20000; i++) {
+		char ref[JSON_U64_MAX + 1];
+		uint64_t x = 1, u;
+		size_t k;
+
+		if (i < 2 * JSON_U64_MAX) {
+			for (k = 0; k < i / 2; k++)
+				x *= 10;
+			u = i % 2 ? x - 1 : x;	/* 10^k - 1 or 10^k */
+		} else {
+			u = i - 2 * JSON_U64_MAX;
+		}
+		snprintf(ref, sizeof(ref), "%llu", (unsigned long long)u);
+		end = json_fmt_u64(buf, u);
+		if (end - buf != (long)strlen(ref) || memcmp(buf, ref, strlen(ref)) != 0) {
+			T_CHECK(!"json_fmt_u64 differs from printf");
+			printf("  %s: got %.*s\n", ref, (int)(end - buf), buf);
+			break;
+		}
+	}
 }
 
 /* Runs f on a fresh emitter; returns the finish result. */
