@@ -35,12 +35,13 @@ _Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
 #define CONN_ALIGN           64
 #define PROBE_SLOTS          4	/* index slots flow_probe_step() looks at */
 /* Records in use (with a cache entry each) this large: probe ahead.
- * Smaller, they stay in a core's L2 cache (256 KiB-1 MiB on the CPUs we run
- * on), where probing costs more than it hides. Measured here (make bench,
- * L2 1 MiB): 30% slower with 100 flows, 10% with 2,500 and 5,000; 8% faster
- * with 10,000, three times as fast with a million. The records in use, not
- * the table's size: a large table mostly empty is small to the caches. */
-#define PROBE_MIN_BYTES      (1u << 20)
+ * Fewer stay in the caches, where probing costs more than it hides.
+ * Measured here (make bench machine, L2 1 MiB, L3 32 MiB), CPU time with
+ * and without probing: 100 flows 30% slower, 10,000 equal (IMIX) or 5%
+ * slower (small frames), 30,000 equal, 100,000 twice as fast, a million
+ * three times. The records in use, not the table's size: a large table
+ * mostly empty is small to the caches. */
+#define PROBE_MIN_BYTES      (4u << 20)	/* about 35,000 records */
 /* Records ahead a walk in sorted order asks for: a record takes a JSON
  * formatter about as long as a memory access. */
 #define SORTED_AHEAD         8

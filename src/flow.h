@@ -149,7 +149,7 @@ enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
  * what flow_update() does. Nothing changes the table until the last call. */
 #define FLOW_PROBE_STEPS 2
 /* 1 once the interval's records in use are many enough for that to pay
- * (about 9,000): fewer sit in the caches, and the extra steps cost more
+ * (about 35,000): fewer sit in the caches, and the extra steps cost more
  * than the misses they hide. */
 int flow_wants_probes(const struct flow_table *t);
 void flow_probe(const struct flow_table *t, const struct pkt *p,

@@ -119,30 +119,31 @@ for g in "$GOLDEN"/*.jsonl; do
 	[ "$n" = demo ] || [ -f "$T_TMP/suite/$n" ] || fail "golden_stale_$n" "no capture named $n"
 done
 
-# Once an interval's records outgrow a core's cache (flow_wants_probes(),
-# which test_flow shows holds from 10,000 records on), a quiet agent holds
+# Once an interval's records outgrow the caches (flow_wants_probes(), which
+# test_flow shows holds at 40,000 records, not at 30,000), a quiet agent holds
 # packets and probes the tables a few packets ahead of each update; a loud
 # one (-debug logs every new record) never holds any. The reports must be
 # the same, on the bench generator's mix (handshakes, mid-stream, UDP, VLAN,
-# IPv6) of 20,000 flows over three 1-second intervals.
+# IPv6) of 50,000 flows over three 1-second intervals (about 43,000 records
+# each).
 GENCAP=$TOP/build/bench/gencap
 if [ ! -x "$GENCAP" ]; then
 	skip golden_probing_ahead_same "no $GENCAP (make check builds it)"
-elif ! "$GENCAP" -o "$T_TMP/many.pcap" -n 300000 -f 20000 -p small -s 7 2>"$T_TMP/gencap.err"; then
+elif ! "$GENCAP" -o "$T_TMP/many.pcap" -n 300000 -f 50000 -p small -s 7 2>"$T_TMP/gencap.err"; then
 	fail golden_probing_ahead_same "gencap: $(cat "$T_TMP/gencap.err")"
 else
-	printf '{"common":{"Interval":1,"max-flows":32768}}\n' >"$T_TMP/many.json"
+	printf '{"common":{"Interval":1,"max-flows":65536}}\n' >"$T_TMP/many.json"
 	run many_quiet "$T_TMP/many.pcap" many.json
 	rq=$rc
 	"$D42PCAP" -debug -r "$T_TMP/many.pcap" -settings-dir "$T_TMP" -settings-name many.json \
 		>"$T_TMP/many_loud.out" 2>/dev/null
 	nrep=$(python3 -c 'import json, sys
-print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["stats"]["flows"] >= 10000 and
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["stats"]["flows"] >= 40000 and
           json.loads(l)["stats"]["flow_drops"] == 0))' "$T_TMP/many_quiet.out" 2>/dev/null)
 	if [ $rq -eq 0 ] && [ "${nrep:-0}" -ge 3 ] && cmp -s "$T_TMP/many_quiet.out" "$T_TMP/many_loud.out"; then
 		ok golden_probing_ahead_same
 	else
-		fail golden_probing_ahead_same "exit $rq, $nrep reports of >= 10000 flows;" \
+		fail golden_probing_ahead_same "exit $rq, $nrep reports of >= 40000 flows;" \
 			"$(cmp "$T_TMP/many_quiet.out" "$T_TMP/many_loud.out" 2>&1)"
 	fi
 fi

@@ -1365,11 +1365,11 @@ static void test_wants_probes(void)
 
 	T_EQ_INT(flow_init(&t, 1u << 20, 1024, 3600, SEED), 0);	/* a big table */
 	T_EQ_INT(flow_wants_probes(&t), 0);
-	for (i = 0; i < 10000; i++) {
+	for (i = 0; i < 40000; i++) {
 		snprintf(cli, sizeof cli, "10.%u.%u.%u", i >> 16, (i >> 8) & 0xff, i & 0xff);
 		p = mk(4, cli, 40000, "172.16.0.1", 53, UDP, 0, 60);
 		T_EQ_INT(flow_update(&t, &p, T0 + i, NULL), FLOW_NEW);
-		if (i + 1 == 5000)
+		if (i + 1 == 30000)
 			T_EQ_INT(flow_wants_probes(&t), 0);
 	}
 	T_EQ_INT(flow_wants_probes(&t), 1);
