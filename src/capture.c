@@ -54,12 +54,45 @@ static uint64_t real_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* SIOCGIFFLAGS of c->name: 0 with *flags, or -1 with errno set. */
+static int iface_flags(const struct capture *c, short *flags)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (c->fd < 0 || strlen(c->name) >= sizeof(ifr.ifr_name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(ifr.ifr_name, c->name, strlen(c->name));
+	if (ioctl(c->fd, SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	*flags = ifr.ifr_flags;
+	return 0;
+}
+
+/* 0 only if the interface is known to be administratively down, or gone.
+ * Failing to ask otherwise ("any" and libpcap's other pseudo-devices are
+ * no network interfaces) counts as up. Gone matters: deleting an interface
+ * takes it down first, and the one error event the socket gets may come
+ * while it still exists (libpcap shrugs that off) and be read once it is
+ * gone; asking then is the only way to see the loss. */
+static int iface_up(const struct capture *c)
+{
+	short flags;
+
+	if (iface_flags(c, &flags) == 0)
+		return (flags & IFF_UP) != 0;
+	return !(c->netdev && (errno == ENODEV || errno == ENXIO));
+}
+
 /* Creates and activates the handle for c->name with c->opts. */
 static int live_activate(struct capture *c)
 {
 	char eb[PCAP_ERRBUF_SIZE] = "";
 	uint64_t ms = c->opts.timeout_ns / NS_PER_MS;
 	const char *dev = c->name;
+	short flags;
 	int rc;
 
 	c->p = pcap_create(dev, eb);
@@ -99,28 +132,13 @@ static int live_activate(struct capture *c)
 		goto fail;
 	}
 	c->linktype = pcap_datalink(c->p);
+	c->netdev = iface_flags(c, &flags) == 0;
 	return 0;
 fail:
 	pcap_close(c->p);
 	c->p = NULL;
 	c->fd = -1;
 	return -1;
-}
-
-/* 0 only if the interface is known to be administratively down. Failing to
- * ask ("any", odd drivers) counts as up: a deleted interface shows up as a
- * read error instead. */
-static int iface_up(const struct capture *c)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	if (strlen(c->name) >= sizeof(ifr.ifr_name))
-		return 1;
-	memcpy(ifr.ifr_name, c->name, strlen(c->name));
-	if (c->fd < 0 || ioctl(c->fd, SIOCGIFFLAGS, &ifr) < 0)
-		return 1;
-	return (ifr.ifr_flags & IFF_UP) != 0;
 }
 
 int capture_open_live(struct capture *c, const char *dev, const struct capture_opts *o)

@@ -34,6 +34,7 @@ struct capture {
 	int nsec;		/* timestamps carry nanoseconds */
 	char *filebuf;		/* file: its stdio buffer (CAPTURE_FILE_BUFFER) */
 	int fd;			/* selectable fd, -1 for files or while down */
+	int netdev;		/* live: a network interface (its flags can be read) */
 	uint32_t last_recv, last_drop, last_ifdrop;	/* pcap_stats, cumulative */
 	struct capture_opts opts;	/* live: to reopen with */
 	struct bpf_program prog;	/* installed filter, reinstalled on reopen */
