@@ -1013,7 +1013,7 @@ static void make_key(const struct flow_rec *r, uint32_t idx, struct flow_sortkey
 	k->idx = idx;
 }
 
-static int key_cmp(const struct flow_rec *recs, const struct flow_sortkey *a,
+static inline int key_cmp(const struct flow_rec *recs, const struct flow_sortkey *a,
 		   const struct flow_sortkey *b)
 {
 	if (a->hi != b->hi)
