@@ -1020,7 +1020,7 @@ static void test_fmt_u64(void)
 		T_CHECK(memcmp(buf + JSON_U64_MAX, "####", 4) == 0);	/* room kept */
 	}
 	/* Every digit count, both ends of each, and a run of small values
-	 * (two digits at a time: odd and even lengths), against printf. */
+	 * (odd and even lengths), against printf. */
 	for (i = 0; i < 2 * JSON_U64_MAX + 20000; i++) {
 		char ref[JSON_U64_MAX + 1];
 		uint64_t x = 1, u;
