@@ -50,7 +50,7 @@ ST_MUSLCFLAGS := $(ST_OPT) $(T_CFLAGS)
 ST_LIBCFLAGS := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
 ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
 ST_LDFLAGS := -static -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code \
-              -Wl,-z,norelro -Wl,--build-id=none $(T_LDFLAGS)
+              -Wl,-z,norelro -Wl,-z,common-page-size=64 -Wl,--build-id=none $(T_LDFLAGS)
 ST_LIBS    := -lpcap -lmbedtls -lmbedx509 -lmbedcrypto
 
 # Capture on Linux network interfaces and read files, nothing else (no

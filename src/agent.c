@@ -51,7 +51,16 @@ int agent_init(struct agent *a, const struct config *cfg, const struct agent_out
 		      cfg->listener_ttl, seed) < 0)
 		return -1;
 	agent_modes(a);
+	agent_set_filters(a);
 	return 0;
+}
+
+void agent_set_filters(struct agent *a)
+{
+	filter_lists_init(&a->lists, a->cfg);
+	if (a->lists.on)
+		log_info("the include/ignore lists are longer than pcap.kernel-filter-max "
+			 "(%u entries): matched after decoding", a->cfg->kernel_filter_max);
 }
 
 void agent_free(struct agent *a)
@@ -243,11 +252,25 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 		  uint32_t caplen, uint32_t wirelen)
 {
 	struct agent *a = user;
-	struct agent_pending *e;
+	struct agent_pending *e = NULL;
 	struct flow_probe q;
-	struct pkt p;
+	struct pkt local, *p = &local;
 	enum dec_reason why;
 
+	/* Held packets decode straight into their slot, freed first if all
+	 * are held. */
+	if (a->defer) {
+		if (a->ahead_n == AGENT_AHEAD)
+			agent_account_oldest(a);
+		e = &a->ahead[a->ahead_in & (AGENT_AHEAD - 1)];
+		p = &e->p;
+	}
+	why = decode_packet(a->linktype, data, caplen, p);
+	/* Dropped by the lists: as if the kernel had, so before anything
+	 * counts it or moves the interval on. What cannot be decoded cannot
+	 * be matched: it is kept, and counted as undecoded. */
+	if (a->lists.on && why == DEC_OK && !filter_match(&a->lists, p))
+		return;
 	if (a->offline) {
 		if (!a->started) {
 			a->started = 1;
@@ -262,33 +285,22 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 		a->last_ts = ts;
 	a->st.packets++;
 	a->st.bytes += wirelen;
-
-	if (!a->defer) {	/* nothing is held then (see agent_drain()) */
-		why = decode_packet(a->linktype, data, caplen, &p);
-		if (why != DEC_OK) {
-			agent_undecoded(a, why, caplen, wirelen);
-			return;
-		}
-		a->st.decoded++;
-		if (a->quiet) {	/* flow_update(), without a call's frame */
-			flow_probe(&a->flows, &p, &q);
-			flow_update_probed(&a->flows, &p, &q, ts, NULL);
-		} else {
-			agent_account_loud(a, &p, ts);
-		}
-		return;
-	}
-	/* Decode straight into a slot, freed first if all are held. */
-	if (a->ahead_n == AGENT_AHEAD)
-		agent_account_oldest(a);
-	e = &a->ahead[a->ahead_in & (AGENT_AHEAD - 1)];
-	why = decode_packet(a->linktype, data, caplen, &e->p);
 	if (why != DEC_OK) {
 		agent_undecoded(a, why, caplen, wirelen);
 		return;
 	}
 	a->st.decoded++;
-	agent_defer(a, e, ts);
+	/* A report above accounted all that was held (the slot is not among
+	 * them) and may have switched holding on or off: with nothing held,
+	 * accounting this one now keeps the order. */
+	if (e && a->defer) {
+		agent_defer(a, e, ts);
+	} else if (a->quiet) {	/* flow_update(), without a call's frame */
+		flow_probe(&a->flows, p, &q);
+		flow_update_probed(&a->flows, p, &q, ts, NULL);
+	} else {
+		agent_account_loud(a, p, ts);
+	}
 }
 
 int agent_tick(struct agent *a, uint64_t now)

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "config.h"
+#include "filter.h"
 #include "flow.h"
 #include "json.h"
 #include "report.h"
@@ -58,11 +59,14 @@ struct agent {
 	const char *iface;
 	struct capture *cap;		/* for drop statistics; may be NULL */
 	char outbuf[AGENT_OUT_BUF];
+	struct filter_lists lists;	/* long include/ignore lists */
 };
 
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
 	       const char *iface, int linktype, int offline, uint64_t seed);
 void agent_free(struct agent *a);
+/* After the capture filters in cfg changed (SIGHUP). */
+void agent_set_filters(struct agent *a);
 /* SIGHUP: later intervals last this long (live; the open one keeps its end). */
 void agent_set_interval(struct agent *a, uint32_t seconds);
 /* Live: open the first interval at wall-clock time now_ns. */

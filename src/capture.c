@@ -340,8 +340,9 @@ int capture_set_filter(struct capture *c, const char *expr, int dump)
 	t0 = mono_ms() - t0;
 	if (t0 >= CAPTURE_SLOW_FILTER_MS)
 		log_warn("compiling the capture filter took %llu ms (%zu bytes, %u "
-			 "instructions): shorten the include/ignore lists, e.g. with "
-			 "CIDR prefixes", (unsigned long long)t0, strlen(expr), prog.bf_len);
+			 "instructions): lower pcap.kernel-filter-max or shorten the "
+			 "include/ignore lists", (unsigned long long)t0, strlen(expr),
+			 prog.bf_len);
 	if (dump) {
 		log_debug("capture filter: %s", expr);
 		for (i = 0; i < (int)prog.bf_len; i++)

@@ -78,6 +78,7 @@ struct config {
 	uint64_t sniff_timeout_ns;		/* bare number = ns, >= 1 ms */
 	uint32_t snap_len;			/* default 1600 */
 	uint32_t buffer_size;			/* ext: bytes, default 2 MiB */
+	uint32_t kernel_filter_max;		/* ext: list entries, default 16 */
 
 	/* capture */
 	int live_entries, live_ok, live_nok, print_data;

@@ -70,13 +70,17 @@ static void fb_nets(struct fbuf *b, const char *dir, const struct cfg_nets *n, i
 }
 
 /* One protocol's clause: "(tcp and (ports) and (ips))". */
-static void fb_proto(struct fbuf *b, const char *proto,
+static void fb_proto(struct fbuf *b, const char *proto, int lists,
 		     const struct cfg_ports *sp, const struct cfg_ports *dp,
 		     const struct cfg_nets *sn, const struct cfg_nets *dn)
 {
 	int first;
 
 	fb_add(b, "(%s", proto);
+	if (!lists) {
+		fb_add(b, ")");
+		return;
+	}
 	if (sp->n || dp->n) {
 		first = 1;
 		fb_add(b, " and (");
@@ -104,23 +108,25 @@ static int filter_any(const struct config *c)
 	       c->ignore_ips.n || c->ignore_ports.n;
 }
 
-/* The expression for untagged frames. */
-static void filter_core(const struct config *c, struct fbuf *b)
+/* The expression for untagged frames; lists: with the lists. */
+static void filter_core(const struct config *c, int lists, struct fbuf *b)
 {
 	int first = 1;
 
 	fb_add(b, "(");
 	if (!c->ignore_tcp) {
-		fb_proto(b, "tcp", &c->inc_src_tcp_ports, &c->inc_dst_tcp_ports,
+		fb_proto(b, "tcp", lists, &c->inc_src_tcp_ports, &c->inc_dst_tcp_ports,
 			 &c->inc_src_tcp_ips, &c->inc_dst_tcp_ips);
 		first = 0;
 	}
 	if (!c->ignore_udp) {
 		fb_add(b, "%s", first ? "" : " or ");
-		fb_proto(b, "udp", &c->inc_src_udp_ports, &c->inc_dst_udp_ports,
+		fb_proto(b, "udp", lists, &c->inc_src_udp_ports, &c->inc_dst_udp_ports,
 			 &c->inc_src_udp_ips, &c->inc_dst_udp_ips);
 	}
 	fb_add(b, ")");
+	if (!lists)
+		return;
 	if (c->ignore_ips.n) {
 		first = 1;
 		fb_add(b, " and not (");
@@ -135,6 +141,21 @@ static void filter_core(const struct config *c, struct fbuf *b)
 	}
 }
 
+/* Entries in all lists: what the kernel filter's size follows. */
+static unsigned filter_entries(const struct config *c)
+{
+	return c->inc_src_tcp_ports.n + c->inc_dst_tcp_ports.n +
+	       c->inc_src_udp_ports.n + c->inc_dst_udp_ports.n +
+	       c->inc_src_tcp_ips.n + c->inc_dst_tcp_ips.n +
+	       c->inc_src_udp_ips.n + c->inc_dst_udp_ips.n +
+	       c->ignore_ips.n + c->ignore_ports.n;
+}
+
+int filter_in_kernel(const struct config *c)
+{
+	return filter_entries(c) <= c->kernel_filter_max;
+}
+
 int filter_build(const struct config *c, int vlan, char *out, size_t outsz)
 {
 	struct fbuf b = { out, outsz, 0, 0 };
@@ -147,7 +168,7 @@ int filter_build(const struct config *c, int vlan, char *out, size_t outsz)
 		return 0;
 	if (c->ignore_tcp && c->ignore_udp)
 		return -1;
-	filter_core(c, &b);
+	filter_core(c, filter_in_kernel(c), &b);
 	if (b.err)
 		return -1;
 	if (!vlan)
@@ -159,4 +180,73 @@ int filter_build(const struct config *c, int vlan, char *out, size_t outsz)
 	fb_add(&b, " or (vlan and (%.*s or (vlan and %.*s)))",
 	       (int)core_len, out, (int)core_len, out);
 	return b.err ? -1 : 0;
+}
+
+/* ---- lists matched after decoding ------------------------------------- */
+
+static void ports_set(uint64_t *bits, const struct cfg_ports *l)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		bits[l->port[i] / 64] |= (uint64_t)1 << (l->port[i] % 64);
+}
+
+static int port_in(const uint64_t *bits, uint16_t port)
+{
+	return (int)(bits[port / 64] >> (port % 64) & 1);
+}
+
+void filter_lists_init(struct filter_lists *f, const struct config *c)
+{
+	f->cfg = c;
+	f->on = filter_any(c);
+	if (!f->on)	/* the bitmaps stay untouched, out of the RSS */
+		return;
+	memset(f->inc, 0, sizeof(f->inc));
+	memset(f->ign, 0, sizeof(f->ign));
+	ports_set(f->inc[0][0], &c->inc_src_tcp_ports);
+	ports_set(f->inc[0][1], &c->inc_dst_tcp_ports);
+	ports_set(f->inc[1][0], &c->inc_src_udp_ports);
+	ports_set(f->inc[1][1], &c->inc_dst_udp_ports);
+	ports_set(f->ign, &c->ignore_ports);
+}
+
+/* libpcap's "net a/n": same family, the first n bits equal. */
+static int net_has(const struct cfg_net *n, const struct pkt *p, const uint8_t *a)
+{
+	unsigned whole = n->prefix / 8, rest = n->prefix % 8;
+
+	return n->family == p->family && memcmp(n->addr, a, whole) == 0 &&
+	       (rest == 0 || ((n->addr[whole] ^ a[whole]) >> (8 - rest)) == 0);
+}
+
+static int nets_have(const struct cfg_nets *l, const struct pkt *p, const uint8_t *a)
+{
+	unsigned i;
+
+	for (i = 0; i < l->n; i++)
+		if (net_has(&l->net[i], p, a))
+			return 1;
+	return 0;
+}
+
+int filter_match(const struct filter_lists *f, const struct pkt *p)
+{
+	const struct config *c = f->cfg;
+	int udp = p->proto == DEC_PROTO_UDP;
+	const struct cfg_ports *sp = udp ? &c->inc_src_udp_ports : &c->inc_src_tcp_ports;
+	const struct cfg_ports *dp = udp ? &c->inc_dst_udp_ports : &c->inc_dst_tcp_ports;
+	const struct cfg_nets *sn = udp ? &c->inc_src_udp_ips : &c->inc_src_tcp_ips;
+	const struct cfg_nets *dn = udp ? &c->inc_dst_udp_ips : &c->inc_dst_tcp_ips;
+
+	if (udp ? c->ignore_udp : c->ignore_tcp)
+		return 0;
+	if ((sp->n || dp->n) && !port_in(f->inc[udp][0], p->sport) &&
+	    !port_in(f->inc[udp][1], p->dport))
+		return 0;
+	if ((sn->n || dn->n) && !nets_have(sn, p, p->src) && !nets_have(dn, p, p->dst))
+		return 0;
+	return !port_in(f->ign, p->sport) && !port_in(f->ign, p->dport) &&
+	       !nets_have(&c->ignore_ips, p, p->src) && !nets_have(&c->ignore_ips, p, p->dst);
 }

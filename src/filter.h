@@ -1,17 +1,42 @@
-/* The configured include/ignore lists, compiled into one BPF expression so
- * the kernel drops unwanted packets before they are copied to us. */
+/* The configured include/ignore lists: compiled into one BPF expression so
+ * the kernel drops unwanted packets before they are copied to us, or, when
+ * long, matched here after decoding. */
 #ifndef D42_FILTER_H
 #define D42_FILTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "config.h"
+#include "decode.h"
 
 #define FILTER_MAX_EXPR (64 * 1024)	/* bytes of filter expression */
+#define FILTER_PORT_WORDS (65536 / 64)	/* a bit per port */
 
-/* Writes the expression ("" when nothing is filtered). With vlan, the
- * expression also matches frames under one or two 802.1Q/802.1ad tags
- * (only valid on link types where libpcap knows VLANs, i.e. Ethernet).
- * Returns 0, or -1 if it does not fit or nothing could ever match. */
+/* Lists longer than pcap.kernel-filter-max entries in all are matched here
+ * after decoding: libpcap's optimiser is superlinear in them (256 ports:
+ * seconds and hundreds of MB). The kernel then selects the protocols only. */
+struct filter_lists {
+	int on;				/* 0: the kernel filter does it all */
+	const struct config *cfg;	/* the address lists */
+	uint64_t inc[2][2][FILTER_PORT_WORDS];	/* [udp][dst] include ports */
+	uint64_t ign[FILTER_PORT_WORDS];	/* ignore-ports */
+};
+
+/* 1 if c's lists go into the kernel filter (short enough). */
+int filter_in_kernel(const struct config *c);
+
+/* Writes the expression ("" when nothing is filtered): everything, or only
+ * the protocol selection when the lists are matched by filter_match().
+ * With vlan, the expression also matches frames under one or two
+ * 802.1Q/802.1ad tags (only valid on link types where libpcap knows VLANs,
+ * i.e. Ethernet). Returns 0, or -1 if it does not fit or nothing could ever
+ * match. */
 int filter_build(const struct config *c, int vlan, char *out, size_t outsz);
+
+/* Set f up for c (kept by pointer), which then must not move. */
+void filter_lists_init(struct filter_lists *f, const struct config *c);
+/* Whether a decoded packet passes the lists (f->on only), with the kernel
+ * filter's meaning: see docs/CONFIG.md. */
+int filter_match(const struct filter_lists *f, const struct pkt *p);
 
 #endif

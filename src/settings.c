@@ -84,6 +84,7 @@ static const struct field filter_fields[] = {
 	FIELD("pcap.ignore-udp", ignore_udp),
 	FIELD("capture.ignore-ips", ignore_ips),
 	FIELD("capture.ignore-ports", ignore_ports),
+	FIELD("pcap.kernel-filter-max", kernel_filter_max),
 };
 
 #define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
@@ -169,6 +170,7 @@ static void apply_filters(const struct settings_env *e, const struct config *n, 
 			copy(e->cfg, n, &filter_fields[i]);
 			note(list, filter_fields[i].key);
 		}
+	agent_set_filters(e->agent);
 }
 
 static void apply_log(const struct settings_env *e, const struct config *n, char *list)
