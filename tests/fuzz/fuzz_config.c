@@ -5,7 +5,11 @@
  *    loads again, and prints the same text again (a fixed point);
  *  - filter_build's expression, when it returns one (and is at most
  *    FUZZ_MAX_COMPILE bytes), is accepted by libpcap's compiler, for both
- *    the plain and the VLAN variant.
+ *    the plain and the VLAN variant;
+ *  - filter_match() (the lists matched after decoding) keeps exactly the
+ *    packets of a fixed set that the VLAN variant with every list in it,
+ *    compiled without optimising, keeps: libpcap defines what the lists
+ *    mean.
  * Warnings go to stderr through src/log.c; the level is set to errors only,
  * and config.c reports errors through cfg_error, not the log.
  * A password-file path in the input is opened and read: inputs come from
@@ -18,6 +22,7 @@
 #include <pcap/pcap.h>
 
 #include "config.h"
+#include "decode.h"
 #include "filter.h"
 #include "json.h"
 #include "log.h"
@@ -92,8 +97,101 @@ static void check_filter(const struct config *c, int vlan)
 	pcap_freecode(&prog);
 }
 
+/* Fixed packets for the lists: addresses and ports a config is likely to
+ * name (the dictionary has them too), both families, 0-2 VLAN tags. */
+#define FUZZ_FRAMES     48
+#define FUZZ_FRAME_MAX  128
+
+static uint8_t frames[FUZZ_FRAMES][FUZZ_FRAME_MAX];
+static size_t frame_len[FUZZ_FRAMES];
+
+static void put16(uint8_t *b, unsigned v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+static size_t make_frame(uint8_t *b, unsigned i)
+{
+	static const char *const v4[] = { "10.0.0.1", "10.0.0.2", "192.168.1.10", "172.16.5.4" };
+	static const char *const v6[] = { "2001:db8::1", "2001:db8::2", "fe80::1", "::1" };
+	static const uint16_t ports[] = { 80, 443, 53, 22, 40000, 8080 };
+	unsigned tags = i % 3, v6f = (i / 3) % 2, udp = (i / 6) % 2, t;
+	const char *src = v6f ? v6[i % 4] : v4[i % 4];
+	const char *dst = v6f ? v6[(i / 4 + 1) % 4] : v4[(i / 4 + 1) % 4];
+	size_t o = 12, l4 = udp ? 8 : 20;
+	struct cfg_net s, d;
+
+	CHECK(config_parse_net(src, &s) == 0 && config_parse_net(dst, &d) == 0);
+	memset(b, 0, FUZZ_FRAME_MAX);
+	for (t = 0; t < tags; t++, o += 4)
+		put16(b + o, 0x8100);
+	if (!v6f) {
+		put16(b + o, 0x0800);
+		b[o + 2] = 0x45;
+		put16(b + o + 4, (unsigned)(20 + l4));
+		b[o + 10] = 64;
+		b[o + 11] = udp ? 17 : 6;
+		memcpy(b + o + 14, s.addr, 4);
+		memcpy(b + o + 18, d.addr, 4);
+		o += 22;
+	} else {
+		put16(b + o, 0x86dd);
+		b[o + 2] = 0x60;
+		put16(b + o + 6, (unsigned)l4);
+		b[o + 8] = udp ? 17 : 6;
+		b[o + 9] = 64;
+		memcpy(b + o + 10, s.addr, 16);
+		memcpy(b + o + 26, d.addr, 16);
+		o += 42;
+	}
+	put16(b + o, ports[i % 6]);
+	put16(b + o + 2, ports[(i / 6 + 2) % 6]);
+	if (udp)
+		put16(b + o + 4, (unsigned)l4);
+	else
+		b[o + 12] = 0x50;
+	return o + l4;
+}
+
+static void check_match(void)
+{
+	static struct filter_lists fl;
+	struct bpf_program prog;
+	struct pcap_pkthdr h;
+	struct pkt p;
+	uint32_t keep = cfg.kernel_filter_max;
+	unsigned i;
+	int bpf;
+
+	cfg.kernel_filter_max = 10 * CFG_MAX_LIST;	/* every list in it */
+	if (filter_build(&cfg, 1, expr, sizeof(expr)) != 0 || !expr[0] ||
+	    strlen(expr) > FUZZ_MAX_COMPILE) {
+		cfg.kernel_filter_max = keep;
+		return;
+	}
+	cfg.kernel_filter_max = keep;
+	CHECK(pcap_compile(dead, &prog, expr, 0, PCAP_NETMASK_UNKNOWN) == 0);
+	filter_lists_init(&fl, &cfg);
+	CHECK(fl.on);
+	for (i = 0; i < FUZZ_FRAMES; i++) {
+		memset(&h, 0, sizeof(h));
+		h.caplen = h.len = (bpf_u_int32)frame_len[i];
+		bpf = pcap_offline_filter(&prog, &h, frames[i]) != 0;
+		CHECK(decode_packet(DLT_EN10MB, frames[i], frame_len[i], &p) == DEC_OK);
+		if (filter_match(&fl, &p) != bpf) {
+			fprintf(stderr, "frame %u: libpcap %d, filter_match %d: %s\n",
+				i, bpf, !bpf, expr);
+			abort();
+		}
+	}
+	pcap_freecode(&prog);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	unsigned i;
+
 	struct json_limits lim = { FUZZ_PRINT_MAX, CFG_MAX_DEPTH };
 	struct cfg_error err;
 	size_t n1, n2;
@@ -103,6 +201,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsetenv("D42PCAP_PASSWORD");	/* same result on every run */
 		dead = pcap_open_dead(DLT_EN10MB, FUZZ_SNAPLEN);
 		CHECK(dead != NULL);
+		for (i = 0; i < FUZZ_FRAMES; i++)
+			frame_len[i] = make_frame(frames[i], i);
 	}
 	if (size > FUZZ_MAX_INPUT)
 		return 0;
@@ -136,5 +236,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_filter(&cfg, 0);
 	check_filter(&cfg, 1);
+	check_match();
 	return 0;
 }
