@@ -20,6 +20,7 @@
 
 #define IP4_BYTES 4
 #define REPORT_DATE_LEN (sizeof("0000-00-00T") - 1)	/* "YYYY-MM-DDT" */
+#define REP_BAD_TIME "invalid"	/* a time put_time() cannot write (year > 9999) */
 
 /* Pieces of a record's text, computed once per report by the emitter
  * (json_prefix) for where the records go: what goes before each member's
@@ -146,7 +147,7 @@ char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
 	struct rep_day c = { REP_NO_DAY, "" };
 
 	if (sz < sizeof("0000-00-00T00:00:00.000000Z") || !put_time(&c, ns, frac, buf))
-		snprintf(buf, sz, "invalid");
+		snprintf(buf, sz, REP_BAD_TIME);
 	return buf;
 }
 
@@ -255,7 +256,7 @@ static void report_rec(struct json_out *o, struct rec_shape *sh,
 		case K_FIRST:
 		case K_LAST:
 			q = put_time(&sh->day, k == K_FIRST ? r->first_ns : r->last_ns, 1, p);
-			p = q ? q : stpcpy(p, "invalid");
+			p = q ? q : stpcpy(p, REP_BAD_TIME);
 			break;
 		case K_END:
 			json_raw(o, NULL, buf, (size_t)(p - buf));

@@ -24,20 +24,6 @@ wait_count() {
 	done
 	return 1
 }
-# stop PID NAME: SIGTERM, exit 0 within 20 s
-stop() {
-	kill -TERM "$1"
-	w=0
-	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
-	if kill -0 "$1" 2>/dev/null; then
-		fail "$2" "still running 20 s after SIGTERM"
-		kill -KILL "$1"
-		return
-	fi
-	wait "$1"
-	st=$?
-	[ $st -eq 0 ] && ok "$2" || fail "$2" "exit status $st"
-}
 
 # ---- the log directory fills up (run inside unshare -m -n) ----
 log_full() {
@@ -113,7 +99,7 @@ for _ in range(3):
 	else
 		fail logfull_whole_lines "$(grep -Evn '^[0-9]{4}-' "$LOGS/d42pcap.log" | head -3)"
 	fi
-	stop $pid logfull_exit
+	stop_agent $pid TERM logfull_exit
 	umount "$LOGS"
 
 	# A logs-dir that does not exist yet: stderr until it appears.
@@ -139,7 +125,7 @@ JSON
 	else
 		fail logdir_late "$(cat "$T/late.err")"
 	fi
-	stop $pid logdir_late_exit
+	stop_agent $pid TERM logdir_late_exit
 }
 
 if [ "${1:-}" = --log-full ]; then
@@ -236,7 +222,7 @@ cycle() {
 	udp 3333
 	wait_for "$out" '"port":3333' 30 && ok "${tag}_recreated_captures" ||
 		fail "${tag}_recreated_captures" "traffic after the interface was recreated not reported"
-	stop $pid "${tag}_exit"
+	stop_agent $pid TERM "${tag}_exit"
 	n=$(down_reports "$out")
 	[ "$n" -ge 4 ] && ok "${tag}_down_reported" ||
 		fail "${tag}_down_reported" "$n reports with capture_down_seconds > 0, want >= 4"

@@ -26,19 +26,6 @@ GROUPS_N=$(id -G nobody | tr ' ' '\n' | sort -n | tr '\n' ' ')
 CAP_NET_RAW_MASK=0000000000002000	# 1 << 13
 chmod 755 "$T_TMP"
 
-udp() {
-	ip netns exec "$NS" python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(int(sys.argv[2])):
-    s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$1" "$2"
-}
-stop() {
-	kill -TERM "$1"
-	w=0
-	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
-	kill -0 "$1" 2>/dev/null && kill -KILL "$1"
-	wait "$1"
-}
 # status_field PID NAME: the value of NAME: in /proc/PID/status, tabs as spaces
 status_field() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr '\t' ' ' | sed 's/ *$//'
@@ -92,7 +79,7 @@ got=$(status_field $pid NoNewPrivs)
 [ "$got" = 1 ] && ok privs_no_new_privs || fail privs_no_new_privs "NoNewPrivs: \"$got\""
 
 # Still capturing after the drop.
-udp 6001 4
+ns_udp "$NS" 6001 4
 sleep 0.3
 # SIGHUP as nobody: the log (given to nobody) is reopened after a move.
 mv "$LOGS/d42pcap.log" "$LOGS/moved.log"
@@ -103,7 +90,7 @@ if wait_for "$LOGS/d42pcap.log" 'SIGHUP: reloaded' &&
 else
 	fail privs_hup_reopen "$(ls -l "$LOGS"; cat "$LOGS/moved.log")"
 fi
-stop $pid
+stop_agent $pid TERM
 st=$?
 [ $st -eq 0 ] && ok privs_exit || fail privs_exit "exit status $st"
 n=$(records "$T_TMP/out.json" 6001)
@@ -128,12 +115,12 @@ if wait_for "$LOGS/d42pcap.log" 'capturing on lo'; then
 	[ "$root" = "$SPOOL" ] && ok chroot_root || fail chroot_root "root is \"$root\", want $SPOOL"
 	[ "$(status_field $pid Uid)" = "$UID_N $UID_N $UID_N $UID_N" ] && ok chroot_uid ||
 		fail chroot_uid "Uid: $(status_field $pid Uid)"
-	udp 6002 3
+	ns_udp "$NS" 6002 3
 	sleep 0.3
 	kill -HUP $pid
 	wait_for "$LOGS/d42pcap.log" 'SIGHUP: the settings cannot be reloaded inside the chroot' &&
 		ok chroot_hup || fail chroot_hup "$(tail -2 "$LOGS/d42pcap.log")"
-	stop $pid
+	stop_agent $pid TERM
 	st=$?
 	[ $st -eq 0 ] && ok chroot_exit || fail chroot_exit "exit status $st"
 	n=$(records "$T_TMP/out2.json" 6002)
@@ -160,9 +147,9 @@ JSON
 		[ "$(status_field $pid Uid)" = "$UID_N $UID_N $UID_N $UID_N" ] &&
 			grep -q 'info: already running as nobody' "$T_TMP/err3.log" && ok filecap_user ||
 			fail filecap_user "Uid $(status_field $pid Uid): $(cat "$T_TMP/err3.log")"
-		udp 6003 2
+		ns_udp "$NS" 6003 2
 		sleep 0.3
-		stop $pid
+		stop_agent $pid TERM
 		n=$(records "$T_TMP/out3.json" 6003)
 		[ "$n" = 2 ] && ok filecap_capture || fail filecap_capture "$n packets to port 6003, want 2"
 	else

@@ -20,27 +20,6 @@ LOGS=$T_TMP/logs
 mkdir -p "$LOGS"
 LOG=$LOGS/d42pcap.log
 
-# udp PORT N: N datagrams to 127.0.0.1:PORT inside the namespace
-udp() {
-	ip netns exec "$NS" python3 -c 'import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(int(sys.argv[2])):
-    s.sendto(b"x", ("127.0.0.1", int(sys.argv[1])))' "$1" "$2"
-}
-# stop PID SIGNAL NAME: the agent must exit 0 within 20 s
-stop() {
-	kill -"$2" "$1"
-	w=0
-	while [ $w -lt 200 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; w=$((w + 1)); done
-	if kill -0 "$1" 2>/dev/null; then
-		fail "$3" "still running 20 s after SIG$2"
-		kill -KILL "$1"
-		return
-	fi
-	wait "$1"
-	st=$?
-	[ $st -eq 0 ] && ok "$3" || fail "$3" "exit status $st after SIG$2"
-}
 # settings FILE LIVE INTERVAL IGNORE-PORTS MAX-FLOWS
 settings() {
 	cat >"$1" <<JSON
@@ -63,7 +42,7 @@ fi
 ok signals_start
 
 # SIGUSR1: one statistics line per signal
-udp 5001 2
+ns_udp "$NS" 5001 2
 wait_for "$T_TMP/out.json" '"port":5001' 30 || fail usr1_traffic "no report of port 5001"
 kill -USR1 $pid
 if wait_for "$LOG" 'info: stats: interval packets=[0-9]+ bytes=[0-9]+ decoded=[0-9]+ flows=[0-9]+ listeners=[0-9]+ flow_drops=0 reports=[1-9]'; then
@@ -96,11 +75,11 @@ else
 fi
 grep -q 'warning: SIGHUP: common.max-flows changed; restart d42pcap to apply it' "$LOG" &&
 	ok hup_restart_needed || fail hup_restart_needed "no restart warning for max-flows"
-udp 5002 1
+ns_udp "$NS" 5002 1
 wait_for "$T_TMP/err.log" '^live: udp 127\.0\.0\.1 -> 127\.0\.0\.1:5002 ephemeral conns=0 pkts=1/0 ' &&
 	ok hup_live_entries || fail hup_live_entries "no live: line for port 5002: $(cat "$T_TMP/err.log")"
-udp 5003 1
-udp 5004 1
+ns_udp "$NS" 5003 1
+ns_udp "$NS" 5004 1
 wait_for "$T_TMP/err.log" '127\.0\.0\.1:5004 ' || fail hup_filter "no live: line for port 5004"
 if grep -q '127\.0\.0\.1:5003 ' "$T_TMP/err.log"; then
 	fail hup_filter "port 5003 was captured after ignore-ports was reloaded"
@@ -128,7 +107,7 @@ if wait_for "$LOG" 'keeping the current settings'; then
 else
 	fail hup_broken_reported "no error logged: $(tail -3 "$LOG")"
 fi
-udp 5005 1
+ns_udp "$NS" 5005 1
 if kill -0 $pid 2>/dev/null &&
 	wait_for "$T_TMP/err.log" '^live: udp 127\.0\.0\.1 -> 127\.0\.0\.1:5005 '; then
 	ok hup_broken_kept
@@ -146,7 +125,7 @@ else
 	fail hup_reopen "no new log file after SIGHUP: $(ls -l "$LOGS")"
 fi
 
-stop $pid TERM sigterm_exit
+stop_agent $pid TERM sigterm_exit
 tail -1 "$T_TMP/out.json" | grep -q '"interval":' && ok sigterm_report ||
 	fail sigterm_report "no final report"
 
@@ -156,9 +135,9 @@ ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name sig.json \
 	>"$T_TMP/out2.json" 2>"$T_TMP/err2.log" &
 pid=$!
 if wait_for "$LOG" 'capturing on lo.*interval 60s'; then
-	udp 5006 1
+	ns_udp "$NS" 5006 1
 	sleep 0.3
-	stop $pid INT sigint_exit
+	stop_agent $pid INT sigint_exit
 	grep -q '"port":5006' "$T_TMP/out2.json" && ok sigint_report ||
 		fail sigint_report "the partial interval was not reported"
 else
