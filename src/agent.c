@@ -177,7 +177,7 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 		log_err("could not write the report for the interval ending %llu",
 			(unsigned long long)(end_ns / NS_PER_SEC));
 	else if (a->cfg->live_ok && !a->cfg->only_stats) {
-		n = flow_sorted(&a->flows, NULL);
+		n = flow_sorted(&a->flows);
 		for (i = 0; i < n; i++)
 			agent_live_line("ok", flow_sorted_rec(&a->flows, i));
 	}

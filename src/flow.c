@@ -291,7 +291,6 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	t->seed[1] = splitmix(&seed);
 	t->recs = table_alloc(t->nrecs, sizeof *t->recs);
 	t->slot = table_alloc(t->nslots, sizeof *t->slot);
-	t->order = calloc(max_flows, sizeof *t->order);
 	t->skeys = calloc(max_flows, sizeof *t->skeys);
 	t->lsn = table_alloc(t->nlsn, sizeof *t->lsn);
 	t->conn_mem = table_alloc((size_t)t->nconn + CONN_WAYS, sizeof *t->conn);
@@ -300,7 +299,7 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 		t->conn = (struct flow_conn *)(((uintptr_t)t->conn_mem + CONN_ALIGN - 1) &
 					       ~(uintptr_t)(CONN_ALIGN - 1));
 	t->born = table_alloc(t->nborn, sizeof *t->born);
-	if (!t->recs || !t->slot || !t->order || !t->skeys || !t->lsn ||
+	if (!t->recs || !t->slot || !t->skeys || !t->lsn ||
 	    !t->conn || !t->born) {
 		flow_free(t);
 		return -1;
@@ -312,7 +311,6 @@ void flow_free(struct flow_table *t)
 {
 	free(t->recs);
 	free(t->slot);
-	free(t->order);
 	free(t->skeys);
 	free(t->lsn);
 	free(t->conn_mem);
@@ -1139,25 +1137,21 @@ static void key_sort(const struct flow_rec *recs, struct flow_sortkey *k, uint32
 
 /* Sorts compact 24-byte keys (cache-friendly) instead of indices into the
  * 100-byte records (a cache miss per comparison with a big table). */
-uint32_t flow_sorted(struct flow_table *t, const uint32_t **order)
+uint32_t flow_sorted(struct flow_table *t)
 {
 	uint32_t n = t->st.flows, i;
 
 	for (i = 0; i < n; i++)	/* records are dense: the first n */
 		make_key(&t->recs[i], i, &t->skeys[i]);
 	key_sort(t->recs, t->skeys, n);
-	for (i = 0; i < n; i++)
-		t->order[i] = t->skeys[i].idx;
-	if (order)
-		*order = t->order;
 	return n;
 }
 
 const struct flow_rec *flow_sorted_rec(const struct flow_table *t, uint32_t i)
 {
 	if (i + SORTED_AHEAD < t->st.flows)
-		prefetch_rec(&t->recs[t->order[i + SORTED_AHEAD]]);
-	return &t->recs[t->order[i]];
+		prefetch_rec(&t->recs[t->skeys[i + SORTED_AHEAD].idx]);
+	return &t->recs[t->skeys[i].idx];
 }
 
 void flow_expire(struct flow_table *t, uint64_t now_ns)
@@ -1230,7 +1224,7 @@ int flow_check(const struct flow_table *t)
 	const uint8_t *fam0;
 	uint32_t i, j, used = 0;
 
-	if (!t->recs || !t->slot || !t->lsn || !t->order)
+	if (!t->recs || !t->slot || !t->lsn || !t->skeys)
 		return -1;
 	/* Every used slot names a distinct record holding a key that hashes
 	 * to a home within the window, with no empty slot in between. */

@@ -108,7 +108,6 @@ struct flow_sortkey {
 struct flow_table {
 	struct flow_rec *recs;		/* nrecs = max_flows records */
 	uint32_t *slot;			/* nslots index slots */
-	uint32_t *order;		/* max_flows indices, for sorted output */
 	struct flow_sortkey *skeys;	/* max_flows keys, for sorting */
 	struct flow_listener *lsn;	/* nlsn slots */
 	struct flow_conn *conn;		/* nconn entries, in conn_mem */
@@ -160,12 +159,13 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 				    const struct flow_probe *q, uint64_t ts_ns,
 				    struct flow_rec **rec);
 
-/* Number of records in use; *order (if order) gets their indices in t->recs,
- * sorted by (family, server, port, proto, client). No allocation: the
- * index array was sized by flow_init(). */
-uint32_t flow_sorted(struct flow_table *t, const uint32_t **order);
-/* order[i]'s record, for walking them in order: also asks for the one
- * a few places on (sorted order is random in memory). */
+/* Number of records in use, sorted by (family, server, port, proto,
+ * client) for flow_sorted_rec(). No allocation: the keys were sized by
+ * flow_init(). */
+uint32_t flow_sorted(struct flow_table *t);
+/* The i-th record in that order (i below flow_sorted()'s count, until the
+ * table changes); also asks for the one a few places on (sorted order is
+ * random in memory). */
 const struct flow_rec *flow_sorted_rec(const struct flow_table *t, uint32_t i);
 /* Remove listeners not confirmed within the TTL as of now_ns, so that
  * st.listeners counts live ones (until then, expired ones may linger). */

@@ -315,7 +315,7 @@ int report_write(struct json_out *o, const struct report_meta *m,
 		sh.day.day = REP_NO_DAY;
 		if (shape_init(&sh, o) < 0)	/* a key too long or too deep: a bug */
 			o->error = JSON_OUT_ERR_MISUSE;
-		n = flow_sorted(t, NULL);
+		n = flow_sorted(t);
 		for (i = 0; i < n; i++)
 			report_rec(o, &sh, flow_sorted_rec(t, i));
 	}

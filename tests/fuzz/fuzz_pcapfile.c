@@ -79,7 +79,6 @@ static void interval_end(struct state *s)
 	struct json_limits lim = { FUZZ_REPORT_MAX, JSON_OUT_MAX_DEPTH };
 	struct report_meta m;
 	char obuf[FUZZ_OUT_BUF], line[FUZZ_LINE_MAX];
-	const uint32_t *order;
 	struct json_out o;
 	size_t off = 0, used;
 	uint32_t n, i, nrec = 0;
@@ -91,10 +90,10 @@ static void interval_end(struct state *s)
 	m.start_ns = s->first_ns;
 	m.end_ns = s->last_ns;
 	CHECK(flow_check(&s->t) == 0);
-	n = flow_sorted(&s->t, &order);
+	n = flow_sorted(&s->t);
 	CHECK(n == s->t.st.flows && n <= FUZZ_MAX_FLOWS);
 	for (i = 0; i < n; i++) {
-		const struct flow_rec *r = &s->t.recs[order[i]];
+		const struct flow_rec *r = flow_sorted_rec(&s->t, i);
 
 		CHECK(r->key.family == 4 || r->key.family == 6);
 		CHECK(r->nports <= FLOW_MAX_CLIENT_PORTS);

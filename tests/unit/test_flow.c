@@ -133,7 +133,7 @@ static void test_init_bad_sizes(void)
 	struct flow_table t;
 
 	T_EQ_INT(flow_init(&t, 0, 16, 60, SEED), -1);
-	T_CHECK(t.recs == NULL && t.lsn == NULL && t.order == NULL);
+	T_CHECK(t.recs == NULL && t.lsn == NULL && t.skeys == NULL);
 	T_EQ_INT(flow_init(&t, 16, 0, 60, SEED), -1);
 	T_EQ_INT(flow_init(&t, FLOW_MAX_ENTRIES + 1, 16, 60, SEED), -1);
 	T_EQ_INT(flow_init(&t, 16, FLOW_MAX_ENTRIES + 1, 60, SEED), -1);
@@ -149,7 +149,7 @@ static void test_init_bad_sizes(void)
 	T_EQ_INT(t.st.flows, 0);
 	T_EQ_INT(flow_check(&t), 0);
 	flow_free(&t);
-	T_CHECK(t.recs == NULL && t.slot == NULL && t.lsn == NULL && t.order == NULL);
+	T_CHECK(t.recs == NULL && t.slot == NULL && t.lsn == NULL && t.skeys == NULL);
 
 	T_EQ_INT(flow_init(&t, 65536, 16384, 86400, SEED), 0);
 	T_EQ_INT(t.nrecs, 65536);
@@ -613,7 +613,6 @@ static void test_sorted_small(void)
 	/* expected order, as indices into in[] */
 	static const int want[] = { 8, 4, 5, 7, 3, 2, 1, 6, 0 };
 	struct flow_table t;
-	const uint32_t *o = NULL;
 	uint32_t n, i;
 
 	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
@@ -621,10 +620,10 @@ static void test_sorted_small(void)
 		T_EQ_INT(upd(&t, mk(in[i].fam, in[i].c, 40000, in[i].s,
 				    in[i].port, in[i].proto, SYN, 1), T0),
 			 FLOW_NEW);
-	n = flow_sorted(&t, &o);
+	n = flow_sorted(&t);
 	T_EQ_INT(n, 9);
 	for (i = 0; i < n && i < 9; i++) {
-		const struct flow_rec *r = &t.recs[o[i]];
+		const struct flow_rec *r = flow_sorted_rec(&t, i);
 		int k = want[i];
 
 		T_CHECK(r == rec_of(&t, in[k].fam, in[k].c, in[k].s,
@@ -664,7 +663,6 @@ static int key_le(const struct flow_rec *a, const struct flow_rec *b)
 static void test_sorted_large(void)
 {
 	struct flow_table t;
-	const uint32_t *o = NULL;
 	uint32_t n, i, bad = 0, newc = 0, dup = 0;
 	static uint8_t seen[131072];
 
@@ -689,16 +687,17 @@ static void test_sorted_large(void)
 		if (flow_update(&t, &p, T0, NULL) == FLOW_NEW)
 			newc++;
 	}
-	n = flow_sorted(&t, &o);
+	n = flow_sorted(&t);
 	T_EQ_INT(n, t.st.flows);
 	T_EQ_INT(n, newc);
 	T_CHECK(n == 65536 || t.st.flow_drops > 0);
 	T_CHECK(n > 65000);
 	for (i = 0; i < n; i++) {
-		if (o[i] >= t.nrecs || t.recs[o[i]].key.family == 0 ||
-		    seen[o[i]]++)
+		size_t k = (size_t)(flow_sorted_rec(&t, i) - t.recs);
+
+		if (k >= t.nrecs || t.recs[k].key.family == 0 || seen[k]++)
 			dup++;
-		if (i && !key_le(&t.recs[o[i - 1]], &t.recs[o[i]]))
+		if (i && !key_le(flow_sorted_rec(&t, i - 1), flow_sorted_rec(&t, i)))
 			bad++;
 	}
 	T_EQ_INT(dup, 0);
@@ -711,7 +710,6 @@ static void test_sorted_large(void)
 static void test_reset_empties(void)
 {
 	struct flow_table t;
-	const uint32_t *o = NULL;
 	uint32_t i, used = 0;
 
 	T_EQ_INT(flow_init(&t, 4, 10, 60, SEED), 0);
@@ -726,7 +724,7 @@ static void test_reset_empties(void)
 	T_EQ_INT(t.st.flows, 0);
 	T_EQ_INT(t.st.flow_drops, 0);
 	T_EQ_INT(t.st.listeners, 1);
-	T_EQ_INT(flow_sorted(&t, &o), 0);
+	T_EQ_INT(flow_sorted(&t), 0);
 	for (i = 0; i < t.nrecs; i++)
 		used += t.recs[i].key.family != 0 || t.recs[i].pkts_c2s != 0;
 	T_EQ_INT(used, 0);
@@ -928,7 +926,7 @@ static void test_property_random(void)
 			}
 			T_EQ_INT(sum, accepted);
 			T_EQ_INT(t.st.flow_drops, drops);
-			T_EQ_INT(t.st.flows, flow_sorted(&t, NULL));
+			T_EQ_INT(t.st.flows, flow_sorted(&t));
 			T_EQ_INT(flow_check(&t), 0);
 			ldrops += t.st.listener_drops;
 			printf("  interval: %llu accepted, %llu dropped, %u "

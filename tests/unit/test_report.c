@@ -176,13 +176,12 @@ static int big_fn(void *ctx, const char *d, size_t n)
 static void ref_records(struct json_out *o, struct flow_table *t)
 {
 	char a[REPORT_ADDR_MAX], tm[REPORT_TIME_MAX];
-	const uint32_t *order;
-	uint32_t n = flow_sorted(t, &order), i, j;
+	uint32_t n = flow_sorted(t), i, j;
 
 	json_obj_begin(o, NULL);
 	json_arr_begin(o, "communications");
 	for (i = 0; i < n; i++) {
-		const struct flow_rec *r = &t->recs[order[i]];
+		const struct flow_rec *r = flow_sorted_rec(t, i);
 
 		json_obj_begin(o, NULL);
 		json_str(o, "client", report_addr(r->key.family, r->key.client, a, sizeof(a)));
