@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 	static char buf[CAPTURE_FILE_BUFFER];
 	const char *path = argv[argc - 1];
 	pcap_t *p;
-	FILE *f;
+	FILE *f = NULL;
 	int n, plain = argc == 3 && strcmp(argv[1], "-plain") == 0;
 
 	if (argc != 2 && !plain) {
@@ -53,6 +53,8 @@ int main(int argc, char **argv)
 	}
 	if (!p) {
 		fprintf(stderr, "floor: %s\n", eb);
+		if (f)	/* pcap_fopen_offline() took it only on success */
+			fclose(f);
 		return 1;
 	}
 	while ((n = pcap_dispatch(p, FLOOR_BATCH, count, (u_char *)&c)) > 0)
