@@ -58,7 +58,7 @@ int agent_init(struct agent *a, const struct config *cfg, const struct agent_out
 void agent_set_filters(struct agent *a)
 {
 	filter_lists_init(&a->lists, a->cfg);
-	if (a->lists.on)
+	if (a->lists.on && !filter_in_kernel(a->cfg))
 		log_info("the include/ignore lists are longer than pcap.kernel-filter-max "
 			 "(%u entries): matched after decoding", a->cfg->kernel_filter_max);
 }

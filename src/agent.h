@@ -59,7 +59,7 @@ struct agent {
 	const char *iface;
 	struct capture *cap;		/* for drop statistics; may be NULL */
 	char outbuf[AGENT_OUT_BUF];
-	struct filter_lists lists;	/* long include/ignore lists */
+	struct filter_lists lists;	/* include/ignore lists, after decoding */
 };
 
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,

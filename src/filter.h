@@ -12,11 +12,14 @@
 #define FILTER_MAX_EXPR (64 * 1024)	/* bytes of filter expression */
 #define FILTER_PORT_WORDS (65536 / 64)	/* a bit per port */
 
-/* Lists longer than pcap.kernel-filter-max entries in all are matched here
- * after decoding: libpcap's optimiser is superlinear in them (256 ports:
- * seconds and hundreds of MB). The kernel then selects the protocols only. */
+/* The lists, matched after decoding whenever a filter key is set. Longer
+ * than pcap.kernel-filter-max entries in all, this is their only check
+ * (libpcap's optimiser is superlinear in them: 256 ports took seconds and
+ * hundreds of MB), and the kernel selects the protocols only; shorter, it
+ * is a second one (libpcap 1.10.3 optimises some into programs that keep
+ * packets they exclude). */
 struct filter_lists {
-	int on;				/* 0: the kernel filter does it all */
+	int on;				/* 0: no filter key set */
 	const struct config *cfg;	/* the address lists */
 	uint64_t inc[2][2][FILTER_PORT_WORDS];	/* [udp][dst] include ports */
 	uint64_t ign[FILTER_PORT_WORDS];	/* ignore-ports */

@@ -128,7 +128,7 @@ printf '%s\n' '{"pcap":{"include-source-udp-ports":[53],"include-destination-udp
 "$D42PCAP" -r "$T_TMP/v6udp.pcap" -settings-dir "$T_TMP" -settings-name optbug.json >"$T_TMP/optbug.out" 2>"$T_TMP/optbug.err"
 rc=$?
 if [ $rc -eq 0 ] && grep -q '"port":80,' "$T_TMP/optbug.out" && grep -q '"packets":1,' "$T_TMP/optbug.out" &&
-   ! grep -q '"port":22,' "$T_TMP/optbug.out"; then
+   ! grep -q '"port":22,' "$T_TMP/optbug.out" && ! grep -q 'kernel-filter-max' "$T_TMP/optbug.err"; then
 	ok filter_libpcap_optimiser_overkeeps
 else
 	fail filter_libpcap_optimiser_overkeeps "exit $rc: $(head -c 600 "$T_TMP/optbug.out") $(head -c 300 "$T_TMP/optbug.err")"
