@@ -93,6 +93,27 @@ else
 	fail hup_interval "no 2 s interval after the reload: $(tail -2 "$T_TMP/out.json")"
 fi
 
+# SIGHUP to a list longer than pcap.kernel-filter-max: the kernel filter
+# selects TCP/UDP only, and the agent drops port 5010 itself from then on.
+LONG=$(python3 -c 'print(", ".join(map(str, [5010] + list(range(6100, 6120)))))')
+settings "$CONF.new" true 2 "$LONG" 2000
+mv "$CONF.new" "$CONF"
+kill -HUP $pid
+if wait_for "$LOG" 'longer than pcap.kernel-filter-max \(16 entries\): matched after decoding'; then
+	ns_udp "$NS" 5010 1
+	ns_udp "$NS" 5011 1
+	ns_udp "$NS" 5003 1	# no longer ignored
+	if wait_for "$T_TMP/err.log" '127\.0\.0\.1:5011 ' &&
+		wait_for "$T_TMP/err.log" '127\.0\.0\.1:5003 ' &&
+		! grep -q '127\.0\.0\.1:5010 ' "$T_TMP/err.log"; then
+		ok hup_long_list
+	else
+		fail hup_long_list "$(grep '^live: ' "$T_TMP/err.log" | tail -5)"
+	fi
+else
+	fail hup_long_list "no reload to the long list: $(tail -3 "$LOG")"
+fi
+
 # SIGHUP with a broken file: line:col in the log, old settings kept.
 printf '{"common": {"Interval": 2,\n  "logs-dir": "%s"},\n "capture": {"live-entries": tru}}\n' \
 	"$LOGS" >"$CONF"
