@@ -269,7 +269,7 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 	/* Dropped by the lists: as if the kernel had, so before anything
 	 * counts it or moves the interval on. What cannot be decoded cannot
 	 * be matched: it is kept, and counted as undecoded. */
-	if (a->lists.on && why == DEC_OK && !filter_match(&a->lists, p))
+	if (a->lists.on && why == DEC_OK && !filter_match(&a->lists, a->cfg, p))
 		return;
 	if (a->offline) {
 		if (!a->started) {

@@ -199,7 +199,6 @@ static int port_in(const uint64_t *bits, uint16_t port)
 
 void filter_lists_init(struct filter_lists *f, const struct config *c)
 {
-	f->cfg = c;
 	f->on = filter_any(c);
 	if (!f->on)	/* the bitmaps stay untouched, out of the RSS */
 		return;
@@ -231,9 +230,9 @@ static int nets_have(const struct cfg_nets *l, const struct pkt *p, const uint8_
 	return 0;
 }
 
-int filter_match(const struct filter_lists *f, const struct pkt *p)
+int filter_match(const struct filter_lists *f, const struct config *c,
+		 const struct pkt *p)
 {
-	const struct config *c = f->cfg;
 	int udp = p->proto == DEC_PROTO_UDP;
 	const struct cfg_ports *sp = udp ? &c->inc_src_udp_ports : &c->inc_src_tcp_ports;
 	const struct cfg_ports *dp = udp ? &c->inc_dst_udp_ports : &c->inc_dst_tcp_ports;

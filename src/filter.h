@@ -20,7 +20,6 @@
  * packets they exclude). */
 struct filter_lists {
 	int on;				/* 0: no filter key set */
-	const struct config *cfg;	/* the address lists */
 	uint64_t inc[2][2][FILTER_PORT_WORDS];	/* [udp][dst] include ports */
 	uint64_t ign[FILTER_PORT_WORDS];	/* ignore-ports */
 };
@@ -36,10 +35,11 @@ int filter_in_kernel(const struct config *c);
  * match. */
 int filter_build(const struct config *c, int vlan, char *out, size_t outsz);
 
-/* Set f up for c (kept by pointer), which then must not move. */
+/* Set f up for c's lists. */
 void filter_lists_init(struct filter_lists *f, const struct config *c);
-/* Whether a decoded packet passes the lists (f->on only), with the kernel
- * filter's meaning: see docs/CONFIG.md. */
-int filter_match(const struct filter_lists *f, const struct pkt *p);
+/* Whether a decoded packet passes the lists of c (which f was set up for;
+ * f->on only), with the kernel filter's meaning: see docs/CONFIG.md. */
+int filter_match(const struct filter_lists *f, const struct config *c,
+		 const struct pkt *p);
 
 #endif

@@ -1136,7 +1136,7 @@ static void key_sort(const struct flow_rec *recs, struct flow_sortkey *k, uint32
 }
 
 /* Sorts compact 24-byte keys (cache-friendly) instead of indices into the
- * 100-byte records (a cache miss per comparison with a big table). */
+ * 104-byte records (a cache miss per comparison with a big table). */
 uint32_t flow_sorted(struct flow_table *t)
 {
 	uint32_t n = t->st.flows, i;

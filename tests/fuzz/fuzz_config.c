@@ -179,7 +179,7 @@ static void check_match(void)
 		h.caplen = h.len = (bpf_u_int32)frame_len[i];
 		bpf = pcap_offline_filter(&prog, &h, frames[i]) != 0;
 		CHECK(decode_packet(DLT_EN10MB, frames[i], frame_len[i], &p) == DEC_OK);
-		if (filter_match(&fl, &p) != bpf) {
+		if (filter_match(&fl, &cfg, &p) != bpf) {
 			fprintf(stderr, "frame %u: libpcap %d, filter_match %d: %s\n",
 				i, bpf, !bpf, expr);
 			abort();

@@ -324,7 +324,7 @@ static void test_filter_match_agrees_with_bpf(void)
 			h.caplen = h.len = (bpf_u_int32)rand_frame(b, sizeof(b));
 			bpf = pcap_offline_filter(&ref, &h, b) != 0;
 			T_EQ_INT(decode_packet(DLT_EN10MB, b, h.caplen, &p), DEC_OK);
-			mine = filter_match(&fl, &p);
+			mine = filter_match(&fl, &cfg, &p);
 			kept += mine;
 			dropped += !mine;
 			if (bpf != mine && bad++ < 5)
