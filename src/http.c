@@ -197,7 +197,7 @@ static int parse_status_line(struct http_parser *p, char *line, size_t len)
 static int parse_header_line(struct http_parser *p, char *line, size_t len)
 {
 	struct cur c;
-	uint8_t ch;
+	uint8_t ch = 0;	/* len > 0 here, but the compiler cannot know */
 	size_t name_end, vstart, vend;
 
 	cur_init(&c, (const uint8_t *)line, len);

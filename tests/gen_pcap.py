@@ -12,6 +12,8 @@ written independently of the C code; `check` compares a d42pcap run with it.
   gen_pcap.py suite DIR           one capture per decoder feature
   gen_pcap.py flows N OUT         N distinct one-packet flows (table-full tests)
   gen_pcap.py filters OUT         traffic for every include/ignore key
+  gen_pcap.py optbug OUT          three IPv6 UDP packets a libpcap 1.10.3
+                                  optimiser bug keeps (t_filters.sh)
   gen_pcap.py expect ANSWER [-c CONFIG]         print the expected report lines
   gen_pcap.py check ANSWER OUTPUT [-c CONFIG] [--interface PATH]
                                   compare d42pcap output with the model; exit 1
@@ -1237,6 +1239,15 @@ def filters_capture():
               ET_IP6, "l4_other"))
     return c
 
+
+def optbug_capture():
+    """IPv6 UDP 22 -> 40000, 40001 -> 80 and 53 -> 40000: the packets on
+    which libpcap 1.10.3's optimiser gets one list set wrong (t_filters.sh)."""
+    c = Capture(LT_EN10MB, comment="optimiser")
+    for i, (sport, dport) in enumerate(((22, 40000), (40001, 80), (53, 40000))):
+        c.add(udp_pkt(SUITE_T0 + i * NS, "2001:db8::1", "2001:db8::2", sport, dport))
+    return c
+
 # ---------------------------------------------------------------- check
 
 
@@ -1385,6 +1396,8 @@ def main(argv):
         flows_capture(int(args[0])).write(args[1])
     elif cmd == "filters" and len(args) == 1:
         filters_capture().write(args[0])
+    elif cmd == "optbug" and len(args) == 1:
+        optbug_capture().write(args[0])
     elif cmd == "expect" and args:
         cfg = cfg_arg()
         with open(args[0]) as f:

@@ -110,20 +110,7 @@ fi
 # from port 22, which ignore-ports excludes; the lists are also matched after
 # decoding, so the agent never reports it. Kernel filter and after-decoding
 # agree on the other packet (UDP 53 -> 40000, kept by no rule: ignored port).
-python3 - "$T_TMP/v6udp.pcap" <<'PY'
-import socket, struct, sys
-def frame(sport, dport):
-    a = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
-    b = socket.inet_pton(socket.AF_INET6, "2001:db8::2")
-    return (b"\x02" * 6 + b"\x04" * 6 + b"\x86\xdd" +
-            struct.pack("!IHBB", 0x60000000, 8, 17, 64) + a + b +
-            struct.pack("!HHHH", sport, dport, 8, 0))
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-    for i, (s, d) in enumerate([(22, 40000), (40001, 80), (53, 40000)]):
-        p = frame(s, d)
-        f.write(struct.pack("<IIII", 1700000000 + i, 0, len(p), len(p)) + p)
-PY
+$GEN optbug "$T_TMP/v6udp.pcap"
 printf '%s\n' '{"pcap":{"include-source-udp-ports":[53],"include-destination-udp-ports":[80,40000],"ignore-tcp":true},"capture":{"ignore-ports":[53,22]}}' >"$T_TMP/optbug.json"
 "$D42PCAP" -r "$T_TMP/v6udp.pcap" -settings-dir "$T_TMP" -settings-name optbug.json >"$T_TMP/optbug.out" 2>"$T_TMP/optbug.err"
 rc=$?

@@ -26,6 +26,7 @@
 #include "filter.h"
 #include "json.h"
 #include "log.h"
+#include "../tframe.h"
 
 #define FUZZ_MAX_INPUT  (64 * 1024)	/* well below CFG_MAX_FILE */
 #define FUZZ_PRINT_MAX  (512 * 1024)	/* printed config: 4 x 256 nets */
@@ -100,58 +101,30 @@ static void check_filter(const struct config *c, int vlan)
 /* Fixed packets for the lists: addresses and ports a config is likely to
  * name (the dictionary has them too), both families, 0-2 VLAN tags. */
 #define FUZZ_FRAMES     48
-#define FUZZ_FRAME_MAX  128
 
-static uint8_t frames[FUZZ_FRAMES][FUZZ_FRAME_MAX];
+static uint8_t frames[FUZZ_FRAMES][TFRAME_MAX];
 static size_t frame_len[FUZZ_FRAMES];
-
-static void put16(uint8_t *b, unsigned v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
 
 static size_t make_frame(uint8_t *b, unsigned i)
 {
 	static const char *const v4[] = { "10.0.0.1", "10.0.0.2", "192.168.1.10", "172.16.5.4" };
 	static const char *const v6[] = { "2001:db8::1", "2001:db8::2", "fe80::1", "::1" };
 	static const uint16_t ports[] = { 80, 443, 53, 22, 40000, 8080 };
-	unsigned tags = i % 3, v6f = (i / 3) % 2, udp = (i / 6) % 2, t;
+	unsigned v6f = (i / 3) % 2;
 	const char *src = v6f ? v6[i % 4] : v4[i % 4];
 	const char *dst = v6f ? v6[(i / 4 + 1) % 4] : v4[(i / 4 + 1) % 4];
-	size_t o = 12, l4 = udp ? 8 : 20;
 	struct cfg_net s, d;
+	struct tframe f;
 
 	CHECK(config_parse_net(src, &s) == 0 && config_parse_net(dst, &d) == 0);
-	memset(b, 0, FUZZ_FRAME_MAX);
-	for (t = 0; t < tags; t++, o += 4)
-		put16(b + o, 0x8100);
-	if (!v6f) {
-		put16(b + o, 0x0800);
-		b[o + 2] = 0x45;
-		put16(b + o + 4, (unsigned)(20 + l4));
-		b[o + 10] = 64;
-		b[o + 11] = udp ? 17 : 6;
-		memcpy(b + o + 14, s.addr, 4);
-		memcpy(b + o + 18, d.addr, 4);
-		o += 22;
-	} else {
-		put16(b + o, 0x86dd);
-		b[o + 2] = 0x60;
-		put16(b + o + 6, (unsigned)l4);
-		b[o + 8] = udp ? 17 : 6;
-		b[o + 9] = 64;
-		memcpy(b + o + 10, s.addr, 16);
-		memcpy(b + o + 26, d.addr, 16);
-		o += 42;
-	}
-	put16(b + o, ports[i % 6]);
-	put16(b + o + 2, ports[(i / 6 + 2) % 6]);
-	if (udp)
-		put16(b + o + 4, (unsigned)l4);
-	else
-		b[o + 12] = 0x50;
-	return o + l4;
+	f.tags = i % 3;
+	f.family = v6f ? 6 : 4;
+	f.proto = (i / 6) % 2 ? 17 : 6;
+	f.src = s.addr;
+	f.dst = d.addr;
+	f.sport = ports[i % 6];
+	f.dport = ports[(i / 6 + 2) % 6];
+	return tframe_build(b, &f);
 }
 
 static void check_match(void)

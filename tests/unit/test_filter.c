@@ -4,6 +4,7 @@
  * would. */
 #include "t.h"
 #include "filter.h"
+#include "../tframe.h"
 
 #include <pcap/pcap.h>
 #include <stdint.h>
@@ -31,26 +32,9 @@ static void add_net(struct cfg_nets *n, const char *s)
 static size_t frame(uint8_t *b, int vlan, uint8_t proto, const uint8_t src[4],
 		    const uint8_t dst[4], uint16_t sport, uint16_t dport)
 {
-	size_t o = 12, ip;
+	struct tframe f = { vlan ? 1 : 0, 4, proto, src, dst, sport, dport };
 
-	memset(b, 0, 128);
-	if (vlan) {
-		b[o++] = 0x81; b[o++] = 0x00; b[o++] = 0x00; b[o++] = 0x05;
-	}
-	b[o++] = 0x08; b[o++] = 0x00;
-	ip = o;
-	b[ip] = 0x45;
-	b[ip + 3] = 40;
-	b[ip + 8] = 64;
-	b[ip + 9] = proto;
-	memcpy(b + ip + 12, src, 4);
-	memcpy(b + ip + 16, dst, 4);
-	o = ip + 20;
-	b[o] = (uint8_t)(sport >> 8); b[o + 1] = (uint8_t)sport;
-	b[o + 2] = (uint8_t)(dport >> 8); b[o + 3] = (uint8_t)dport;
-	if (proto == 6)
-		b[o + 12] = 0x50;
-	return o + 20;
+	return tframe_build(b, &f);
 }
 
 /* 1 if the compiled expression accepts the frame. */
@@ -60,7 +44,7 @@ static int accepts(const char *e, int vlan, uint8_t proto, const uint8_t src[4],
 	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
 	struct bpf_program prog;
 	struct pcap_pkthdr h;
-	uint8_t b[128];
+	uint8_t b[TFRAME_MAX];
 	int r;
 
 	memset(&h, 0, sizeof(h));
@@ -229,60 +213,26 @@ static void rand_config(void)
 	cfg.ignore_udp = !cfg.ignore_tcp && rnd(8) == 0;
 }
 
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
 /* Ethernet, 0-2 VLAN tags, IPv4 or IPv6, TCP or UDP, both addresses drawn
  * from the pool in one family. */
-static size_t rand_frame(uint8_t *b, size_t cap)
+static size_t rand_frame(uint8_t *b)
 {
 	struct cfg_net s, d;
-	unsigned tags = rnd(3), t, i;
-	uint8_t proto = rnd(2) ? 6 : 17;
-	size_t o = 12, l4len = proto == 6 ? 20 : 8;
+	struct tframe f;
 
-	memset(b, 0, cap);
 	do {
 		config_parse_net(addr_pool[rnd(NPOOL(addr_pool))], &s);
 		config_parse_net(addr_pool[rnd(NPOOL(addr_pool))], &d);
 	} while (s.family != d.family);
-	for (t = 0; t < tags; t++) {
-		put16(b + o, 0x8100);
-		put16(b + o + 2, (uint16_t)(1 + t));
-		o += 4;
-	}
-	if (s.family == 4) {
-		put16(b + o, 0x0800);
-		o += 2;
-		b[o] = 0x45;
-		put16(b + o + 2, (uint16_t)(20 + l4len));
-		b[o + 8] = 64;
-		b[o + 9] = proto;
-		memcpy(b + o + 12, s.addr, 4);
-		memcpy(b + o + 16, d.addr, 4);
-		o += 20;
-	} else {
-		put16(b + o, 0x86dd);
-		o += 2;
-		b[o] = 0x60;
-		put16(b + o + 4, (uint16_t)l4len);
-		b[o + 6] = proto;
-		b[o + 7] = 64;
-		memcpy(b + o + 8, s.addr, 16);
-		memcpy(b + o + 24, d.addr, 16);
-		o += 40;
-	}
-	i = rnd(3);	/* ports: from the pool mostly, some ephemeral */
-	put16(b + o, i ? port_pool[rnd(NPOOL(port_pool))] : (uint16_t)(32768 + rnd(1000)));
-	put16(b + o + 2, port_pool[rnd(NPOOL(port_pool))]);
-	if (proto == 6)
-		b[o + 12] = 0x50;
-	else
-		put16(b + o + 4, (uint16_t)l4len);
-	return o + l4len;
+	f.tags = rnd(3);
+	f.proto = rnd(2) ? 6 : 17;
+	f.family = s.family;
+	f.src = s.addr;
+	f.dst = d.addr;
+	/* ports: from the pool mostly, some ephemeral */
+	f.sport = rnd(3) ? port_pool[rnd(NPOOL(port_pool))] : (uint16_t)(32768 + rnd(1000));
+	f.dport = port_pool[rnd(NPOOL(port_pool))];
+	return tframe_build(b, &f);
 }
 
 /* Against libpcap's own meaning of the expression, the program compiled
@@ -297,7 +247,7 @@ static void test_filter_match_agrees_with_bpf(void)
 	struct bpf_program ref, opt;
 	struct pcap_pkthdr h;
 	struct pkt p;
-	uint8_t b[128];
+	uint8_t b[TFRAME_MAX];
 	unsigned c, n, kept = 0, dropped = 0, bad = 0, over = 0;
 	int bpf, mine;
 
@@ -321,7 +271,7 @@ static void test_filter_match_agrees_with_bpf(void)
 		T_EQ_INT(fl.on, 1);
 		for (n = 0; n < RAND_PACKETS; n++) {
 			memset(&h, 0, sizeof(h));
-			h.caplen = h.len = (bpf_u_int32)rand_frame(b, sizeof(b));
+			h.caplen = h.len = (bpf_u_int32)rand_frame(b);
 			bpf = pcap_offline_filter(&ref, &h, b) != 0;
 			T_EQ_INT(decode_packet(DLT_EN10MB, b, h.caplen, &p), DEC_OK);
 			mine = filter_match(&fl, &cfg, &p);
