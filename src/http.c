@@ -1360,6 +1360,11 @@ int http_client_step(struct http_client *c, short revents, uint64_t now_ms)
 		default:
 			break;
 		}
+		/* No address answered: the name may point elsewhere now (only
+		 * a failed connect() marked that before). */
+		if (c->st == CS_CONNECT && (now_ms >= c->total_deadline ||
+					    (now_ms >= c->deadline && c->addr_idx + 1 >= c->naddrs)))
+			c->addrs_stale = 1;
 		if (now_ms >= c->total_deadline) {
 			failf(c, "request to %s timed out after %u ms (total, while %s)",
 			      c->url.host, c->total_ms, c->phase);
