@@ -629,7 +629,7 @@ static int d42_parse_record(struct d42 *d, struct d42_addr *client, struct d42_a
 	    addr_parse(s, server) < 0 || server->family != client->family)
 		return -1;
 	if (tok_int(d->scan.rec, t, tok_member(d->scan.rec, t, n, 0, "port"), &v) < 0 ||
-	    v < 1 || v > UINT16_MAX)
+	    v < 0 || v > UINT16_MAX)
 		return -1;
 	*port = (uint16_t)v;
 	if (tok_str(d->scan.rec, t, tok_member(d->scan.rec, t, n, 0, "protocol"), p, sizeof(p)) < 0)
@@ -640,7 +640,9 @@ static int d42_parse_record(struct d42 *d, struct d42_addr *client, struct d42_a
 		*proto = 17;
 	else
 		return -1;
-	return 0;
+	/* Port 0 is no service (a scan or a forged packet reaches it): the
+	 * appliance has no listener for it. Skipped, not the report. */
+	return v == 0;
 }
 
 /* Next record from the spool: 1 got one, 0 end of report, -1 corrupt. */
@@ -675,6 +677,10 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 		if (r == D42_SCAN_RECORD) {
 			r = d42_parse_record(d, client, server, port, proto);
 			d->scan.len = 0;
+			if (r > 0) {
+				d->stats.records_nok++;
+				continue;
+			}
 			return r < 0 ? -1 : 1;
 		}
 	}
@@ -757,7 +763,7 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 
 /* Add the appliance's remote_ips (array of strings, or one comma list).
  * -1 if they could not be read: posting without them could shrink the
- * appliance's list, so the caller must not post. */
+ * appliance's list, so the caller must not post this listener. */
 static int d42_merge_remote(struct d42 *d, const char *js, int v)
 {
 	char ip[D42_ADDR_STR], *tok, *save;
@@ -806,9 +812,13 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 			    (pv < 0 || (!tok_str(js, d->toks, pv, proto, sizeof(proto)) &&
 					!strcasecmp(proto, proto_upper(d->g.proto)))) &&
 			    d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips")) < 0) {
+				/* Retrying cannot make them readable: skip this
+				 * listener rather than hold up every report. */
 				log_warn("device42: cannot read the remote IPs the appliance has "
-					 "for %s:%u", addr_str(&d->g.server, ip), d->g.port);
-				d42_fail(d, 0);
+					 "for %s:%u; not updated this time", addr_str(&d->g.server, ip),
+					 d->g.port);
+				d->stats.records_nok += d->g.ours;
+				d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 				return;
 			}
 			i = (int)d->toks[i].next;
@@ -837,7 +847,9 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 		d42_fail(d, 0);
 		return;
 	}
-	d42_ok(d);
+	/* The report is not through yet: a later listener failing again
+	 * must keep backing off (the earlier ones are posted again). */
+	d->auth_refused = 0;
 	d->stats.records_ok += d->g.ours;
 	if (d->cfg->live_ok)
 		for (k = 0; k < d->g.ours; k++)
@@ -941,6 +953,7 @@ static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap)
 
 static void d42_report_done(struct d42 *d)
 {
+	d42_ok(d);
 	d42_close_reader(d);
 	spool_remove(d->sp, d->seq);
 	d->stats.reports_sent++;

@@ -23,7 +23,11 @@
 #define D42_PENDING_CLIENTS 64		/* clients kept per unmatched listener */
 #define D42_PENDING_TRIES  60		/* retries before an unmatched one is dropped */
 #define D42_MAX_RECORD     4096		/* one communication record, bytes of JSON */
-#define D42_MAX_FORM       (D42_MAX_CLIENTS * 48 + 1024)	/* form body */
+/* Form body: a client is at most 45 characters (IPv6 with a dotted tail),
+ * 57 once its colons are %-encoded, 60 with the encoded comma; the other
+ * fields fit in the rest. */
+#define D42_FORM_PER_CLIENT 60
+#define D42_MAX_FORM       (D42_MAX_CLIENTS * D42_FORM_PER_CLIENT + 1024)
 #define D42_MAX_TOKENS     65536	/* tokens of one appliance reply */
 #define D42_BACKOFF_MIN_MS 1000
 #define D42_BACKOFF_MAX_MS (5 * 60 * 1000)

@@ -1105,6 +1105,11 @@ ssize_t spool_read(struct spool *s, void *buf, size_t cap)
 	s->r.crc = spool_crc32(s->r.crc, buf, (size_t)k);
 	s->r.left -= (uint64_t)k;
 	s->r.pos += (uint64_t)k;
+	/* Checked with the last bytes, not only at the call after them: a
+	 * reader that stops at the length it was promised (the HTTP body)
+	 * never makes that call. */
+	if (s->r.left == 0 && s->r.crc != s->r.want)
+		return SPOOL_ERR_CRC;
 	return k;
 }
 

@@ -65,8 +65,9 @@ int spool_commit(struct spool *s, uint64_t *seq);	/* seq may be NULL */
 void spool_abort(struct spool *s);
 
 /* Sending: the oldest entry (0, or -1 if empty); a streaming reader over one
- * entry's payload: spool_read returns bytes read, 0 at the end with the CRC
- * verified, or a negative enum spool_err. */
+ * entry's payload: spool_read returns bytes read, 0 at the end, or a
+ * negative enum spool_err (SPOOL_ERR_CRC instead of the last bytes when
+ * the payload does not match its CRC). */
 int spool_peek(const struct spool *s, struct spool_hdr *out);
 int spool_reader_open(struct spool *s, uint64_t seq);
 ssize_t spool_read(struct spool *s, void *buf, size_t cap);

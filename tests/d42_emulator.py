@@ -80,9 +80,11 @@ Control (no authentication, JSON; not in the request log)
                      fields), status (null if none was sent), fault.
   GET  /__listeners  text/plain, one sorted line per listener:
                      "DEVICE LISTENING_IP PORT PROTOCOL IP1,IP2,..." ("-" if none)
-  POST /__fault      {"mode": M, "count": N, "seconds": S, "path": P, "method": X}
+  POST /__fault      {"mode": M, "count": N, "seconds": S, "path": P, "method": X,
+                      "body": B}
                      count: requests it applies to, -1 (default) until cleared;
-                     seconds: for "slow"; path (prefix) and method restrict it.
+                     seconds: for "slow"; path (prefix), method and body (a
+                     substring of the request body) restrict it.
                      {"mode": "none"} clears it. Control requests are exempt.
   POST /__device     {"ip": A, "name": N}: one more known device
   POST /__listener   {"device_name", "listening_ip", "port", "protocol",
@@ -189,7 +191,7 @@ class State:
         if name not in self.device_ids:
             self.device_ids[name] = len(self.device_ids) + 1
 
-    def take_fault(self, method, path, per_connection):
+    def take_fault(self, method, path, per_connection, body=b""):
         """The active fault mode if it applies to this request, else None."""
         f = self.fault
         mode = f["mode"]
@@ -201,6 +203,8 @@ class State:
             if f.get("path") and not path.startswith(f["path"]):
                 return None
             if f.get("method") and f["method"] != method:
+                return None
+            if f.get("body") and f["body"].encode() not in body:
                 return None
         if f["count"] > 0:
             f["count"] -= 1
@@ -404,7 +408,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.requests.append(entry)
             if len(st.requests) > MAX_LOG:
                 del st.requests[0]
-            fault = st.take_fault(method, path, False)
+            fault = st.take_fault(method, path, False, body)
             seconds = st.fault.get("seconds")
         entry["fault"] = fault
         if fault and fault not in PASSTHROUGH:
@@ -702,7 +706,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f = {"mode": mode, "count": 0 if mode == "none" else count}
                 if "seconds" in arg:
                     f["seconds"] = float(arg["seconds"])
-                for k in ("path", "method"):
+                for k in ("path", "method", "body"):
                     if k in arg:
                         f[k] = str(arg[k])
                 with st.lock:

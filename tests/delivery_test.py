@@ -347,6 +347,152 @@ def test_sample_mode(certs):
           "rc %d: %d samples vs %d reports; err %s" % (rc, len(got), len(want), err[-300:]))
 
 
+def gen_capture(name, build):
+    """A capture made with tests/gen_pcap.py's builders: build(G, cap)."""
+    sys.path.insert(0, os.path.join(TOP, "tests"))
+    import gen_pcap as G
+    cap = G.Capture(G.LT_EN10MB, comment=name)
+    build(G, cap)
+    path = os.path.join(TMP, name + ".pcap")
+    cap.write(path)
+    return path
+
+
+def test_port_zero_skipped(certs):
+    """A SYN to port 0 makes a record the appliance cannot take: that record
+    is skipped, not the report around it."""
+    def build(G, c):
+        t = G.SUITE_T0 + G.NS
+        c.add(G.tcp_session("10.1.5.1", 41000, "10.1.1.10", 80, t, 1))
+        c.add(G.tcp_pkt(t + G.NS, "10.1.5.2", "10.1.1.10", 41001, 0, G.F_SYN))
+        c.add(G.tcp_session("10.1.5.3", 41002, "10.1.1.20", 5432, t + 2 * G.NS, 1))
+    cap = gen_capture("port0", build)
+    want = norm("\n".join(l for l in expected_listeners(cap).splitlines()
+                           if " 0 TCP " not in l))
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-port0")
+    cfg = write_config("port0", emu, certs, spool)
+    rc, out, err = run_agent(cfg, capture=cap)
+    got = norm(emu.listeners())
+    emu.stop()
+    check("deliver_port_zero_skipped",
+          rc == 0 and got == want and want.count("\n") == 1 and
+          spool_files(spool) == [] and not os.path.exists(os.path.join(spool, "corrupt")),
+          "rc %d got:\n%s\nwant:\n%s\n%s" % (rc, got, want, err[-400:]))
+
+
+def test_listener_failing_backs_off(certs):
+    """One listener refused again and again: the earlier listeners of the
+    report, posted again on every retry, must not reset the backoff."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-backoff")
+    cfg = write_config("backoff", emu, certs, spool)
+    emu.fault("500-plain", -1, method="POST", body="listening_ip=10.1.1.53&")
+    try:
+        rc, out, err = run_agent(cfg, timeout=45)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out (retrying without backing off?)"
+    emu.stop()
+    waits = [int(w) for w in
+             __import__("re").findall(r"next attempt in (\d+) ms", err)]
+    check("deliver_listener_failure_backs_off",
+          rc == 3 and len(waits) >= 3 and waits[2] >= 3000,
+          "rc %d waits %s: %s" % (rc, waits, err[-400:]))
+
+
+def test_unreadable_remote_ips(certs, want):
+    """The appliance's remote_ips for one listener cannot be read (a comma
+    list longer than the form buffer): that listener is left alone this
+    time, every other one is delivered."""
+    emu = Emulator(certs, extra=("--remote-ips-style", "csv"))
+    ips = ["10.%d.%d.%d" % (100 + i // 65536, i // 256 % 256, i % 256) for i in range(12000)]
+    emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.1.10",
+                                "port": 80, "protocol": "TCP", "remote_ips": ips})
+    spool = os.path.join(TMP, "spool-unreadable")
+    cfg = write_config("unreadable", emu, certs, spool)
+    rc, out, err = run_agent(cfg)
+    got = norm(emu.listeners())
+    emu.stop()
+    others = norm("\n".join(l for l in want.splitlines() if not l.startswith("web1 10.1.1.10 80 ")))
+    got_others = norm("\n".join(l for l in got.splitlines() if not l.startswith("web1 10.1.1.10 80 ")))
+    check("deliver_unreadable_remote_ips_skips_one",
+          rc == 0 and got_others == others and spool_files(spool) == [] and
+          "cannot read the remote IPs the appliance has for 10.1.1.10:80; not updated" in err,
+          "rc %d got:\n%s\n%s" % (rc, got_others[:600], err[-400:]))
+
+
+def test_many_ipv6_clients(certs):
+    """2,000 IPv6 clients of the longest text form on one listener: all
+    posted (the form is sized for 2,048 of them)."""
+    n = 2000
+
+    def build(G, c):
+        for i in range(n):
+            c.add(G.tcp_pkt(G.SUITE_T0 + G.NS + i * G.MS,
+                            "2001:db8:1111:2222:3333:4444:%x:%x" % (0x8000 + i // 4096, 0x8000 + i),
+                            "2001:db8:1::443", 40000 + i % 1000, 443, G.F_SYN))
+    cap = gen_capture("v6many", build)
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-v6many")
+    cfg = write_config("v6many", emu, certs, spool)
+    rc, out, err = run_agent(cfg, capture=cap)
+    got = emu.listeners().split()
+    emu.stop()
+    clients = got[4].split(",") if len(got) == 5 else []
+    check("deliver_many_ipv6_clients", rc == 0 and len(clients) == n and "too large" not in err,
+          "rc %d, %d clients: %s" % (rc, len(clients), err[-400:]))
+
+
+def test_reresolve_after_connect_timeout(certs):
+    """The appliance's name moves away from an address that drops SYNs: after
+    the connect timed out, the next attempt looks the name up again. Runs in
+    a mount namespace of its own, with a bind-mounted /etc/hosts."""
+    name = "deliver_reresolve_after_connect_timeout"
+    if os.geteuid() != 0 or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        print("SKIP %s: needs root and unshare -m" % name)
+        return
+    emu = Emulator(certs)
+    # 127.0.0.2 on the emulator's port: a listener whose queue is full, so
+    # SYNs go unanswered (no reset: a timeout, not a failed connect()).
+    hole = socket.socket()
+    hole.bind(("127.0.0.2", emu.port))
+    hole.listen(0)
+    fill = []
+    for _ in range(3):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(("127.0.0.2", emu.port))
+        fill.append(f)
+    hosts = os.path.join(TMP, "hosts")
+    with open(hosts, "w") as f:
+        f.write("127.0.0.2 localhost\n")
+    spool = os.path.join(TMP, "spool-reresolve")
+    cfg = write_config("reresolve", emu, certs, spool,
+                       device42={"Host": "https://localhost:%d" % emu.port, "timeout": 1})
+    errpath = os.path.join(TMP, "reresolve.err")
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
+                          hosts, D42PCAP, "-settings-dir", TMP, "-settings-name", cfg,
+                          "-r", DEMO], stdout=subprocess.DEVNULL, stderr=open(errpath, "w"))
+    PROCS.append(p)
+    # the same file (inode) the namespace sees: rewritten in place
+    moved = wait_for(lambda: "timed out" in open(errpath).read(), 30)
+    with open(hosts, "w") as f:
+        f.write("127.0.0.1 localhost\n")
+    try:
+        rc = p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = -9
+    err = open(errpath).read()
+    OUTPUTS.append(err)
+    got = norm(emu.listeners())
+    emu.stop()
+    for f in fill + [hole]:
+        f.close()
+    check(name, moved and rc == 0 and got and spool_files(spool) == [],
+          "rc %d, timeout seen %s: %s" % (rc, moved, err[-500:]))
+
+
 class ConnectProxy(threading.Thread):
     """A minimal HTTP CONNECT proxy on 127.0.0.1 that records its tunnels."""
 
@@ -464,6 +610,11 @@ def main():
     guarded(test_tls, certs, want)
     guarded(test_faults, certs, want)
     guarded(test_sample_mode, certs)
+    guarded(test_port_zero_skipped, certs)
+    guarded(test_listener_failing_backs_off, certs)
+    guarded(test_unreadable_remote_ips, certs, want)
+    guarded(test_many_ipv6_clients, certs)
+    guarded(test_reresolve_after_connect_timeout, certs)
     guarded(test_proxy, certs, want)
     guarded(test_password_never_printed)
 

@@ -682,6 +682,12 @@ static void test_reader_detects_crc_and_truncation(void)
 	T_EQ_INT(pwrite(fd, "X", 1, SPOOL_HDR_SIZE + 3), 1);
 	close(fd);
 	T_EQ_INT(get(s, s1, out, sizeof(out), 5), SPOOL_ERR_CRC);
+	/* A reader that stops at the payload's length (the HTTP body) learns
+	 * it with the last bytes. */
+	T_EQ_INT(spool_reader_open(s, s1), 0);
+	T_EQ_INT(spool_read(s, out, 6), 6);
+	T_EQ_INT(spool_read(s, out, 5), SPOOL_ERR_CRC);
+	spool_reader_close(s);
 	T_EQ_INT(spool_quarantine(s, s1), 0);
 	T_EQ_INT(spool_quarantine(s, s1), -1);
 	T_EQ_INT(exists(dir, "0000000000000001.d42"), 0);
