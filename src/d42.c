@@ -87,6 +87,7 @@ struct d42 {
 
 	/* the report being delivered */
 	uint64_t seq;
+	uint64_t rep_ok, rep_nok;	/* its records so far, to stats when done */
 	int reader_open, eof;
 	char chunk[D42_CHUNK];
 	size_t chunk_len, chunk_off;
@@ -545,7 +546,7 @@ static void d42_unmatched(struct d42 *d)
 	uint32_t k, j;
 	char s[D42_ADDR_STR];
 
-	d->stats.records_nok += d->g.ours;
+	*(d->g.from_pending ? &d->stats.records_nok : &d->rep_nok) += d->g.ours;
 	if (d->cfg->live_nok)
 		for (k = 0; k < d->g.ours; k++)
 			d42_live(d, "nok", &d->g.clients[k], "(server unknown to the appliance)");
@@ -678,7 +679,7 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 			r = d42_parse_record(d, client, server, port, proto);
 			d->scan.len = 0;
 			if (r > 0) {
-				d->stats.records_nok++;
+				d->rep_nok++;
 				continue;
 			}
 			return r < 0 ? -1 : 1;
@@ -817,7 +818,8 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 				log_warn("device42: cannot read the remote IPs the appliance has "
 					 "for %s:%u; not updated this time", addr_str(&d->g.server, ip),
 					 d->g.port);
-				d->stats.records_nok += d->g.ours;
+				*(d->g.from_pending ? &d->stats.records_nok : &d->rep_nok) +=
+					d->g.ours;
 				d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 				return;
 			}
@@ -850,7 +852,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	/* The report is not through yet: a later listener failing again
 	 * must keep backing off (the earlier ones are posted again). */
 	d->auth_refused = 0;
-	d->stats.records_ok += d->g.ours;
+	*(d->g.from_pending ? &d->stats.records_ok : &d->rep_ok) += d->g.ours;
 	if (d->cfg->live_ok)
 		for (k = 0; k < d->g.ours; k++)
 			d42_live(d, "ok", &d->g.clients[k], NULL);
@@ -915,6 +917,7 @@ static int d42_start(struct d42 *d)
 		return 0;
 	}
 	d->reader_open = 1;
+	d->rep_ok = d->rep_nok = 0;	/* a retry posts the report again */
 	if (d->sample) {
 		snprintf(d->path, sizeof(d->path), "%s", d->cfg->sample_path);
 		d->st = ST_SAMPLE;
@@ -957,6 +960,8 @@ static void d42_report_done(struct d42 *d)
 	d42_close_reader(d);
 	spool_remove(d->sp, d->seq);
 	d->stats.reports_sent++;
+	d->stats.records_ok += d->rep_ok;
+	d->stats.records_nok += d->rep_nok;
 	d->st = ST_IDLE;
 	/* After each report, the unmatched get a retry if one is due. */
 	d42_pending_round(d);

@@ -400,6 +400,32 @@ def test_listener_failing_backs_off(certs):
           "rc %d waits %s: %s" % (rc, waits, err[-400:]))
 
 
+def summary_counts(err):
+    m = __import__("re").search(r"(\d+) reports delivered, (\d+) records accepted, "
+                                r"(\d+) for unknown servers", err)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def test_retry_counts_once(certs):
+    """A report retried after a failure at a late listener posts its earlier
+    listeners again; the summary counts each of its records once."""
+    counts = []
+    for name, fault in (("counts-clean", None), ("counts-retried", 2)):
+        devs = dict(DEVICES)
+        del devs["10.1.1.20"]       # some records for an unknown server too
+        emu = Emulator(certs, devices=devs)
+        if fault:
+            emu.fault("500-plain", fault, method="POST", body="listening_ip=10.1.1.53&")
+        cfg = write_config(name, emu, certs, os.path.join(TMP, "spool-" + name))
+        rc, out, err = run_agent(cfg)
+        emu.stop()
+        counts.append((rc, summary_counts(err)))
+    (rc0, c0), (rc1, c1) = counts
+    check("deliver_retry_counts_records_once",
+          rc0 == 0 and rc1 == 0 and c0 and c0 == c1 and c0[1] > 0 and c0[2] > 0,
+          "clean %s, retried %s" % (counts[0], counts[1]))
+
+
 def test_unreadable_remote_ips(certs, want):
     """The appliance's remote_ips for one listener cannot be read (a comma
     list longer than the form buffer): that listener is left alone this
@@ -612,6 +638,7 @@ def main():
     guarded(test_sample_mode, certs)
     guarded(test_port_zero_skipped, certs)
     guarded(test_listener_failing_backs_off, certs)
+    guarded(test_retry_counts_once, certs)
     guarded(test_unreadable_remote_ips, certs, want)
     guarded(test_many_ipv6_clients, certs)
     guarded(test_reresolve_after_connect_timeout, certs)
