@@ -83,7 +83,9 @@ void agent_set_interval(struct agent *a, uint32_t seconds)
 void agent_start_live(struct agent *a, uint64_t now_ns)
 {
 	a->started = 1;
-	a->start_ns = now_ns;
+	/* Reports speak in whole seconds: "seconds" must be end - start as
+	 * printed. */
+	a->start_ns = now_ns / NS_PER_SEC * NS_PER_SEC;
 	a->end_ns = agent_boundary(a, now_ns) + a->interval_ns;
 }
 
@@ -173,9 +175,11 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 		if (a->out.end(a->out.ctx, ok) < 0 || !ok)
 			rc = -1;
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		a->report_errors++;
 		log_err("could not write the report for the interval ending %llu",
 			(unsigned long long)(end_ns / NS_PER_SEC));
+	}
 	else if (a->cfg->live_ok && !a->cfg->only_stats) {
 		n = flow_sorted(&a->flows);
 		for (i = 0; i < n; i++)
@@ -309,15 +313,21 @@ int agent_tick(struct agent *a, uint64_t now)
 
 	if (!a->started)
 		return -1;
+	/* The clock was set back before the open interval began: waiting for
+	 * its end would stop the reports for as long as the step. Close it
+	 * at its last packet and start again from now. */
+	if (now < a->start_ns) {
+		agent_flush(a, a->last_ts);
+		agent_start_live(a, now);
+	}
 	if (now >= a->end_ns) {
 		agent_report(a, a->end_ns);
-		/* After a stall (suspend, clock step) the next interval ends at
-		 * the next boundary after now rather than in the past. */
-		next = agent_boundary(a, now) + a->interval_ns;
-		a->end_ns = next > a->start_ns + a->interval_ns ? next
-			    : a->start_ns + a->interval_ns;
+		/* The next boundary after now: after a stall (suspend, clock
+		 * step) not one in the past, and after a SIGHUP changed the
+		 * length, back on its multiples (one interval is shorter). */
+		a->end_ns = agent_boundary(a, now) + a->interval_ns;
 	}
-	next = a->end_ns - (now < a->end_ns ? now : a->end_ns);
+	next = a->end_ns - now;
 	return (int)((next + NS_PER_MS - 1) / NS_PER_MS);
 }
 

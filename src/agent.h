@@ -50,6 +50,7 @@ struct agent {
 	uint64_t start_ns, end_ns;	/* the open interval */
 	uint64_t last_ts;		/* latest packet time seen */
 	uint64_t reports;		/* written so far */
+	uint64_t report_errors;		/* reports that could not be written */
 	uint32_t nok_lines;
 	uint32_t ahead_in, ahead_n;	/* pending: [in - n, in) mod AGENT_AHEAD */
 	int quiet;			/* no per-packet output */

@@ -21,6 +21,9 @@
 #define NS_PER_US   1000ULL
 #define NS_PER_SEC  1000000000ULL
 #define CAPTURE_MIN_TIMEOUT_MS 1
+/* Latest packet time taken as it is (year 2508): later ones are taken as
+ * then, so that an interval above it still fits 64-bit nanoseconds. */
+#define CAPTURE_MAX_SEC 17000000000ULL
 
 static void capture_reset(struct capture *c)
 {
@@ -374,13 +377,15 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 {
 	const struct capture_cb *cb = (const struct capture_cb *)u;
 	uint64_t sub = (uint64_t)(uint32_t)h->ts.tv_usec;
-	uint64_t ts;
+	uint64_t sec, ts;
 
 	/* Files store seconds as an unsigned 32-bit number (valid to 2106);
-	 * libpcap before 1.10.5 hands values past 2038 over as negative. */
-	ts = (uint64_t)(h->ts.tv_sec < 0 ? (uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec) *
-	     NS_PER_SEC;
-	ts += cb->nsec ? sub : sub * NS_PER_US;
+	 * libpcap before 1.10.5 hands values past 2038 over as negative.
+	 * pcapng's 64-bit stamps go further than nanoseconds in 64 bits. */
+	sec = h->ts.tv_sec < 0 ? (uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
+	if (sec > CAPTURE_MAX_SEC)
+		sec = CAPTURE_MAX_SEC;
+	ts = sec * NS_PER_SEC + (cb->nsec ? sub : sub * NS_PER_US);
 	cb->fn(cb->user, ts, data, h->caplen, h->len);
 }
 

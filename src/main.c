@@ -36,6 +36,7 @@ enum { PFD_SIG, PFD_CAP, PFD_HTTP, PFD_COUNT };
 
 static struct config cfg;
 static struct agent agent;
+static struct spool *spool;	/* with an appliance: where reports wait */
 static char filter_expr[FILTER_MAX_EXPR];
 static char settings_file[PATH_MAX + CFG_MAX_STR];
 
@@ -204,12 +205,24 @@ static struct d42 *open_delivery(struct spool **sp, struct output *out, struct a
 	return d;
 }
 
+/* The log and the spool go on being written after the switch. */
+static void give_files(uid_t uid, gid_t gid, const char *user)
+{
+	if (log_chown(uid, gid) < 0)
+		log_warn("cannot give the log file to %s: %s; SIGHUP will not reopen it",
+			 user, strerror(errno));
+	if (spool && spool_chown(spool, uid, gid) < 0)
+		log_warn("cannot give the spool to %s: %s; reports it cannot write are lost",
+			 user, strerror(errno));
+}
+
 /* -user / common.user, optionally chrooted to the spool directory. Returns
  * whether the process is now chrooted. */
 static int drop_privileges(const struct cli *o, const struct capture *cap)
 {
 	char dir[PATH_MAX + CFG_MAX_STR], err[PRIV_ERR_MAX];
-	struct priv_opts po = { o->user ? o->user : cfg.user_name, NULL, !cap->offline };
+	struct priv_opts po = { o->user ? o->user : cfg.user_name, NULL, !cap->offline,
+				give_files };
 
 	if (cfg.chroot) {
 		spool_path(dir, sizeof(dir));
@@ -229,7 +242,6 @@ int main(int argc, char **argv)
 	struct output out;
 	struct agent_output ao;
 	struct pollfd pfd[PFD_COUNT] = { { 0 } };
-	struct spool *spool = NULL;
 	struct d42 *d42 = NULL;
 	struct d42_stats ds;
 	struct settings_env env;
@@ -266,12 +278,23 @@ int main(int argc, char **argv)
 	if (opt.list_devices)
 		return capture_list_devices(stdout) < 0 ? EXIT_RUNTIME : 0;
 
+	/* First: a SIGHUP (reload, logrotate) during a slow start-up (resolving,
+	 * compiling a long filter) must not kill us; it waits for the loop. */
+	if (sig_init() < 0)
+		fatal(EXIT_RUNTIME, "cannot set up signal handling: %s", strerror(errno));
 	load_settings(&opt, argv[0]);
-	if (opt.check_config)
-		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
+	/* What the settings file alone cannot tell, before -check-config
+	 * says it is fine. */
 	if (cfg.chroot && !opt.user && !cfg.user_name[0])
 		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
 		      "-user): root can leave a chroot");
+	if (cfg.spool_dir[0] && opt.logs_dir && !strcmp(cfg.spool_dir, opt.logs_dir))
+		fatal(EXIT_USAGE, "common.spool-dir \"%s\" is also the -logs-dir; the spool needs "
+		      "a directory of its own", cfg.spool_dir);
+	if (filter_build(&cfg, 1, filter_expr, sizeof(filter_expr)) < 0)
+		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
+	if (opt.check_config)
+		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
 	open_log(&opt);
 
 	open_capture(&cap, &opt);
@@ -282,8 +305,6 @@ int main(int argc, char **argv)
 		      cfg.max_flows, cfg.max_listeners);
 	if (!cap.offline)
 		agent.cap = &cap;
-	if (sig_init() < 0)
-		fatal(EXIT_RUNTIME, "cannot set up signal handling: %s", strerror(errno));
 	env = (struct settings_env){ &cfg, settings_file, opt.logs_dir, opt.iface, &cap, &agent,
 				     filter_expr, sizeof(filter_expr), 0 };
 	env.chrooted = drop_privileges(&opt, &cap);
@@ -346,8 +367,9 @@ int main(int argc, char **argv)
 	}
 
 	/* ---- tear down ---- */
-	if (agent_flush(&agent, cap.offline ? agent.last_ts : now_realtime_ns()) < 0 && !rc)
-		rc = EXIT_RUNTIME;
+	agent_flush(&agent, cap.offline ? agent.last_ts : now_realtime_ns());
+	if (agent.report_errors && !rc)
+		rc = EXIT_RUNTIME;	/* each was logged */
 	log_info("stopped after %llu reports", (unsigned long long)agent.reports);
 	if (d42) {
 		d42_get_stats(d42, &ds);

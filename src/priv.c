@@ -160,9 +160,8 @@ int priv_drop(const struct priv_opts *o, char *err, size_t sz)
 	tzset();
 	if (dir && (chdir(dir) < 0 || chroot(".") < 0 || chdir("/") < 0))
 		return priv_fail(err, sz, "chroot to %s: %s", dir, strerror(errno));
-	if (log_chown(id.uid, id.gid) < 0)
-		log_warn("cannot give the log file to %s: %s; SIGHUP will not reopen it",
-			 id.name, strerror(errno));
+	if (o->give)
+		o->give(id.uid, id.gid, id.name);
 	if (setgroups((size_t)id.ngroups, id.groups) < 0)
 		return priv_fail(err, sz, "setgroups for %s: %s", id.name, strerror(errno));
 	if (setgid(id.gid) < 0)

@@ -5,6 +5,7 @@
 #define D42_PRIV_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PRIV_MAX_GROUPS 64	/* supplementary groups of the target user */
 #define PRIV_ERR_MAX    512
@@ -13,6 +14,9 @@ struct priv_opts {
 	const char *user;	/* NULL or "": keep the current identity */
 	const char *chroot_dir;	/* NULL or "": no chroot (needs user) */
 	int keep_net_raw;	/* live capture: keep CAP_NET_RAW */
+	/* Called as root just before the switch, with the user's ids: gives
+	 * it what the process goes on writing (log, spool). May be NULL. */
+	void (*give)(uid_t uid, gid_t gid, const char *user);
 };
 
 /* 0, or -1 with a message in err: the caller must then exit, as the process

@@ -100,8 +100,7 @@ int settings_filter(struct capture *cap, const struct config *c, int dump,
 	/* Ethernet gets the VLAN-aware form; other link types (or a libpcap
 	 * that refuses it) the plain one. */
 	if (filter_build(c, cap->linktype == DLT_EN10MB, expr, exprsz) < 0) {
-		snprintf(err, errsz, "the capture filters are too long or exclude everything "
-			 "(ignore-tcp and ignore-udp both set)");
+		snprintf(err, errsz, SETTINGS_FILTER_BAD);
 		return -1;
 	}
 	if (capture_set_filter(cap, expr, dump) == 0)

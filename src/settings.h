@@ -9,6 +9,9 @@
 struct agent;
 struct capture;
 
+#define SETTINGS_FILTER_BAD "the capture filters are too long or exclude everything " \
+			    "(ignore-tcp and ignore-udp both set)"
+
 /* Build the BPF expression for c (VLAN-aware on Ethernet, else plain) into
  * expr and install it on cap. 0, or -1 with a message in err and the
  * previous filter (if any) still installed. */

@@ -801,6 +801,29 @@ void spool_close(struct spool *s)
 	free(s);
 }
 
+int spool_chown(struct spool *s, uid_t uid, gid_t gid)
+{
+	char name[NAME_MAX_LEN];
+	uint32_t i;
+	int rc = 0;
+
+	if (s->mem)
+		return 0;
+	if (fchown(s->dfd, uid, gid) < 0)
+		return -1;
+	/* What the start-up scan found may have been written by root. */
+	for (i = 0; i < s->n; i++) {
+		seq_name(name, sizeof(name), slot(s, i)->seq, EXT_DATA);
+		if (slot(s, i)->live &&
+		    fchownat(s->dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -1;
+	}
+	if (fchownat(s->dfd, CORRUPT_DIR, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
 void spool_stats(const struct spool *s, struct spool_stats *st)
 {
 	st->entries = s->live;

@@ -54,6 +54,9 @@ struct spool;
 struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files);
 void spool_close(struct spool *s);	/* aborts an unfinished write */
 void spool_stats(const struct spool *s, struct spool_stats *st);
+/* Gives the directory, its reports and corrupt/ to uid:gid (as root,
+ * before switching to that user). 0, or -1 with errno set. */
+int spool_chown(struct spool *s, uid_t uid, gid_t gid);
 
 /* Writing one report: begin, write pieces, then commit or abort. A failed
  * write (too big, disk error) makes the rest fail; commit then drops it,

@@ -36,6 +36,13 @@ stop_agent() {
 	return $st
 }
 
+# lo_ns NS: a network namespace with its loopback up, deleted on exit (with
+# $T_TMP); 1 if it cannot be made.
+lo_ns() {
+	trap 'ip netns del "'"$1"'" 2>/dev/null; rm -rf "$T_TMP"' EXIT
+	ip netns add "$1" && ip -n "$1" link set lo up
+}
+
 # ns_udp NS PORT N: N datagrams to 127.0.0.1:PORT inside network namespace NS
 ns_udp() {
 	ip netns exec "$1" python3 -c 'import socket, sys

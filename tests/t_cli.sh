@@ -78,6 +78,18 @@ else
 fi
 d --check-config --settings-dir="$T_TMP/conf" --settings-name=agent.json
 expect cli_check_config_double_dash_equals 0 '"Interval": *30' -
+# what a run refuses, -check-config refuses too (exit 2, nothing printed)
+printf '{"pcap": {"ignore-tcp": true, "ignore-udp": true}}\n' >"$T_TMP/conf/both.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name both.json
+expect cli_check_config_filter_refused 2 "" 'exclude everything'
+printf '{"common": {"chroot": true}}\n' >"$T_TMP/conf/chroot.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name chroot.json
+expect cli_check_config_chroot_needs_user 2 "" 'chroot needs a user'
+printf '{"common": {"spool-dir": "%s/logs"}}\n' "$T_TMP" >"$T_TMP/conf/samedir.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir.json -logs-dir "$T_TMP/logs"
+expect cli_spool_dir_is_logs_dir_option 2 "" 'is also the -logs-dir'
+d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir.json -logs-dir "$T_TMP/other"
+expect cli_spool_dir_other_logs_dir_option 0 '"spool-dir"' -
 printf '{"common": {"Interval": "often"}}\n' >"$T_TMP/conf/bad.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name bad.json
 expect cli_check_config_bad 2 "" 'bad\.json:1:[0-9]+: common\.Interval'
@@ -172,6 +184,13 @@ if [ $rc -eq 0 ] && $GEN check "$ANS" "$O" >"$T_TMP/c.diff" 2>&1; then
 else
 	fail cli_output_dash_is_stdout "exit $rc: $(head -c 600 "$T_TMP/c.diff")"
 fi
+# Reports that cannot be written (a full disk) make -r exit 1, as the
+# manual says; every one is logged.
+"$D42PCAP" -r "$DEMO" -settings-dir "$T_TMP" -settings-name x.json >/dev/full 2>"$E"
+rc=$?
+n=$(grep -c 'could not write the report' "$E")
+[ $rc -eq 1 ] && [ "$n" = 3 ] && ok cli_unwritable_reports_exit_1 ||
+	fail cli_unwritable_reports_exit_1 "exit $rc, $n reports said lost: $(head -c 300 "$E")"
 printf '{"common":{"output":"%s/no/such/dir/r.jsonl"}}\n' "$T_TMP" >"$T_TMP/badout.json"
 d -r "$DEMO" -settings-dir "$T_TMP" -settings-name badout.json
 expect cli_output_unwritable 1 "" 'no/such/dir'
@@ -254,3 +273,25 @@ n=$(grep -c '^nok: ' "$E")
 if [ "$n" -eq 100 ]; then ok cli_live_entries_nok_capped; else fail cli_live_entries_nok_capped "$n nok lines, expected 100 (the cap)"; fi
 limit max_flows_exact "$T_TMP/flows100.pcap" '{"common":{"max-flows":100}}'
 limit max_listeners_2 "$T_TMP/demo.pcapng" '{"common":{"max-listeners":2}}'
+
+# A pcapng stamp past what 64-bit nanoseconds hold (microsecond units allow
+# year 292,000) is taken as year 2508: intervals stay in order, none is
+# reported twice, none ends before it starts.
+python3 -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/tests")
+import gen_pcap as G
+c = G.Capture(G.LT_EN10MB, fmt="pcapng", ns=False, comment="far future")
+for t in (1700000000 * G.NS, (1 << 62) * 1000, 1700000005 * G.NS):
+    c.add(G.udp_pkt(t, "10.0.0.1", "10.0.0.3", 5000, 53))
+c.write(sys.argv[2], answer=False)' "$TOP" "$T_TMP/far.pcapng"
+d -r "$T_TMP/far.pcapng" -settings-dir "$T_TMP" -settings-name x.json
+why=$(python3 -c '
+import json, sys
+reps = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+iv = [(r["interval"]["start"], r["interval"]["end"]) for r in reps]
+n = sum(r["stats"]["packets"] for r in reps)
+ok = (len(reps) == 2 and all(s < e for s, e in iv) and iv[0][1] <= iv[1][0]
+      and iv[1][0].startswith("2508-") and n == 3)
+print("" if ok else "intervals %s, %d packets" % (iv, n))' "$O" 2>&1)
+[ $rc -eq 0 ] && [ -z "$why" ] && ok cli_far_future_timestamps ||
+	fail cli_far_future_timestamps "exit $rc: $why $(head -c 300 "$E")"

@@ -9,7 +9,5 @@ if ! is_root || ! command -v ip >/dev/null 2>&1 || ! command -v openssl >/dev/nu
 	exit 0
 fi
 NS=d42dlv$$
-trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T_TMP"' EXIT
-ip netns add "$NS" || { fail delivery_live "cannot create a network namespace"; exit 0; }
-ip -n "$NS" link set lo up
+lo_ns "$NS" || { fail delivery_live "cannot create a network namespace"; exit 0; }
 ip netns exec "$NS" python3 "$TOP/tests/delivery_test.py" "$D42PCAP" "$TOP" "$T_TMP" live

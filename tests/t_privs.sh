@@ -15,8 +15,7 @@ if ! id nobody >/dev/null 2>&1; then
 	exit 0
 fi
 NS=d42priv$$
-trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T_TMP"' EXIT
-if ! ip netns add "$NS" || ! ip -n "$NS" link set lo up; then
+if ! lo_ns "$NS"; then
 	fail privs "cannot create network namespace"
 	exit 0
 fi
@@ -176,6 +175,30 @@ st=$?
 [ $st -eq 1 ] && grep -q 'cannot drop privileges: unknown user "d42pcap-no-such-user"' \
 	"$T_TMP/nouser.err" && ok privs_unknown_user ||
 	fail privs_unknown_user "exit $st: $(cat "$T_TMP/nouser.err")"
+
+# With an appliance: the spool, made by root at start-up, and what an
+# earlier run as root left in it, are given to the user, who goes on
+# writing reports there (the appliance is down: they wait).
+SP2=$T_TMP/spool-user
+cat >"$T_TMP/s.json" <<JSON
+{"common": {"Interval": 60, "logs-dir": "$LOGS", "spool-dir": "$SP2"},
+ "device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p", "timeout": 1}}
+JSON
+"$D42PCAP" -r "$TOP/tests/data/demo.pcapng" -settings-dir "$T_TMP" -settings-name s.json \
+	>/dev/null 2>&1
+st1=$?
+rm -f "$LOGS"/*
+"$D42PCAP" -r "$TOP/tests/data/demo.pcapng" -settings-dir "$T_TMP" -settings-name s.json \
+	-user nobody >/dev/null 2>"$T_TMP/s.err"
+st=$?
+files=$(find "$SP2" -maxdepth 1 -name '*.d42' | wc -l)
+others=$(find "$SP2" ! -user nobody | wc -l)
+if [ $st1 -eq 3 ] && [ $st -eq 3 ] && [ "$files" -eq 6 ] && [ "$others" -eq 0 ] &&
+   ! grep -q 'cannot\|aside' "$LOGS/d42pcap.log"; then
+	ok privs_spool_given_to_user
+else
+	fail privs_spool_given_to_user "exit $st1/$st, $files reports, $others not nobody's: $(ls -la "$SP2"; cat "$LOGS/d42pcap.log" "$T_TMP/s.err" | tail -5)"
+fi
 
 # Offline: no capability kept.
 rm -f "$LOGS"/*

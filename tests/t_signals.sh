@@ -11,8 +11,7 @@ if ! is_root || ! command -v ip >/dev/null 2>&1; then
 	exit 0
 fi
 NS=d42sig$$
-trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T_TMP"' EXIT
-if ! ip netns add "$NS" || ! ip -n "$NS" link set lo up; then
+if ! lo_ns "$NS"; then
 	fail signals "cannot create network namespace"
 	exit 0
 fi
@@ -93,6 +92,26 @@ else
 	fail hup_interval "no 2 s interval after the reload: $(tail -2 "$T_TMP/out.json")"
 fi
 
+# SIGHUP raising Interval to 5 at a second ending in 0: the open 2 s
+# interval ends at ...2, which is no multiple of 5; one shorter interval
+# follows, then reports are back on multiples of 5 s (REPORT.md).
+settings "$CONF.new" false 5 "" 2000
+mv "$CONF.new" "$CONF"
+n=0
+while [ $(( $(date +%s) % 10 )) -ne 0 ] && [ $n -lt 120 ]; do sleep 0.1; n=$((n + 1)); done
+kill -HUP $pid
+lines=$(wc -l <"$T_TMP/out.json")
+if wait_for "$T_TMP/out.json" '"seconds":5' 200; then
+	starts=$(tail -n +$((lines + 1)) "$T_TMP/out.json" | grep '"seconds":5' | head -2 |
+		sed 's/.*"start":"[^"]*:\([0-9][0-9]\)Z".*/\1/' | tr '\n' ' ')
+	case $starts in
+	[0-5][05]\ *) ok "hup_interval_raised_aligned (starts at :$starts)" ;;
+	*) fail hup_interval_raised_aligned "5 s reports start at seconds $starts" ;;
+	esac
+else
+	fail hup_interval_raised_aligned "no 5 s report: $(tail -2 "$T_TMP/out.json")"
+fi
+
 # SIGHUP to a list longer than pcap.kernel-filter-max: the kernel filter
 # selects TCP/UDP only, and the agent drops port 5010 itself from then on.
 LONG=$(python3 -c 'print(", ".join(map(str, [5010] + list(range(6100, 6120)))))')
@@ -164,4 +183,29 @@ if wait_for "$LOG" 'capturing on lo.*interval 60s'; then
 else
 	fail sigint_exit "agent did not start"
 	kill $pid 2>/dev/null
+fi
+
+# SIGHUP and SIGUSR1 while the agent is still starting up (here: a long
+# ignore-ports list compiled into the kernel filter takes a few seconds)
+# are taken once it runs, not fatal: reloads and logrotate can come at any
+# time. Read from a file, so no namespace is needed.
+PORTS=$(python3 -c 'print(",".join(str(p) for p in range(1000, 1150)))')
+printf '{"common": {"Interval": 60, "logs-dir": "%s"}, "capture": {"ignore-ports": [%s]},
+ "pcap": {"kernel-filter-max": 2560}}\n' "$LOGS" "$PORTS" >"$T_TMP/slow.json"
+rm -f "$LOG"
+"$D42PCAP" -r "$TOP/tests/data/demo.pcapng" -settings-dir "$T_TMP" -settings-name slow.json \
+	>"$T_TMP/out3.json" 2>"$T_TMP/err3.log" &
+pid=$!
+sleep 0.5
+early=yes
+grep -q 'capturing on' "$LOG" 2>/dev/null && early="no (test defect: started within 0.5 s)"
+kill -HUP $pid 2>/dev/null
+kill -USR1 $pid 2>/dev/null
+wait $pid
+st=$?
+if [ $st -eq 0 ] && [ "$early" = yes ] && grep -q 'SIGHUP: ' "$LOG" && grep -q 'stats: ' "$LOG" &&
+   [ "$(wc -l <"$T_TMP/out3.json")" -eq 3 ]; then
+	ok signals_during_startup
+else
+	fail signals_during_startup "exit $st, sent during start-up: $early: $(tail -3 "$LOG" 2>/dev/null) $(head -c 300 "$T_TMP/err3.log")"
 fi

@@ -1,0 +1,62 @@
+#!/bin/sh
+# The wall clock set back under a live agent (tests/clock_shift.c steps
+# CLOCK_REALTIME as the agent sees it): reports go on every interval
+# instead of stopping for as long as the step; and a live interval's
+# "seconds" is its end - start as printed. Live on the loopback of a
+# network namespace of the test's own.
+. "$(dirname "$0")/lib.sh"
+
+if ! is_root || ! command -v ip >/dev/null 2>&1; then
+	skip clock "needs root and iproute2 (ip netns)"
+	exit 0
+fi
+if nm -D "$D42PCAP" 2>/dev/null | grep -q '__[atm]san_init' ||
+   ldd "$D42PCAP" 2>/dev/null | grep -q 'libasan\|libtsan'; then
+	skip clock "sanitizer build: an LD_PRELOADed clock may not come before its runtime"
+	exit 0
+fi
+CC=${CC:-cc}
+SHIM=$T_TMP/clock_shift.so
+if ! $CC -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC -o "$SHIM" \
+	"$TOP/tests/clock_shift.c" >"$T_TMP/cc.out" 2>&1; then
+	fail clock_build "$(head -c 600 "$T_TMP/cc.out")"
+	exit 0
+fi
+NS=d42clk$$
+if ! lo_ns "$NS"; then
+	fail clock "cannot create network namespace"
+	exit 0
+fi
+SHIFT=$T_TMP/shift
+echo 0 >"$SHIFT"
+cat >"$T_TMP/c.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$T_TMP"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+OUT=$T_TMP/out.json
+CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
+	-settings-dir "$T_TMP" -settings-name c.json >"$OUT" 2>"$T_TMP/err.log" &
+pid=$!
+if ! wait_for "$OUT" '"interval"' 200; then
+	fail clock_start "no first report: $(cat "$T_TMP/err.log" "$T_TMP/d42pcap.log" 2>/dev/null)"
+	kill $pid 2>/dev/null
+	exit 0
+fi
+sleep 1.5
+before=$(wc -l <"$OUT")
+echo -3600 >"$SHIFT"		# an hour back
+sleep 3.5
+after=$(wc -l <"$OUT")
+stop_agent $pid TERM clock_exit
+# reports after the step: at least two, each ending after it starts and
+# starting where the one before ended or later (the step's own report is
+# cut at its last packet, maybe at its start: zero seconds)
+why=$(python3 -c '
+import json, sys, datetime as D
+t = lambda s: D.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+reps = [json.loads(l)["interval"] for l in open(sys.argv[1]) if l.strip()]
+bad = [r for r in reps if t(r["end"]) - t(r["start"]) != r["seconds"]]
+print("seconds is not end - start: %s" % bad[:2] if bad else "")' "$OUT")
+[ -z "$why" ] && ok clock_seconds_match_start_end || fail clock_seconds_match_start_end "$why"
+[ $((after - before)) -ge 2 ] && ok clock_set_back_reports_go_on ||
+	fail clock_set_back_reports_go_on "$before reports before the step, $after 3.5 s after: $(tail -2 "$OUT")"
