@@ -89,7 +89,8 @@ static int iface_up(const struct capture *c)
 	return !(c->netdev && (errno == ENODEV || errno == ENXIO));
 }
 
-/* Creates and activates the handle for c->name with c->opts. */
+/* Creates and activates the handle for c->name with c->opts: 0, or
+ * pcap_activate()'s error status, or -1. */
 static int live_activate(struct capture *c)
 {
 	char eb[PCAP_ERRBUF_SIZE] = "";
@@ -119,7 +120,9 @@ static int live_activate(struct capture *c)
 	if (rc < 0) {
 		snprintf(c->err, sizeof(c->err), "%s: %s", dev,
 			 rc == PCAP_ERROR ? pcap_geterr(c->p) : pcap_statustostr(rc));
-		goto fail;
+		pcap_close(c->p);
+		c->p = NULL;
+		return rc;
 	}
 	if (rc > 0)
 		log_warn("%s: %s", dev, rc == PCAP_WARNING ? pcap_geterr(c->p)
@@ -144,20 +147,41 @@ fail:
 	return -1;
 }
 
+/* Down from now on: count the downtime, schedule the first reopen. */
+static void capture_down(struct capture *c)
+{
+	c->fd = -1;
+	c->last_recv = c->last_drop = c->last_ifdrop = 0;
+	c->tries = 0;
+	c->down_since_ns = real_ns();
+	c->backoff_ms = CAPTURE_RETRY_MIN_MS;
+	c->lost_at_ms = mono_ms();
+	c->retry_at_ms = c->lost_at_ms + c->backoff_ms;
+}
+
 int capture_open_live(struct capture *c, const char *dev, const struct capture_opts *o)
 {
+	int rc;
+
 	capture_reset(c);
 	snprintf(c->name, sizeof(c->name), "%s", dev);
 	c->opts = *o;
-	if (live_activate(c) < 0)
+	c->linktype = CAPTURE_LINK_UNKNOWN;
+	rc = live_activate(c);
+	/* Not there yet (PPP, VPN or bridge interfaces at boot): waited for
+	 * as for a lost one. */
+	if (rc == PCAP_ERROR_IFACE_NOT_UP || rc == PCAP_ERROR_NO_SUCH_DEVICE) {
+		capture_down(c);
+		return 1;
+	}
+	if (rc < 0)
 		return -1;
 	if (!iface_up(c))
 		log_warn("%s is down; capturing once it is up", c->name);
 	return 0;
 }
 
-/* The live handle failed (c->err says why): close it, count the downtime
- * from now, and schedule the first reopen attempt. */
+/* The live handle failed (c->err says why): close it and go down. */
 static void capture_lose(struct capture *c)
 {
 	uint64_t kernel, iface;
@@ -167,14 +191,8 @@ static void capture_lose(struct capture *c)
 	capture_drops(c, &kernel, &iface);
 	pcap_close(c->p);
 	c->p = NULL;
-	c->fd = -1;
-	c->last_recv = c->last_drop = c->last_ifdrop = 0;
 	c->lost++;
-	c->tries = 0;
-	c->down_since_ns = real_ns();
-	c->backoff_ms = CAPTURE_RETRY_MIN_MS;
-	c->lost_at_ms = mono_ms();
-	c->retry_at_ms = c->lost_at_ms + c->backoff_ms;
+	capture_down(c);
 	log_warn("capture lost: %s; reopening in %u s (then backing off to %u s)", c->err,
 		 (unsigned)(CAPTURE_RETRY_MIN_MS / 1000), (unsigned)(CAPTURE_RETRY_MAX_MS / 1000));
 }
@@ -185,7 +203,7 @@ static void capture_reopen(struct capture *c)
 	uint64_t now, ms;
 
 	if (live_activate(c) == 0) {
-		if (c->linktype != old_linktype)
+		if (old_linktype != CAPTURE_LINK_UNKNOWN && c->linktype != old_linktype)
 			snprintf(c->err, sizeof(c->err), "%s: the link type changed from %d to %d; "
 				 "restart d42pcap to capture on it", c->name, old_linktype,
 				 c->linktype);
@@ -319,7 +337,9 @@ int capture_set_filter(struct capture *c, const char *expr, int dump)
 	 * "" compiles to accept-all and replaces it. */
 	if (!expr)
 		expr = "";
-	if (!*expr && !c->has_prog)
+	/* Never open yet: no link type to compile for; the caller installs
+	 * the filter once it is open. */
+	if ((!*expr && !c->has_prog) || (!p && c->linktype == CAPTURE_LINK_UNKNOWN))
 		return 0;
 	if (!p) {
 		/* Down: compile against the link type we will reopen with. */

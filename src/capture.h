@@ -19,6 +19,7 @@
  * glibc's default 4 KiB buffer a bare libpcap read loop spent about 40% of
  * its time in read(2) calls (make bench; 1 MiB gained little more). */
 #define CAPTURE_FILE_BUFFER   (256u << 10)
+#define CAPTURE_LINK_UNKNOWN  (-1)	/* live, never open yet */
 
 struct capture_opts {
 	uint32_t snap_len;
@@ -54,10 +55,13 @@ struct capture {
 typedef void (*capture_fn)(void *user, uint64_t ts_ns, const uint8_t *data,
 			   uint32_t caplen, uint32_t wirelen);
 
+/* 0 open; 1 down: the interface is missing or not up, opened once it is
+ * there (linktype CAPTURE_LINK_UNKNOWN until then); -1 error (c->err). */
 int capture_open_live(struct capture *c, const char *dev, const struct capture_opts *o);
 int capture_open_file(struct capture *c, const char *path);
 /* Compile expr ("" = no filter) and install it (kept for reopening; while
- * down it is only compiled); with dump, log the program. 0, or -1 with
+ * down it is only compiled, and before the first open not even that); with
+ * dump, log the program. 0, or -1 with
  * c->err set and the previous filter still in place. */
 int capture_set_filter(struct capture *c, const char *expr, int dump);
 /* Returns packets processed (>= 0), -1 on error (c->err), -2 at end of file. */

@@ -128,12 +128,24 @@ static void load_settings(const struct cli *o, const char *argv0)
 			 "chmod 600 it or use device42.password-file", path);
 }
 
+/* Once the capture is open, and its link type known: 0, or -1 with err. */
+static int capture_ready(struct capture *cap, char *err, size_t errsz)
+{
+	if (!decode_link_supported(cap->linktype))
+		log_warn("%s: link type %s (%d) is not decoded; packets are only counted",
+			 cap->name, pcap_datalink_val_to_name(cap->linktype)
+			 ? pcap_datalink_val_to_name(cap->linktype) : "?", cap->linktype);
+	return settings_filter(cap, &cfg, log_enabled(LOG_LVL_DEBUG), filter_expr,
+			       sizeof(filter_expr), err, errsz);
+}
+
 static void open_capture(struct capture *cap, const struct cli *o)
 {
 	char err[CAPTURE_ERR_SIZE];
 	struct capture_opts co = { cfg.snap_len, cfg.promisc, cfg.sniff_timeout_ns,
 				   cfg.buffer_size };
 	const char *dev = o->iface ? o->iface : cfg.device;
+	int rc;
 
 	if (o->read_file) {
 		if (capture_open_file(cap, o->read_file) < 0)
@@ -142,16 +154,16 @@ static void open_capture(struct capture *cap, const struct cli *o)
 		if (!*dev)
 			fatal(EXIT_USAGE, "no capture interface: set pcap.Device in the "
 			      "settings or use -i (see -list-devices)");
-		if (capture_open_live(cap, dev, &co) < 0)
+		rc = capture_open_live(cap, dev, &co);
+		if (rc < 0)
 			fatal(EXIT_RUNTIME, "cannot capture on %s", cap->err);
+		if (rc > 0) {
+			log_warn("cannot capture on %s yet; opening it once it is there "
+				 "(see -list-devices)", cap->err);
+			return;
+		}
 	}
-	if (!decode_link_supported(cap->linktype))
-		log_warn("%s: link type %s (%d) is not decoded; packets are only counted",
-			 cap->name, pcap_datalink_val_to_name(cap->linktype)
-			 ? pcap_datalink_val_to_name(cap->linktype) : "?", cap->linktype);
-
-	if (settings_filter(cap, &cfg, log_enabled(LOG_LVL_DEBUG), filter_expr,
-			    sizeof(filter_expr), err, sizeof(err)) < 0)
+	if (capture_ready(cap, err, sizeof(err)) < 0)
 		fatal(EXIT_USAGE, "%s", err);
 }
 
@@ -345,6 +357,13 @@ int main(int argc, char **argv)
 		if (capturing && !cap.offline) {
 			/* Live: a lost interface is reopened in there, never fatal. */
 			capture_live_step(&cap, pfd[PFD_CAP].revents, agent_packet, &agent);
+			/* First opened now (it was not there at start-up): decode
+			 * its link type, filter it before the first read. */
+			if (cap.p && agent.linktype != cap.linktype) {
+				agent.linktype = cap.linktype;
+				if (capture_ready(&cap, err, sizeof(err)) < 0)
+					log_err("%s", err);
+			}
 		} else if (capturing) {
 			n = capture_dispatch(&cap, agent_packet, &agent);
 			if (n < 0 && n != -2) {

@@ -232,5 +232,50 @@ cycle() {
 cycle iface
 cycle iface_nobody -user nobody
 
+# ---- interface missing, or down, at start-up: waited for ----
+# (PPP, VPN and bridge interfaces may come after the init script.) The
+# agent runs and reports meanwhile; once the interface is there it opens
+# it and installs the filter then (port 5555 ignored, -debug shows it).
+cat >"$T_TMP/w.json" <<JSON
+{"common": {"Interval": 1}, "capture": {"ignore-ports": [5555]},
+ "pcap": {"Device": "veth0", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+# absent TAG SETUP...: start without veth0 ready, then run SETUP
+absent() {
+	tag=$1
+	shift
+	out=$T_TMP/$tag.json err=$T_TMP/$tag.err
+	ip netns exec "$A" "$D42PCAP" -debug -settings-dir "$T_TMP" -settings-name w.json \
+		>"$out" 2>"$err" &
+	pid=$!
+	if ! wait_for "$err" "warning: cannot capture on veth0: .*; opening it once it is there" 50; then
+		fail "${tag}_waits" "$(head -c 600 "$err")"
+		kill $pid 2>/dev/null
+		return
+	fi
+	sleep 1.5
+	kill -0 $pid 2>/dev/null && [ "$(count "$out" '"capture_down_seconds":[1-9]')" -ge 1 ] &&
+		ok "${tag}_waits" || fail "${tag}_waits" "not running, or no report of the wait: $(tail -c 300 "$err")"
+	"$@"
+	if wait_for "$err" 'info: capture on veth0 resumed after' 100 &&
+	   wait_for "$err" 'debug: capture filter: .*5555' 20; then
+		ok "${tag}_opened_with_filter"
+	else
+		fail "${tag}_opened_with_filter" "$(tail -c 600 "$err")"
+	fi
+	udp 4444
+	udp 5555
+	wait_for "$out" '"port":4444' 30 && ! grep -q '"port":5555' "$out" &&
+		ok "${tag}_captures" || fail "${tag}_captures" "port 4444 not reported, or 5555 was"
+	stop_agent $pid TERM "${tag}_exit"
+	ip -n "$A" link del veth0 2>/dev/null
+}
+absent iface_absent_at_start mkveth
+# present but down: made without "up", then brought up
+ip -n "$A" link add veth0 type veth peer name veth1 netns "$B" &&
+	ip -n "$A" addr add 192.0.2.1/24 dev veth0 && ip -n "$B" addr add 192.0.2.2/24 dev veth1 &&
+	ip -n "$B" link set veth1 up
+absent iface_down_at_start ip -n "$A" link set veth0 up
+
 # ---- log directory full ----
 unshare -m -n sh "$0" --log-full "$T_TMP"
