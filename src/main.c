@@ -386,9 +386,11 @@ int main(int argc, char **argv)
 	}
 
 	/* ---- tear down ---- */
-	agent_flush(&agent, cap.offline ? agent.last_ts : now_realtime_ns());
-	if (agent.report_errors && !rc)
-		rc = EXIT_RUNTIME;	/* each was logged */
+	/* A file's reports must all have been written; live, the last one
+	 * (a disk full for a while meanwhile was logged). */
+	if ((agent_flush(&agent, cap.offline ? agent.last_ts : now_realtime_ns()) < 0 ||
+	     (cap.offline && agent.report_errors)) && !rc)
+		rc = EXIT_RUNTIME;
 	log_info("stopped after %llu reports", (unsigned long long)agent.reports);
 	if (d42) {
 		d42_get_stats(d42, &ds);

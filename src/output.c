@@ -32,11 +32,18 @@ void output_close(struct output *o)
 	o->fd = -1;
 }
 
+/* A report cut short by a failed write (a full disk) must not run into the
+ * next one: a file is cut back to where the report began; elsewhere, or if
+ * that fails, the next report starts on a new line. */
 static int output_begin(void *ctx, uint64_t start_ns, uint64_t end_ns)
 {
-	(void)ctx;
+	struct output *o = ctx;
+
 	(void)start_ns;
 	(void)end_ns;
+	if (o->cut && write(o->fd, "\n", 1) == 1)
+		o->cut = 0;
+	o->start = lseek(o->fd, 0, SEEK_END);
 	return 0;
 }
 
@@ -67,8 +74,12 @@ static int output_write(void *ctx, const char *data, size_t len)
 
 static int output_end(void *ctx, int ok)
 {
-	(void)ctx;
-	return ok ? 0 : -1;
+	struct output *o = ctx;
+
+	if (ok)
+		return 0;
+	o->cut = o->start < 0 || ftruncate(o->fd, o->start) < 0;
+	return -1;
 }
 
 void output_bind(struct output *o, struct agent_output *ao)

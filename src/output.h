@@ -5,10 +5,15 @@
 
 #include "agent.h"
 
+#include <sys/types.h>
+
 struct output {
 	int fd;
 	int owned;		/* we opened it (not stdout) */
 	int failed;		/* last write failed; logged once */
+	int cut;		/* a report was cut short and is still there */
+	off_t start;		/* where the report being written began; -1:
+				 * not a file (a pipe, a terminal) */
 	char path[CFG_MAX_PATH];
 };
 

@@ -128,8 +128,55 @@ JSON
 	stop_agent $pid TERM logdir_late_exit
 }
 
+# ---- the disk of common.output fills up (run inside unshare -m -n) ----
+# A report cut short is cut off the file: after the space is back, every
+# line is one whole report.
+out_full() {
+	T=$1
+	OUTD=$T/outs
+	mkdir -p "$OUTD"
+	if ! mount -t tmpfs -o size=64k,mode=0755 d42out "$OUTD"; then
+		fail outfull "cannot mount a tmpfs"
+		return
+	fi
+	cat >"$T/o.json" <<JSON
+{"common": {"Interval": 1, "output": "$OUTD/r.json"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+	"$D42PCAP" -settings-dir "$T" -settings-name o.json 2>"$T/oerr.log" &
+	pid=$!
+	wait_for "$OUTD/r.json" '"interval"' 50
+	dd if=/dev/zero of="$OUTD/fill" bs=4096 >/dev/null 2>&1
+	# a report larger than what is left of the file's last page
+	python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in range(20000, 20100):
+    s.sendto(b"x", ("127.0.0.1", p))'
+	if wait_for "$T/oerr.log" 'cannot write reports to' 100; then
+		rm -f "$OUTD/fill"
+		wait_for "$T/oerr.log" 'writing reports to .* again' 50
+		sleep 1.2
+		stop_agent $pid TERM outfull_exit
+		n=$(python3 -c 'import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    json.loads(l)
+    n += 1
+print(n)' "$OUTD/r.json" 2>&1)
+		case $n in
+		[0-9]*) ok "outfull_whole_reports ($n)" ;;
+		*) fail outfull_whole_reports "$(echo "$n" | tail -1)" ;;
+		esac
+	else
+		fail outfull_whole_reports "the disk never filled: $(tail -2 "$T/oerr.log")"
+		stop_agent $pid TERM
+	fi
+	umount "$OUTD"
+}
+
 if [ "${1:-}" = --log-full ]; then
 	log_full "$2"
+	out_full "$2"
 	exit 0
 fi
 
