@@ -158,11 +158,11 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 		a->st.capture_down_ns = capture_down_ns(a->cap, end_ns);
 	}
 	if (a->flows.st.flow_drops)
-		log_warn("flow table full (%u records): %llu new communications dropped "
+		log_warn("flow table full (%u records): %llu packets of new communications dropped "
 			 "this interval; raise common.max-flows", a->cfg->max_flows,
 			 (unsigned long long)a->flows.st.flow_drops);
 	if (a->flows.st.listener_drops)
-		log_warn("listener table full (%u): %llu new listeners dropped; raise "
+		log_warn("listener table full (%u): %llu handshakes of new listeners dropped; raise "
 			 "common.max-listeners", a->cfg->max_listeners,
 			 (unsigned long long)a->flows.st.listener_drops);
 
