@@ -40,6 +40,7 @@ int sig_init(void)
 {
 	struct sigaction sa;
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	sigset_t set;
 	unsigned i;
 
 	if (pipe(sig_pipe) < 0)
@@ -52,9 +53,14 @@ int sig_init(void)
 	sa.sa_handler = sig_handler;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
+	sigemptyset(&set);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL) < 0)
+		if (sigaction(sigs[i], &sa, NULL) < 0 || sigaddset(&set, sigs[i]) < 0)
 			return -1;
+	/* A parent may have left them blocked (the mask is inherited): they
+	 * would wait forever. */
+	if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
+		return -1;
 	/* A vanished appliance connection must not kill us. */
 	sa.sa_handler = SIG_IGN;
 	return sigaction(SIGPIPE, &sa, NULL);

@@ -209,3 +209,31 @@ if [ $st -eq 0 ] && [ "$early" = yes ] && grep -q 'SIGHUP: ' "$LOG" && grep -q '
 else
 	fail signals_during_startup "exit $st, sent during start-up: $early: $(tail -3 "$LOG" 2>/dev/null) $(head -c 300 "$T_TMP/err3.log")"
 fi
+
+# Started with SIGTERM and SIGHUP blocked (the signal mask is inherited: a
+# careless parent): they are unblocked, so SIGTERM still stops the agent.
+printf '{"common": {"Interval": 60, "logs-dir": "%s"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}\n' "$LOGS" \
+	>"$T_TMP/blocked.json"
+rm -f "$LOG"
+st=$(ip netns exec "$NS" python3 -c '
+import signal, subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     preexec_fn=lambda: signal.pthread_sigmask(
+                         signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP}))
+log = sys.argv[sys.argv.index("-logs-dir") + 1] + "/d42pcap.log"
+for _ in range(100):
+    try:
+        if "capturing on" in open(log).read():
+            break
+    except OSError:
+        pass
+    time.sleep(0.1)
+p.terminate()
+try:
+    print(p.wait(10))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("still running 10 s after SIGTERM")' "$D42PCAP" -settings-dir "$T_TMP" \
+	-settings-name blocked.json -logs-dir "$LOGS")
+[ "$st" = 0 ] && ok signals_unblocked || fail signals_unblocked "$st"
