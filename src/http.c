@@ -494,10 +494,15 @@ int http_parser_feed(struct http_parser *p, const uint8_t *buf, size_t len,
 	return HTTP_PARSE_DONE;
 }
 
-int http_parser_eof(struct http_parser *p)
+int http_parser_eof(struct http_parser *p, int clean)
 {
 	if (p->st == PS_ERROR)
 		return p->err;
+	/* A body only the close ends is whole only if the close is: a TLS
+	 * connection cut without close_notify may have lost its end (RFC
+	 * 9112, 9.8). */
+	if (p->st == PS_BODY_CLOSE && !clean)
+		return fail(p, HTTP_ERR_TRUNCATED);
 	if (p->st == PS_BODY_CLOSE) {
 		p->st = PS_DONE;
 		p->body[p->body_len] = '\0';
@@ -993,6 +998,7 @@ static const char *peer_host(const struct http_client *c)
 
 #define XP_AGAIN (-2)
 #define XP_ERR   (-1)
+#define XP_CUT   (-3)	/* closed without TLS close_notify */
 
 static int xp_write(struct http_client *c, const void *b, size_t n)
 {
@@ -1032,6 +1038,8 @@ static int xp_read(struct http_client *c, void *b, size_t n)
 
 		if (t >= 0)
 			return t;
+		if (t == TLS_EOF_CUT)
+			return XP_CUT;
 		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE) {
 			c->want = t == TLS_WANT_READ ? POLLIN : POLLOUT;
 			return XP_AGAIN;
@@ -1305,12 +1313,12 @@ static int step_recv(struct http_client *c, uint64_t now, int proxy)
 			c->again = 0;
 			return 0;
 		}
-		if (n == XP_ERR || n == 0) {
+		if (n == XP_ERR || n == 0 || n == XP_CUT) {
 			if (!proxy && maybe_retry(c, now))
 				return 1;
 			if (n == XP_ERR)
 				return finish(c, HTTP_FAILED), 1;
-			r = http_parser_eof(c->parser);
+			r = http_parser_eof(c->parser, n == 0);
 			if (r == HTTP_PARSE_DONE)
 				return proxy ? proxy_done(c, 0, now) : response_done(c, 0);
 			return failf(c, "%s%s: %s", proxy ? "proxy " : "",

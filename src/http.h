@@ -76,7 +76,8 @@ void http_parser_reset(struct http_parser *p, unsigned flags);
  * response are not consumed). HTTP_PARSE_MORE, _DONE or enum http_err. */
 int http_parser_feed(struct http_parser *p, const uint8_t *buf, size_t len,
 		     size_t *used);
-int http_parser_eof(struct http_parser *p);	/* peer closed: DONE or error */
+/* Peer closed (clean: a TLS close_notify, or plain TCP): DONE or error. */
+int http_parser_eof(struct http_parser *p, int clean);
 const struct http_response *http_parser_response(const struct http_parser *p);
 const char *http_response_header(const struct http_response *r, const char *name);
 const char *http_strerror(int err);

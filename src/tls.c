@@ -402,9 +402,10 @@ int tls_read(struct tls *t, void *buf, size_t len)
 	}
 	if (ret > 0)
 		return ret;
-	if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
-	    ret == MBEDTLS_ERR_SSL_CONN_EOF)
+	if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 		return 0;
+	if (ret == 0 || ret == MBEDTLS_ERR_SSL_CONN_EOF)
+		return TLS_EOF_CUT;	/* the transport closed: maybe cut */
 	if (ret == MBEDTLS_ERR_SSL_WANT_READ)
 		return TLS_WANT_READ;
 	if (ret == MBEDTLS_ERR_SSL_WANT_WRITE)

@@ -23,6 +23,7 @@
 #define TLS_ERR        (-1)	/* fatal for this connection; see tls_error */
 #define TLS_WANT_READ  (-2)	/* wait for POLLIN, then call again */
 #define TLS_WANT_WRITE (-3)	/* wait for POLLOUT, then call again */
+#define TLS_EOF_CUT    (-4)	/* tls_read: closed without close_notify */
 
 struct tls_cfg {
 	const char *ca_file;	/* NULL or "": the system bundle */

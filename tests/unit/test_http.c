@@ -168,19 +168,25 @@ static void test_parse_close_delimited(void)
 
 	T_EQ_INT(parse("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil the end", &p),
 		 HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_PARSE_DONE);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_PARSE_DONE);
 	r = http_parser_response(p);
 	T_EQ_STR((const char *)r->body, "until the end");
 	T_EQ_INT(r->keep_alive, 0);
 	T_EQ_INT(r->minor, 0);
 	/* HTTP/1.1 without length is close-delimited too */
 	T_EQ_INT(parse("HTTP/1.1 200 OK\r\n\r\nx", &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_PARSE_DONE);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_PARSE_DONE);
 	T_EQ_INT(http_parser_response(p)->keep_alive, 0);
 	/* empty close-delimited body */
 	T_EQ_INT(parse("HTTP/1.0 200 OK\r\n\r\n", &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_PARSE_DONE);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_PARSE_DONE);
 	T_EQ_INT(http_parser_response(p)->body_len, 0);
+	/* cut (TLS without close_notify): such a body may have lost its end */
+	T_EQ_INT(parse("HTTP/1.1 200 OK\r\n\r\n{\"msg\": \"part", &p), HTTP_PARSE_MORE);
+	T_EQ_INT(http_parser_eof(p, 0), HTTP_ERR_TRUNCATED);
+	/* one with a length was whole before the close, however it came */
+	T_EQ_INT(parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", &p), HTTP_PARSE_DONE);
+	T_EQ_INT(http_parser_eof(p, 0), HTTP_PARSE_DONE);
 }
 
 static void test_parse_connection_semantics(void)
@@ -372,7 +378,7 @@ static void test_parse_header_errors(void)
 	/* errors are sticky */
 	T_EQ_INT(http_parser_feed(p, (const uint8_t *)"x", 1, &used), HTTP_ERR_HEADER);
 	T_EQ_INT(used, 0);
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_HEADER);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_HEADER);
 }
 
 static void test_parse_header_limits(void)
@@ -434,7 +440,7 @@ static void test_parse_body_limit(void)
 	memset(buf + n, 'y', CAP);
 	buf[n + CAP] = '\0';
 	T_EQ_INT(parse(buf, &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_PARSE_DONE);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_PARSE_DONE);
 	T_EQ_INT(http_parser_response(p)->body_len, CAP);
 	buf[n + CAP] = 'y';
 	buf[n + CAP + 1] = '\0';
@@ -462,7 +468,7 @@ static void test_parse_interim(void)
 	T_EQ_INT(parse(buf, &p), HTTP_ERR_INTERIM);
 	/* eof after an interim response is a truncation, not "empty" */
 	T_EQ_INT(parse("HTTP/1.1 100 Continue\r\n\r\n", &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_TRUNCATED);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_TRUNCATED);
 }
 
 static void test_parse_no_body(void)
@@ -506,17 +512,17 @@ static void test_parse_eof(void)
 	struct http_parser *p;
 
 	T_EQ_INT(parse("", &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_EMPTY);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_EMPTY);
 	T_EQ_INT(parse("HTTP/1.1 200 OK\r\nContent-", &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_TRUNCATED);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_TRUNCATED);
 	T_EQ_INT(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", &p), HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_TRUNCATED);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_TRUNCATED);
 	T_EQ_INT(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", &p),
 		 HTTP_PARSE_MORE);
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_TRUNCATED);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_TRUNCATED);
 	T_EQ_INT(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n", &p),
 		 HTTP_PARSE_MORE);	/* the final CRLF is missing */
-	T_EQ_INT(http_parser_eof(p), HTTP_ERR_TRUNCATED);
+	T_EQ_INT(http_parser_eof(p, 1), HTTP_ERR_TRUNCATED);
 }
 
 static void test_http_strerror(void)

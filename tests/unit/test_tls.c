@@ -699,6 +699,60 @@ static void test_tls_keepalive_streamed_post(void)
 	free(body);
 }
 
+/* The connection closed without close_notify (a server that just drops it,
+ * or someone cutting it): no s_close(), only the socket closes. */
+static void s_close_cut(void *h)
+{
+	struct s_conn *s = h;
+
+	mbedtls_ssl_free(&s->ssl);
+	free(s);
+}
+
+/* A body only the close ends is whole only after close_notify: cut
+ * without it, the response is refused as truncated; with it, taken. */
+static void test_tls_close_delimited_needs_close_notify(void)
+{
+	static const struct srv_step script[] = {
+		SRV_CLOSE_AFTER("HTTP/1.1 200 OK\r\n\r\n{\"msg\": \"part"),
+	};
+	static const struct srv_io cut = { s_open, s_rd, s_wr, s_close_cut };
+	static const struct srv_io clean = { s_open, s_rd, s_wr, s_close };
+	const struct srv_io *ios[] = { &cut, &clean };
+	struct http_client_cfg cfg = { .verify_tls = 1, .io_ms = 5000, .handshake_ms = 5000 };
+	struct http_request get = { .method = "GET", .path = "/x" };
+	struct srv_rec rec[SRV_MAX_RECS];
+	struct http_client *c;
+	struct srv sv;
+	char url[64], err[512];
+	int i, n;
+
+	if (s_setup() < 0) {
+		T_CHECK(0);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		T_EQ_INT(srv_start(&sv, script, 1, ios[i]), 0);
+		snprintf(url, sizeof(url), "https://localhost:%u", (unsigned)sv.port);
+		cfg.url = url;
+		cfg.ca_file = path("ca.pem");
+		c = http_client_new(&cfg, err, sizeof(err));
+		T_CHECK(c != NULL);
+		if (c) {
+			T_EQ_INT(srv_run_client(c, &get, RUN_BOUND_MS, NULL),
+				 i == 0 ? HTTP_FAILED : HTTP_DONE);
+			if (i == 0)
+				T_CHECK(strstr(http_client_error(c), "closed in the middle") != NULL);
+			else
+				T_EQ_STR(resp_body(c), "{\"msg\": \"part");
+			http_client_free(c);
+		}
+		n = srv_stop(&sv, rec, SRV_MAX_RECS);
+		srv_free_recs(rec, n);
+	}
+	s_teardown();
+}
+
 #endif /* MBEDTLS_SSL_SRV_C */
 
 static void test_tls_handshake_timeout(void)
@@ -746,9 +800,12 @@ int main(void)
 	T_RUN_OSSL(test_tls_through_proxy);
 #if defined(MBEDTLS_SSL_SRV_C)
 	T_RUN_OSSL(test_tls_keepalive_streamed_post);
+	T_RUN_OSSL(test_tls_close_delimited_needs_close_notify);
 #else
 	printf("SKIP test_tls_keepalive_streamed_post: mbedTLS built without "
 	       "MBEDTLS_SSL_SRV_C (client-only)\n");
+	printf("SKIP test_tls_close_delimited_needs_close_notify: mbedTLS built "
+	       "without MBEDTLS_SSL_SRV_C (client-only)\n");
 #endif
 	T_RUN(test_tls_handshake_timeout);
 	rm_certs();
