@@ -735,6 +735,10 @@ def expect(rows, cfg):
         lsn[k] = ts
 
     def flush(start_ns, end_ns):
+        # flow_expire() before the report: it counts the listeners alive at
+        # its end (docs/REPORT.md); flow_reset() then finds none to expire
+        for k in [k for k in lsn if expired(k, end_ns)]:
+            del lsn[k]
         comms = []
         for k in sorted(recs, key=lambda k: (k[0], sortkey_addr(k[2]), k[3], k[4],
                                              sortkey_addr(k[1]))):
@@ -756,9 +760,6 @@ def expect(rows, cfg):
                                "listener_drops": st["listener_drops"],
                                "flows": len(recs), "listeners": len(lsn)},
                      "communications": comms})
-        # flow_reset(): expire listeners not confirmed within the TTL
-        for k in [k for k in lsn if expired(k, end_ns)]:
-            del lsn[k]
 
     # Offline interval rules (docs/REPORT.md): intervals are aligned to
     # multiples of Interval; only intervals holding packets are reported

@@ -97,6 +97,17 @@ for iv in 1 30 3600; do
 	fi
 done
 
+# Listeners expiring within the capture (a 20 s TTL, 10 s intervals): the
+# rules and the "listeners" count at each interval's end follow the model.
+printf '{"common":{"Interval":10,"listener-ttl":20}}\n' >"$T_TMP/ttl.json"
+run demo_ttl "$T_TMP/demo.pcapng" ttl.json
+if [ $rc -eq 0 ] && $GEN check "$T_TMP/demo.pcapng.answer.json" "$T_TMP/demo_ttl.out" \
+	-c "$T_TMP/ttl.json" >"$T_TMP/ttl.diff" 2>&1; then
+	ok answer_demo_listener_ttl
+else
+	fail answer_demo_listener_ttl "exit $rc: $(head -c 1500 "$T_TMP/ttl.diff")"
+fi
+
 mkdir -p "$T_TMP/suite"
 $GEN suite "$T_TMP/suite"
 
