@@ -85,6 +85,13 @@ struct d42 {
 	int body_bad;			/* sample body failed its spool check */
 	struct d42_stats stats;
 
+	/* the listener whose POST the appliance refused last, and how often
+	 * in a row */
+	struct d42_addr refused_server;
+	uint16_t refused_port;
+	uint8_t refused_proto;
+	unsigned refused_n;
+
 	/* the report being delivered */
 	uint64_t seq;
 	uint64_t rep_ok, rep_nok;	/* its records so far, to stats when done */
@@ -833,6 +840,41 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
 
+/* The appliance refuses this listener's POST as such (a 4xx that is not
+ * about the login, the URL or the rate): after D42_MAX_REFUSALS in a row
+ * retrying the report cannot help, and would hold up every report behind
+ * it. 1 if the listener is left out now. */
+static int d42_refused(struct d42 *d, const struct http_response *r)
+{
+	char ip[D42_ADDR_STR];
+	int same = d->refused_n && addr_eq(&d->refused_server, &d->g.server) &&
+		   d->refused_port == d->g.port && d->refused_proto == d->g.proto;
+
+	if (r->status < 400 || r->status > 499 || r->status == 401 || r->status == 403 ||
+	    r->status == 404 || r->status == 408 || r->status == 429) {
+		if (same)
+			d->refused_n = 0;	/* taken, or failed otherwise */
+		return 0;
+	}
+	if (same) {
+		d->refused_n++;
+	} else {
+		d->refused_n = 1;
+		d->refused_server = d->g.server;
+		d->refused_port = d->g.port;
+		d->refused_proto = d->g.proto;
+	}
+	if (d->refused_n < D42_MAX_REFUSALS)
+		return 0;
+	log_err("device42: the appliance refused %s:%u (HTTP %d) %u times in a row; "
+		"left out of this report", addr_str(&d->g.server, ip), d->g.port, r->status,
+		d->refused_n);
+	d->refused_n = 0;
+	*(d->g.from_pending ? &d->stats.records_nok : &d->rep_nok) += d->g.ours;
+	d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
+	return 1;
+}
+
 static void d42_on_post(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
@@ -840,7 +882,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	uint32_t k;
 	int n;
 
-	if (d42_check_status(d, r, "listener update") < 0 ||
+	if (d42_refused(d, r) || d42_check_status(d, r, "listener update") < 0 ||
 	    (n = d42_parse_reply(d, r, "listener update")) < 0)
 		return;
 	if (tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "code"), &code) < 0 || code != 0) {

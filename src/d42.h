@@ -33,6 +33,8 @@
 #define D42_BACKOFF_MAX_MS (5 * 60 * 1000)
 #define D42_AUTH_BACKOFF_MS (5 * 60 * 1000)	/* after 401/403 */
 #define D42_GIVE_UP_FAILURES 4		/* offline: consecutive failures before exit 3 */
+#define D42_MAX_REFUSALS   3		/* 4xx answers in a row to one listener's
+					 * POST before it is left out (< GIVE_UP) */
 
 /* Streaming extractor of the communication records of a report: feed the
  * payload in pieces; each complete record object (the objects directly in

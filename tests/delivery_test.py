@@ -400,6 +400,26 @@ def test_listener_failing_backs_off(certs):
           "rc %d waits %s: %s" % (rc, waits, err[-400:]))
 
 
+def test_listener_refused_left_out(certs, want):
+    """The appliance answers one listener's POST with 400 every time: after
+    three refusals in a row it is left out, and the reports get through."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-refused")
+    cfg = write_config("refused", emu, certs, spool)
+    emu.fault("400", -1, method="POST", body="listening_ip=10.1.1.53&")
+    try:
+        rc, out, err = run_agent(cfg, timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = norm(emu.listeners())
+    emu.stop()
+    others = norm("\n".join(l for l in want.splitlines() if " 10.1.1.53 " not in l))
+    check("deliver_refused_listener_left_out",
+          rc == 0 and got == others and spool_files(spool) == [] and
+          "the appliance refused 10.1.1.53:53 (HTTP 400) 3 times in a row" in err,
+          "rc %d got:\n%s\n%s" % (rc, got, err[-500:]))
+
+
 def summary_counts(err):
     m = __import__("re").search(r"(\d+) reports delivered, (\d+) records accepted, "
                                 r"(\d+) for unknown servers", err)
@@ -639,6 +659,7 @@ def main():
     guarded(test_port_zero_skipped, certs)
     guarded(test_listener_failing_backs_off, certs)
     guarded(test_retry_counts_once, certs)
+    guarded(test_listener_refused_left_out, certs, want)
     guarded(test_unreadable_remote_ips, certs, want)
     guarded(test_many_ipv6_clients, certs)
     guarded(test_reresolve_after_connect_timeout, certs)
