@@ -907,7 +907,7 @@ static int start_connect(struct http_client *c, uint64_t now)
 {
 	const struct sockaddr *sa;
 	char at[HTTP_ADDR_TEXT];
-	int one = 1;
+	int one = 1, err;
 
 	conn_close(c);
 	c->want = POLLOUT;
@@ -926,10 +926,11 @@ static int start_connect(struct http_client *c, uint64_t now)
 			set_phase(c, CS_CONNECT, "connecting", c->connect_ms, now);
 			return 0;
 		}
+		err = errno;	/* addr_text() may change it */
 		addr_text(&c->addrs[c->addr_idx], at, sizeof(at));
 		snprintf(c->err, sizeof(c->err), "connect to %s%s (%s): %s",
 			 c->use_proxy ? "proxy " : "", c->peer->host, at,
-			 strerror(errno));
+			 strerror(err));
 		close(c->fd);
 		c->fd = -1;
 	}
