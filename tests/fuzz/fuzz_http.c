@@ -1,6 +1,6 @@
 /* libFuzzer target for the HTTP response parser. Input: one flags byte
- * (HEAD / CONNECT), one seed byte for the piece sizes, then the response
- * bytes. The same bytes are parsed whole and in pseudo-random pieces; both
+ * (HEAD / CONNECT; FUZZ_CUT: the close at the end was not clean), one seed
+ * byte for the piece sizes, then the response bytes. The same bytes are parsed whole and in pseudo-random pieces; both
  * must agree (result; when done: bytes consumed, status, body), and every invariant of
  * the parsed response is checked.
  *   clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_http.c \
@@ -13,6 +13,7 @@
 #include "http.h"
 
 #define FUZZ_MAX_BODY 2048	/* small, so the body limit is reachable */
+#define FUZZ_CUT      0x80u	/* flags bit: TLS closed without close_notify */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,7 +41,7 @@ static void check_response(const struct http_response *r, int res)
 
 /* Feed in pieces; returns the result, *used_total the bytes consumed. */
 static int run(struct http_parser *p, const uint8_t *d, size_t n, uint32_t seed,
-	       size_t *used_total)
+	       int clean, size_t *used_total)
 {
 	size_t off = 0, used;
 	int r = HTTP_PARSE_MORE;
@@ -64,7 +65,7 @@ static int run(struct http_parser *p, const uint8_t *d, size_t n, uint32_t seed,
 		off += piece;
 	}
 	if (r == HTTP_PARSE_MORE)
-		r = http_parser_eof(p);
+		r = http_parser_eof(p, clean);
 	CHECK(r == HTTP_PARSE_DONE || (r < 0 && r >= HTTP_ERR_INTERIM));
 	check_response(http_parser_response(p), r);
 	return r;
@@ -89,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flags = data[0] & (HTTP_PF_HEAD | HTTP_PF_CONNECT);
 	http_parser_reset(whole, flags);
 	http_parser_reset(pieces, flags);
-	ra = run(whole, data + 2, size - 2, 0, &ua);
-	rb = run(pieces, data + 2, size - 2, (uint32_t)data[1] | 1u, &ub);
+	ra = run(whole, data + 2, size - 2, 0, !(data[0] & FUZZ_CUT), &ua);
+	rb = run(pieces, data + 2, size - 2, (uint32_t)data[1] | 1u, !(data[0] & FUZZ_CUT), &ub);
 	CHECK(ra == rb);
 	if (ra == HTTP_PARSE_DONE) {
 		CHECK(ua == ub);	/* where an error is seen depends on pieces */
