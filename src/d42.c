@@ -523,6 +523,24 @@ static int d42_req_post(struct d42 *d)
 /* ---------------------------------------------------------------------- */
 /* unmatched listeners */
 
+/* The group's clients, accepted or not: a report's count waits for the
+ * report to be through (a retry posts it again); a retry of an unmatched
+ * listener, outside any report, counts at once. */
+static void d42_count(struct d42 *d, int ok)
+{
+	if (d->g.from_pending)
+		*(ok ? &d->stats.records_ok : &d->stats.records_nok) += d->g.ours;
+	else
+		*(ok ? &d->rep_ok : &d->rep_nok) += d->g.ours;
+}
+
+/* This listener is not posted this time; on to the next. */
+static void d42_leave_out(struct d42 *d)
+{
+	d42_count(d, 0);
+	d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
+}
+
 static void d42_live(const struct d42 *d, const char *tag, const struct d42_addr *client,
 		     const char *why)
 {
@@ -553,7 +571,7 @@ static void d42_unmatched(struct d42 *d)
 	uint32_t k, j;
 	char s[D42_ADDR_STR];
 
-	*(d->g.from_pending ? &d->stats.records_nok : &d->rep_nok) += d->g.ours;
+	d42_count(d, 0);
 	if (d->cfg->live_nok)
 		for (k = 0; k < d->g.ours; k++)
 			d42_live(d, "nok", &d->g.clients[k], "(server unknown to the appliance)");
@@ -825,9 +843,7 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 				log_warn("device42: cannot read the remote IPs the appliance has "
 					 "for %s:%u; not updated this time", addr_str(&d->g.server, ip),
 					 d->g.port);
-				*(d->g.from_pending ? &d->stats.records_nok : &d->rep_nok) +=
-					d->g.ours;
-				d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
+				d42_leave_out(d);
 				return;
 			}
 			i = (int)d->toks[i].next;
@@ -870,8 +886,7 @@ static int d42_refused(struct d42 *d, const struct http_response *r)
 		"left out of this report", addr_str(&d->g.server, ip), d->g.port, r->status,
 		d->refused_n);
 	d->refused_n = 0;
-	*(d->g.from_pending ? &d->stats.records_nok : &d->rep_nok) += d->g.ours;
-	d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
+	d42_leave_out(d);
 	return 1;
 }
 
@@ -894,7 +909,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	/* The report is not through yet: a later listener failing again
 	 * must keep backing off (the earlier ones are posted again). */
 	d->auth_refused = 0;
-	*(d->g.from_pending ? &d->stats.records_ok : &d->rep_ok) += d->g.ours;
+	d42_count(d, 1);
 	if (d->cfg->live_ok)
 		for (k = 0; k < d->g.ours; k++)
 			d42_live(d, "ok", &d->g.clients[k], NULL);
