@@ -10,6 +10,7 @@ Usage: delivery_test.py D42PCAP TOPDIR TMPDIR [live]
   (root and iproute2 needed)."""
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -381,20 +382,27 @@ def test_port_zero_skipped(certs):
           "rc %d got:\n%s\nwant:\n%s\n%s" % (rc, got, want, err[-400:]))
 
 
+def run_dns1_faulted(certs, name, mode, timeout):
+    """Delivers the demo while every POST for 10.1.1.53's listener gets the
+    fault MODE: (exit status, stderr, listeners the appliance holds, spool)."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-" + name)
+    cfg = write_config(name, emu, certs, spool)
+    emu.fault(mode, -1, method="POST", body="listening_ip=10.1.1.53&")
+    try:
+        rc, out, err = run_agent(cfg, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = norm(emu.listeners())
+    emu.stop()
+    return rc, err, got, spool
+
+
 def test_listener_failing_backs_off(certs):
     """One listener refused again and again: the earlier listeners of the
     report, posted again on every retry, must not reset the backoff."""
-    emu = Emulator(certs)
-    spool = os.path.join(TMP, "spool-backoff")
-    cfg = write_config("backoff", emu, certs, spool)
-    emu.fault("500-plain", -1, method="POST", body="listening_ip=10.1.1.53&")
-    try:
-        rc, out, err = run_agent(cfg, timeout=45)
-    except subprocess.TimeoutExpired:
-        rc, err = -1, "timed out (retrying without backing off?)"
-    emu.stop()
-    waits = [int(w) for w in
-             __import__("re").findall(r"next attempt in (\d+) ms", err)]
+    rc, err, _, _ = run_dns1_faulted(certs, "backoff", "500-plain", 45)
+    waits = [int(w) for w in re.findall(r"next attempt in (\d+) ms", err)]
     check("deliver_listener_failure_backs_off",
           rc == 3 and len(waits) >= 3 and waits[2] >= 3000,
           "rc %d waits %s: %s" % (rc, waits, err[-400:]))
@@ -403,16 +411,7 @@ def test_listener_failing_backs_off(certs):
 def test_listener_refused_left_out(certs, want):
     """The appliance answers one listener's POST with 400 every time: after
     three refusals in a row it is left out, and the reports get through."""
-    emu = Emulator(certs)
-    spool = os.path.join(TMP, "spool-refused")
-    cfg = write_config("refused", emu, certs, spool)
-    emu.fault("400", -1, method="POST", body="listening_ip=10.1.1.53&")
-    try:
-        rc, out, err = run_agent(cfg, timeout=60)
-    except subprocess.TimeoutExpired:
-        rc, err = -1, "timed out"
-    got = norm(emu.listeners())
-    emu.stop()
+    rc, err, got, spool = run_dns1_faulted(certs, "refused", "400", 60)
     others = norm("\n".join(l for l in want.splitlines() if " 10.1.1.53 " not in l))
     check("deliver_refused_listener_left_out",
           rc == 0 and got == others and spool_files(spool) == [] and
@@ -421,8 +420,8 @@ def test_listener_refused_left_out(certs, want):
 
 
 def summary_counts(err):
-    m = __import__("re").search(r"(\d+) reports delivered, (\d+) records accepted, "
-                                r"(\d+) for unknown servers", err)
+    m = re.search(r"(\d+) reports delivered, (\d+) records accepted, "
+                  r"(\d+) for unknown servers", err)
     return tuple(int(x) for x in m.groups()) if m else None
 
 

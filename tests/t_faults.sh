@@ -25,15 +25,19 @@ wait_count() {
 	return 1
 }
 
+# small_fs DIR TAG: a 64 KiB tmpfs on DIR (inside unshare -m), or FAIL TAG
+small_fs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o size=64k,mode=0755 d42faults "$1" && return 0
+	fail "$2" "cannot mount a tmpfs"
+	return 1
+}
+
 # ---- the log directory fills up (run inside unshare -m -n) ----
 log_full() {
 	T=$1
 	LOGS=$T/logs
-	mkdir -p "$LOGS"
-	if ! mount -t tmpfs -o size=64k,mode=0755 d42faults "$LOGS"; then
-		fail logfull "cannot mount a tmpfs"
-		return
-	fi
+	small_fs "$LOGS" logfull || return
 	ip link set lo up
 	cat >"$T/l.json" <<JSON
 {"common": {"Interval": 1, "logs-dir": "$LOGS"},
@@ -134,11 +138,7 @@ JSON
 out_full() {
 	T=$1
 	OUTD=$T/outs
-	mkdir -p "$OUTD"
-	if ! mount -t tmpfs -o size=64k,mode=0755 d42out "$OUTD"; then
-		fail outfull "cannot mount a tmpfs"
-		return
-	fi
+	small_fs "$OUTD" outfull || return
 	cat >"$T/o.json" <<JSON
 {"common": {"Interval": 1, "output": "$OUTD/r.json"},
  "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}

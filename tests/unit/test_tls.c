@@ -637,6 +637,21 @@ static void s_teardown(void)
 	mbedtls_entropy_free(&s_entropy);
 }
 
+#define S_URL_MAX 64
+
+/* A client of the forked server sv, verifying against the test CA; url
+ * (S_URL_MAX bytes) must outlive it. */
+static struct http_client *s_client(const struct srv *sv, struct http_client_cfg *cfg,
+				    char *url)
+{
+	char err[512];
+
+	snprintf(url, S_URL_MAX, "https://localhost:%u", (unsigned)sv->port);
+	cfg->url = url;
+	cfg->ca_file = path("ca.pem");
+	return http_client_new(cfg, err, sizeof(err));
+}
+
 #define BIG (256 * 1024 + 3)
 
 static void test_tls_keepalive_streamed_post(void)
@@ -647,7 +662,7 @@ static void test_tls_keepalive_streamed_post(void)
 			   "4\r\nchun\r\n3\r\nked\r\n0\r\n\r\n"),
 	};
 	static const struct srv_io io = { s_open, s_rd, s_wr, s_close };
-	char tmpl[] = "/tmp/d42tlsbody.XXXXXX", url[64], err[512], *body = malloc(BIG), *p;
+	char tmpl[] = "/tmp/d42tlsbody.XXXXXX", url[S_URL_MAX], *body = malloc(BIG), *p;
 	struct srv sv;
 	struct srv_rec rec[SRV_MAX_RECS];
 	struct http_client *c;
@@ -669,10 +684,7 @@ static void test_tls_keepalive_streamed_post(void)
 	T_EQ_INT(write(fd, body, BIG), BIG);
 	post.body_fd = fd;
 	T_EQ_INT(srv_start(&sv, script, 2, &io), 0);
-	snprintf(url, sizeof(url), "https://localhost:%u", (unsigned)sv.port);
-	cfg.url = url;
-	cfg.ca_file = path("ca.pem");
-	c = http_client_new(&cfg, err, sizeof(err));
+	c = s_client(&sv, &cfg, url);
 	T_CHECK(c != NULL);
 	if (c) {
 		T_EQ_INT(srv_run_client(c, &post, RUN_BOUND_MS, NULL), HTTP_DONE);
@@ -724,7 +736,7 @@ static void test_tls_close_delimited_needs_close_notify(void)
 	struct srv_rec rec[SRV_MAX_RECS];
 	struct http_client *c;
 	struct srv sv;
-	char url[64], err[512];
+	char url[S_URL_MAX];
 	int i, n;
 
 	if (s_setup() < 0) {
@@ -733,10 +745,7 @@ static void test_tls_close_delimited_needs_close_notify(void)
 	}
 	for (i = 0; i < 2; i++) {
 		T_EQ_INT(srv_start(&sv, script, 1, ios[i]), 0);
-		snprintf(url, sizeof(url), "https://localhost:%u", (unsigned)sv.port);
-		cfg.url = url;
-		cfg.ca_file = path("ca.pem");
-		c = http_client_new(&cfg, err, sizeof(err));
+		c = s_client(&sv, &cfg, url);
 		T_CHECK(c != NULL);
 		if (c) {
 			T_EQ_INT(srv_run_client(c, &get, RUN_BOUND_MS, NULL),
