@@ -85,11 +85,12 @@ struct d42 {
 	int body_bad;			/* sample body failed its spool check */
 	struct d42_stats stats;
 
-	/* the listener whose POST the appliance refused last, and how often
-	 * in a row */
+	/* the listener whose POST the appliance refused last (sample mode:
+	 * the report refused_seq), and how often in a row */
 	struct d42_addr refused_server;
 	uint16_t refused_port;
 	uint8_t refused_proto;
+	uint64_t refused_seq;
 	unsigned refused_n;
 
 	/* the report being delivered */
@@ -860,14 +861,19 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
  * about the login, the URL or the rate): after D42_MAX_REFUSALS in a row
  * retrying the report cannot help, and would hold up every report behind
  * it. 1 if the listener is left out now. */
+static int d42_is_refusal(int status)
+{
+	return status >= 400 && status <= 499 && status != 401 && status != 403 &&
+	       status != 404 && status != 408 && status != 429;
+}
+
 static int d42_refused(struct d42 *d, const struct http_response *r)
 {
 	char ip[D42_ADDR_STR];
 	int same = d->refused_n && addr_eq(&d->refused_server, &d->g.server) &&
 		   d->refused_port == d->g.port && d->refused_proto == d->g.proto;
 
-	if (r->status < 400 || r->status > 499 || r->status == 401 || r->status == 403 ||
-	    r->status == 404 || r->status == 408 || r->status == 429) {
+	if (!d42_is_refusal(r->status)) {
 		if (same)
 			d->refused_n = 0;	/* taken, or failed otherwise */
 		return 0;
@@ -921,9 +927,37 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	}
 }
 
+/* Sample mode: the appliance refuses this report as such (a 413 for one
+ * too large, say) D42_MAX_REFUSALS times in a row. Retrying cannot help and
+ * would hold up every report behind it: it is set aside in the spool's
+ * corrupt/ directory for the operator. 1 if it was set aside now. */
+static int d42_sample_refused(struct d42 *d, const struct http_response *r)
+{
+	int same = d->refused_n && d->refused_seq == d->seq;
+
+	if (!d42_is_refusal(r->status)) {
+		if (same)
+			d->refused_n = 0;
+		return 0;
+	}
+	d->refused_n = same ? d->refused_n + 1 : 1;
+	d->refused_seq = d->seq;
+	if (d->refused_n < D42_MAX_REFUSALS)
+		return 0;
+	log_err("device42: the appliance refused report %llx (HTTP %d) %u times in a row; "
+		"set aside in the spool's corrupt/ directory",
+		(unsigned long long)d->seq, r->status, d->refused_n);
+	d->refused_n = 0;
+	d42_close_reader(d);
+	spool_quarantine(d->sp, d->seq, "refused by the appliance");
+	d->stats.reports_refused++;
+	d->st = ST_IDLE;
+	return 1;
+}
+
 static void d42_on_sample(struct d42 *d, const struct http_response *r)
 {
-	if (d42_check_status(d, r, "sample upload") < 0)
+	if (d42_sample_refused(d, r) || d42_check_status(d, r, "sample upload") < 0)
 		return;
 	d42_ok(d);
 	d42_close_reader(d);
@@ -970,7 +1004,7 @@ static int d42_start(struct d42 *d)
 	if (spool_reader_open(d->sp, h.seq) < 0) {
 		log_warn("device42: cannot open spooled report %llx; moving it aside",
 			 (unsigned long long)h.seq);
-		spool_quarantine(d->sp, h.seq);
+		spool_quarantine(d->sp, h.seq, "unreadable");
 		return 0;
 	}
 	d->reader_open = 1;
@@ -1044,7 +1078,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				log_warn("device42: spooled report %llx is damaged; moving it aside",
 					 (unsigned long long)d->seq);
 				d42_close_reader(d);
-				spool_quarantine(d->sp, d->seq);
+				spool_quarantine(d->sp, d->seq, "damaged");
 				d->body_bad = 0;
 				d->st = ST_IDLE;
 				continue;
@@ -1076,7 +1110,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				log_warn("device42: spooled report %llx is corrupt; moving it aside",
 					 (unsigned long long)d->seq);
 				d42_close_reader(d);
-				spool_quarantine(d->sp, d->seq);
+				spool_quarantine(d->sp, d->seq, "damaged");
 				d->st = ST_IDLE;
 			} else if (rc == 0) {
 				d42_report_done(d);

@@ -55,6 +55,7 @@ int d42_scan_feed(struct d42_scan *s, const char *buf, size_t len, size_t *used)
 
 struct d42_stats {
 	uint64_t reports_sent;		/* reports accepted and removed */
+	uint64_t reports_refused;	/* sample mode: refused, set aside */
 	uint64_t records_ok;		/* client->listener pairs accepted */
 	uint64_t records_nok;		/* pairs for IPs the appliance does not know */
 	uint64_t failures;		/* failed attempts (network, HTTP, API) */

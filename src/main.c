@@ -26,7 +26,8 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
-#define EXIT_UNDELIVERED 3	/* -r with an appliance: reports left in the spool */
+#define EXIT_UNDELIVERED 3	/* -r with an appliance: reports left in the spool,
+				 * or refused and set aside */
 #define SPOOL_SUBDIR "spool"	/* default spool: beside the settings file */
 #define DEFAULT_SETTINGS_NAME "d42pcap.json"
 #define NS_PER_SEC 1000000000ULL
@@ -398,10 +399,15 @@ int main(int argc, char **argv)
 			 "unknown servers, %u listeners waiting for the appliance to know them",
 			 (unsigned long long)ds.reports_sent, (unsigned long long)ds.records_ok,
 			 (unsigned long long)ds.records_nok, ds.pending);
+		if (ds.reports_refused)
+			log_err("device42: %llu reports refused by the appliance are in the "
+				"spool's corrupt/ directory", (unsigned long long)ds.reports_refused);
 		/* Offline, everything must have been delivered; live, the spool
 		 * keeps the rest for the next start. */
-		if (cap.offline && !rc && !d42_idle(d42)) {
-			log_err("device42: not every report was delivered; the rest is in the spool");
+		if (cap.offline && !rc && (!d42_idle(d42) || ds.reports_refused)) {
+			if (!d42_idle(d42))
+				log_err("device42: not every report was delivered; the rest is in "
+					"the spool");
 			rc = EXIT_UNDELIVERED;
 		}
 		d42_free(d42);

@@ -1168,7 +1168,7 @@ int spool_remove(struct spool *s, uint64_t seq)
 	return 0;
 }
 
-int spool_quarantine(struct spool *s, uint64_t seq)
+int spool_quarantine(struct spool *s, uint64_t seq, const char *why)
 {
 	char name[NAME_MAX_LEN];
 	struct ent *e;
@@ -1177,11 +1177,11 @@ int spool_quarantine(struct spool *s, uint64_t seq)
 		return -1;
 	if (s->mem) {
 		s->quarantined++;
-		log_warn("spool %s: report %" PRIu64 " damaged, discarded",
-			 s->dir, seq);
+		log_warn("spool %s: report %" PRIu64 " %s, discarded",
+			 s->dir, seq, why);
 	} else {
 		seq_name(name, sizeof(name), seq, EXT_DATA);
-		quarantine_file(s, name, "damaged");
+		quarantine_file(s, name, why);
 	}
 	trim_head(s);
 	return 0;

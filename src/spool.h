@@ -42,7 +42,7 @@ struct spool_stats {
 	uint32_t entries;	/* reports waiting */
 	uint64_t bytes;		/* their size (files incl. headers, or payloads) */
 	uint64_t dropped;	/* reports lost to the bounds or write errors */
-	uint64_t quarantined;	/* corrupt files moved aside */
+	uint64_t quarantined;	/* files moved aside (corrupt/) */
 	int in_memory;		/* 1: no directory, nothing survives a restart */
 };
 
@@ -76,7 +76,9 @@ int spool_reader_open(struct spool *s, uint64_t seq);
 ssize_t spool_read(struct spool *s, void *buf, size_t cap);
 void spool_reader_close(struct spool *s);
 int spool_remove(struct spool *s, uint64_t seq);	/* accepted: 0 or -1 */
-int spool_quarantine(struct spool *s, uint64_t seq);	/* bad: 0 or -1 */
+/* Moves report seq aside (corrupt/; memory mode: discards it), logging why
+ * ("damaged"). 0, or -1 if there is no such report. */
+int spool_quarantine(struct spool *s, uint64_t seq, const char *why);
 
 /* Whole-file validation (fuzzed): 0 or a negative enum spool_err; out (may
  * be NULL) is filled once the header is valid. */

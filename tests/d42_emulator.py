@@ -93,6 +93,7 @@ Control (no authentication, JSON; not in the request log)
 
 Faults (modes)
   400            400 Bad Request, JSON body (the appliance refuses the request)
+  413            413 Content Too Large, JSON body (a body over its limit)
   401            401 Unauthorized, JSON body, WWW-Authenticate
   403            403 Forbidden, JSON body
   500            500 with {"msg": "License expired"} (the licensing error)
@@ -147,7 +148,7 @@ HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to complete TLS
 CHUNK = 7                 # bytes per chunk of the "chunked" faults
 FILLER_HEADERS = 1000
 FAULT_MODES = {
-    "none", "400", "401", "403", "500", "500-license", "500-plain", "503", "slow",
+    "none", "400", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
     "chunked", "chunked-ext", "code1", "redirect", "both-cl-te",
     "huge-headers", "huge-body", "bad-status",
@@ -458,13 +459,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return out
 
     def inject(self, mode, entry):
-        status = {"400": 400, "401": 401, "403": 403, "500": 500, "500-license": 500,
+        status = {"400": 400, "413": 413, "401": 401, "403": 403, "500": 500, "500-license": 500,
                   "500-plain": 500, "503": 503, "code1": 200, "redirect": 302,
                   "malformed-json": 200, "close-mid": 200, "both-cl-te": 200,
                   "huge-headers": 200, "huge-body": 200}.get(mode)
         entry["status"] = status
         if mode == "400":
             self.send_json(400, {"msg": "Invalid value for remote_ips.", "code": 1})
+        elif mode == "413":
+            self.send_json(413, {"msg": "Request body too large.", "code": 1})
         elif mode == "401":
             self.send_json(401, {"msg": "Invalid username/password.", "code": 1},
                            [("WWW-Authenticate", 'Basic realm="api"')])

@@ -348,6 +348,36 @@ def test_sample_mode(certs):
           "rc %d: %d samples vs %d reports; err %s" % (rc, len(got), len(want), err[-300:]))
 
 
+def test_sample_refused_set_aside(certs):
+    """The appliance refuses one sample report (413: too large) every time:
+    after three refusals in a row it is set aside in spool/corrupt/, the
+    reports behind it get through, and -r exits 3 (not all delivered)."""
+    _, local, _ = run_agent("local.json")
+    lines = local.splitlines()
+    first = re.search(r'"interval":\s*\{\s*"start":\s*"[^"]*"', lines[0]).group(0)
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-sample-refused")
+    cfg = write_config("sample-refused", emu, certs, spool, device42={"upload-mode": "sample"})
+    emu.fault("413", -1, method="POST", body=first)
+    try:
+        rc, out, err = run_agent(cfg, timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = emu.state()["samples"]
+    emu.stop()
+    aside = []
+    cdir = os.path.join(spool, "corrupt")
+    for f in (sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []):
+        with open(os.path.join(cdir, f), "rb") as fh:
+            aside.append(first.encode() in fh.read())
+    check("sample_refused_report_set_aside",
+          rc == 3 and got == [json.loads(l) for l in lines[1:]] and
+          spool_files(spool) == [] and aside == [True] and
+          "(HTTP 413) 3 times in a row" in err and
+          "1 reports refused by the appliance" in err,
+          "rc %d: %d samples, set aside %s; err %s" % (rc, len(got), aside, err[-500:]))
+
+
 def gen_capture(name, build):
     """A capture made with tests/gen_pcap.py's builders: build(G, cap)."""
     sys.path.insert(0, os.path.join(TOP, "tests"))
@@ -628,7 +658,11 @@ def test_password_never_printed():
 
 
 def guarded(fn, *args):
-    """One test function; an exception in it is its failure, not the end."""
+    """One test function; an exception in it is its failure, not the end.
+    DELIVERY_ONLY="name ..." runs only those (while working on one)."""
+    only = os.environ.get("DELIVERY_ONLY")
+    if only and fn.__name__ not in only.split():
+        return
     try:
         fn(*args)
     except Exception as e:  # noqa: BLE001 - reported as a failed test
@@ -655,6 +689,7 @@ def main():
     guarded(test_tls, certs, want)
     guarded(test_faults, certs, want)
     guarded(test_sample_mode, certs)
+    guarded(test_sample_refused_set_aside, certs)
     guarded(test_port_zero_skipped, certs)
     guarded(test_listener_failing_backs_off, certs)
     guarded(test_retry_counts_once, certs)

@@ -688,8 +688,8 @@ static void test_reader_detects_crc_and_truncation(void)
 	T_EQ_INT(spool_read(s, out, 6), 6);
 	T_EQ_INT(spool_read(s, out, 5), SPOOL_ERR_CRC);
 	spool_reader_close(s);
-	T_EQ_INT(spool_quarantine(s, s1), 0);
-	T_EQ_INT(spool_quarantine(s, s1), -1);
+	T_EQ_INT(spool_quarantine(s, s1, "damaged"), 0);
+	T_EQ_INT(spool_quarantine(s, s1, "damaged"), -1);
 	T_EQ_INT(exists(dir, "0000000000000001.d42"), 0);
 	T_EQ_INT(count_files(path_in(dir, "corrupt")), 1);
 	spool_stats(s, &st);
@@ -839,7 +839,7 @@ static void test_memory_mode(void)
 	T_EQ_STR(out, "{\"after\":1}");
 	/* quarantine works in memory too */
 	T_EQ_INT(spool_peek(s, &h), 0);
-	T_EQ_INT(spool_quarantine(s, h.seq), 0);
+	T_EQ_INT(spool_quarantine(s, h.seq, "damaged"), 0);
 	spool_stats(s, &st);
 	T_EQ_INT(st.quarantined, 1);
 	spool_close(s);
