@@ -44,6 +44,7 @@
 #define CFG_DEF_SPOOL_FILES     1024
 #define CFG_DEF_LOG_BYTES       (10ull * 1024 * 1024)
 #define CFG_DEF_LOG_FILES       5
+#define CFG_DEF_OUTPUT_BYTES    (10ull * 1024 * 1024)
 #define CFG_DEF_UPLOAD_MODE     "api"
 #define CFG_DEF_SAMPLE_PATH     "/api/d42pcap/sample"	/* ours, not Device42's */
 
@@ -138,6 +139,8 @@ static const struct key keys[] = {
 	  CFG_LOG_FILES_MIN, CFG_LOG_FILES_MAX },
 	{ SEC_COMMON, K_BOOL, EXT, "syslog", NULL, FLD(syslog), 0, 0 },
 	{ SEC_COMMON, K_STR, EXT, "output", NULL, FLD(output), 0, 0 },
+	{ SEC_COMMON, K_U64, EXT, "output-max-bytes", NULL, FLD(output_max_bytes),
+	  0, CFG_LOG_BYTES_MAX },
 	{ SEC_COMMON, K_U32, EXT, "max-flows", NULL, FLD(max_flows),
 	  CFG_TABLE_MIN, CFG_TABLE_MAX },
 	{ SEC_COMMON, K_U32, EXT, "max-listeners", NULL, FLD(max_listeners),
@@ -1173,6 +1176,7 @@ void config_defaults(struct config *c)
 	c->spool_max_bytes = CFG_DEF_SPOOL_BYTES;
 	c->spool_max_files = CFG_DEF_SPOOL_FILES;
 	c->log_max_bytes = CFG_DEF_LOG_BYTES;
+	c->output_max_bytes = CFG_DEF_OUTPUT_BYTES;
 	c->log_max_files = CFG_DEF_LOG_FILES;
 	c->promisc = 1;
 	c->sniff_timeout_ns = CFG_DEF_SNIFF_TIMEOUT;

@@ -57,6 +57,7 @@ struct config {
 	uint32_t log_max_files;			/* ext: rotated files kept */
 	int syslog;				/* ext: also log to syslog */
 	char output[CFG_MAX_PATH];		/* ext: "" or "-" = stdout */
+	uint64_t output_max_bytes;		/* ext: a file moves to .1 beyond; 0 never */
 	uint32_t max_flows;			/* ext, default 65536 */
 	uint32_t max_listeners;			/* ext, default 16384 */
 	uint32_t listener_ttl;			/* ext, seconds, default 86400 */

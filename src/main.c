@@ -196,14 +196,16 @@ static void spool_path(char *dir, size_t sz)
 
 /* With an appliance configured, reports go to the spool and d42 delivers
  * them; otherwise straight to the local output. */
-static struct d42 *open_delivery(struct spool **sp, struct output *out, struct agent_output *ao)
+static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct output *out,
+				 struct agent_output *ao)
 {
 	char dir[PATH_MAX + CFG_MAX_STR], err[CAPTURE_ERR_SIZE];
+	const char *path = o->output ? o->output : cfg.output;
 	struct d42 *d;
 
 	if (!cfg.host[0]) {
-		if (output_open(out, cfg.output) < 0)
-			fatal(EXIT_RUNTIME, "cannot open output %s: %s", cfg.output, strerror(errno));
+		if (output_open(out, path, cfg.output_max_bytes) < 0)
+			fatal(EXIT_RUNTIME, "cannot open output %s: %s", path, strerror(errno));
 		output_bind(out, ao);
 		return NULL;
 	}
@@ -311,7 +313,7 @@ int main(int argc, char **argv)
 	open_log(&opt);
 
 	open_capture(&cap, &opt);
-	d42 = open_delivery(&spool, &out, &ao);
+	d42 = open_delivery(&opt, &spool, &out, &ao);
 	if (agent_init(&agent, &cfg, &ao, cap.name, cap.linktype, cap.offline,
 		       random_seed()) < 0)
 		fatal(EXIT_RUNTIME, "cannot allocate tables for %u flows and %u listeners",

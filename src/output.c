@@ -6,21 +6,54 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-int output_open(struct output *o, const char *path)
+#define OUTPUT_MODE      0640
+#define OUTPUT_ROT_SUFFIX ".1"
+
+static int output_create(const struct output *o)
 {
+	return openat(o->dfd, o->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, OUTPUT_MODE);
+}
+
+int output_open(struct output *o, const char *path, uint64_t max_bytes)
+{
+	const char *slash;
+	char dir[CFG_MAX_PATH];
+	size_t n;
+
 	memset(o, 0, sizeof(*o));
+	o->dfd = -1;
 	if (!path || !*path || !strcmp(path, "-")) {
 		o->fd = STDOUT_FILENO;
 		snprintf(o->path, sizeof(o->path), "stdout");
 		return 0;
 	}
-	o->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-	if (o->fd < 0)
+	/* The directory is held open: rotating after a chroot or with a
+	 * relative path must still find the file. */
+	slash = strrchr(path, '/');
+	n = slash ? (size_t)(slash - path) : 0;
+	if (strlen(path) >= sizeof(o->path) ||
+	    strlen(slash ? slash + 1 : path) + sizeof(OUTPUT_ROT_SUFFIX) > sizeof(o->name)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+	snprintf(o->name, sizeof(o->name), "%s", slash ? slash + 1 : path);
+	o->dfd = open(slash ? (n ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->dfd < 0)
+		return -1;
+	o->fd = output_create(o);
+	if (o->fd < 0) {
+		close(o->dfd);
+		o->dfd = -1;
+		return -1;
+	}
 	o->owned = 1;
+	o->max_bytes = max_bytes;
 	snprintf(o->path, sizeof(o->path), "%s", path);
 	return 0;
 }
@@ -29,7 +62,56 @@ void output_close(struct output *o)
 {
 	if (o->owned && o->fd >= 0)
 		close(o->fd);
-	o->fd = -1;
+	if (o->dfd >= 0)
+		close(o->dfd);
+	o->fd = o->dfd = -1;
+}
+
+static void output_reopen(struct output *o)
+{
+	int fd = output_create(o);
+
+	if (fd < 0) {
+		log_warn("cannot reopen %s: %s; writing on to the old file", o->path,
+			 strerror(errno));
+		return;
+	}
+	close(o->fd);
+	o->fd = fd;
+	o->cut = 0;	/* the cut report stays behind in the old file */
+}
+
+/* At a report's start: follow the name if something else moved the file
+ * (logrotate), and keep it under max_bytes by moving it to NAME.1. Where
+ * renaming is not allowed (a directory of root's after -user), the file is
+ * emptied instead, so the disk stays bounded either way. */
+static void output_rotate(struct output *o)
+{
+	char old[CFG_MAX_PATH + sizeof(OUTPUT_ROT_SUFFIX)];
+	struct stat cur, named;
+
+	if (!o->owned || fstat(o->fd, &cur) < 0 || !S_ISREG(cur.st_mode))
+		return;
+	if (fstatat(o->dfd, o->name, &named, 0) < 0 || named.st_ino != cur.st_ino ||
+	    named.st_dev != cur.st_dev) {
+		output_reopen(o);
+		if (fstat(o->fd, &cur) < 0)
+			return;
+	}
+	if (!o->max_bytes || (uint64_t)cur.st_size < o->max_bytes)
+		return;
+	snprintf(old, sizeof(old), "%s%s", o->name, OUTPUT_ROT_SUFFIX);
+	if (renameat(o->dfd, o->name, o->dfd, old) == 0) {
+		output_reopen(o);
+		return;
+	}
+	if (!o->rot_warned)
+		log_warn("cannot rotate %s: %s; emptying it instead", o->path, strerror(errno));
+	o->rot_warned = 1;
+	if (ftruncate(o->fd, 0) == 0)
+		o->cut = 0;
+	else
+		log_warn("cannot empty %s either: %s", o->path, strerror(errno));
 }
 
 /* A report cut short by a failed write (a full disk) must not run into the
@@ -41,6 +123,7 @@ static int output_begin(void *ctx, uint64_t start_ns, uint64_t end_ns)
 
 	(void)start_ns;
 	(void)end_ns;
+	output_rotate(o);
 	if (o->cut && write(o->fd, "\n", 1) == 1)
 		o->cut = 0;
 	o->start = lseek(o->fd, 0, SEEK_END);

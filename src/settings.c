@@ -39,6 +39,7 @@ static const struct field restart_fields[] = {
 	FIELD("device42.sample-path", sample_path),
 	FIELD("device42.timeout", timeout),
 	FIELD("common.output", output),
+	FIELD("common.output-max-bytes", output_max_bytes),
 	FIELD("common.max-flows", max_flows),
 	FIELD("common.max-listeners", max_listeners),
 	FIELD("common.listener-ttl", listener_ttl),

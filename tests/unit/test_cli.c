@@ -29,7 +29,8 @@ static void test_cli_all_original_options(void)
 	char err[CLI_ERR_MAX];
 	char *a[] = { "d42pcap", "-list-devices", "-version", "-logs-dir", "/l",
 		      "-settings-name", "n.json", "-install-win-service", NULL };
-	char *b[] = { "d42pcap", "--remove-win-service", "-help", "-user", "nobody", NULL };
+	char *b[] = { "d42pcap", "--remove-win-service", "-help", "-user", "nobody",
+		      "-output=/var/r.json", NULL };
 
 	T_EQ_INT(parse(&o, err, 8, a), 0);
 	T_EQ_INT(o.list_devices, 1);
@@ -37,10 +38,11 @@ static void test_cli_all_original_options(void)
 	T_EQ_STR(o.logs_dir, "/l");
 	T_EQ_STR(o.settings_name, "n.json");
 	T_EQ_INT(o.win_service, 1);
-	T_EQ_INT(parse(&o, err, 5, b), 0);
+	T_EQ_INT(parse(&o, err, 6, b), 0);
 	T_EQ_INT(o.win_service, 1);
 	T_EQ_INT(o.help, 1);
 	T_EQ_STR(o.user, "nobody");
+	T_EQ_STR(o.output, "/var/r.json");
 }
 
 static void test_cli_flag_values(void)

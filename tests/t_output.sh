@@ -1,0 +1,89 @@
+#!/bin/sh
+# The local output file stays bounded (common.output-max-bytes, -output):
+#  - reading the demo twice with a 100-byte bound keeps exactly the last
+#    report in FILE and the one before in FILE.1; 0 keeps every report;
+#  - where FILE.1 cannot be made (here: a directory of that name), FILE is
+#    emptied instead, with one warning per run;
+#  - live, a file renamed away (logrotate) is followed: the next report
+#    starts a new FILE (root, in a network namespace of its own).
+. "$(dirname "$0")/lib.sh"
+
+DEMO=$TOP/tests/data/demo.pcapng
+T=$T_TMP
+conf() {	# NAME MAX-BYTES
+	printf '{"common": {"output-max-bytes": %s, "logs-dir": "%s"}}\n' "$2" "$T" >"$T/$1"
+}
+conf small.json 100
+conf nobound.json 0
+# line N of the demo's reports as written to standard output
+"$D42PCAP" -settings-dir "$T" -settings-name small.json -r "$DEMO" >"$T/all.json" 2>"$T/all.err" ||
+	fail output_reference "$(tail -c 300 "$T/all.err")"
+line() { sed -n "$1p" "$T/all.json"; }
+[ "$(wc -l <"$T/all.json")" -eq 3 ] || fail output_reference "expected 3 reports: $(wc -l <"$T/all.json")"
+
+twice() {	# DIR SETTINGS: two -r runs into DIR/r.json (the log: $T/d42pcap.log)
+	mkdir -p "$1"
+	for i in 1 2; do
+		"$D42PCAP" -settings-dir "$T" -settings-name "$2" -r "$DEMO" -output "$1/r.json" \
+			>"$1/out" 2>>"$1/err" || return 1
+	done
+}
+
+if twice "$T/rot" small.json && [ "$(cat "$T/rot/r.json")" = "$(line 3)" ] &&
+   [ "$(cat "$T/rot/r.json.1")" = "$(line 2)" ] && [ ! -s "$T/rot/out" ] &&
+   [ "$(ls "$T/rot" | grep -c '^r\.json')" -eq 2 ]; then
+	ok output_rotates_by_size
+else
+	fail output_rotates_by_size "$(ls "$T/rot"; tail -c 300 "$T/rot/err")"
+fi
+
+if twice "$T/all" nobound.json && [ "$(wc -l <"$T/all/r.json")" -eq 6 ] &&
+   [ "$(sed -n 6p "$T/all/r.json")" = "$(line 3)" ] && [ ! -e "$T/all/r.json.1" ]; then
+	ok output_zero_never_rotates
+else
+	fail output_zero_never_rotates "$(ls "$T/all"; wc -l "$T/all/r.json")"
+fi
+
+mkdir -p "$T/norot/r.json.1"
+if twice "$T/norot" small.json && [ "$(cat "$T/norot/r.json")" = "$(line 3)" ] &&
+   [ "$(grep -c 'cannot rotate .*r\.json.*emptying it instead' "$T/d42pcap.log")" -eq 2 ]; then
+	ok output_cannot_rotate_empties
+else
+	fail output_cannot_rotate_empties "$(wc -c "$T/norot/r.json"; grep rotate "$T/d42pcap.log")"
+fi
+
+# ---- live: the file is moved away between reports ----
+if ! is_root; then
+	skip output_follows_rename "needs root (a network namespace)"
+	exit 0
+fi
+NS=d42out$$
+if ! lo_ns "$NS"; then
+	skip output_follows_rename "cannot create a network namespace"
+	exit 0
+fi
+cat >"$T/live.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$T"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+mkdir -p "$T/live"
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T" -settings-name live.json \
+	-output "$T/live/r.json" 2>"$T/live.err" &
+pid=$!
+if wait_for "$T/live/r.json" '"interval"' 50; then
+	mv "$T/live/r.json" "$T/live/r.old"
+	# the report under way when it moved may still go to the old file
+	if wait_for "$T/live/r.json" '"interval"' 50; then
+		m=$(wc -l <"$T/live/r.old")
+		sleep 2.5
+	fi
+	if [ -n "${m:-}" ] && [ "$(wc -l <"$T/live/r.old")" -eq "$m" ] &&
+	   [ "$(grep -c '"interval"' "$T/live/r.json")" -ge 2 ]; then
+		ok output_follows_rename
+	else
+		fail output_follows_rename "$(ls -l "$T/live"; tail -c 300 "$T/live.err")"
+	fi
+else
+	fail output_follows_rename "no first report: $(tail -c 300 "$T/live.err")"
+fi
+stop_agent $pid TERM output_live_exit
