@@ -282,23 +282,6 @@ static void safe_name(char *out, size_t outsz, const char *name)
 	out[i] = '\0';
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t k = write(fd, p, len);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Reads exactly len bytes unless EOF comes first: bytes read, or -1. */
 static ssize_t read_full(int fd, void *buf, size_t len)
 {
@@ -881,6 +864,41 @@ static int mem_write(struct spool *s, const char *data, size_t len)
 	return 0;
 }
 
+/* The disk (or a quota) is full: dropping the oldest report makes room for
+ * the newest, as the spool's own bounds do. 1 if one was dropped. */
+static int disk_full_drop(struct spool *s, struct drops *d)
+{
+	if ((errno != ENOSPC && errno != EDQUOT) || s->n == 0)
+		return 0;
+	pop_head(s, d);
+	return 1;
+}
+
+static int disk_write(struct spool *s, const char *data, size_t len)
+{
+	struct drops d = { 0, 0, 0 };
+	int rc = 0;
+
+	while (len > 0) {
+		ssize_t k = write(s->w.fd, data, len);
+
+		if (k > 0) {
+			data += k;
+			len -= (size_t)k;
+		} else if (k < 0 && (errno == EINTR || disk_full_drop(s, &d))) {
+			continue;
+		} else {
+			if (k == 0)
+				errno = EIO;
+			log_warn("spool %s: write failed: %s", s->dir, strerror(errno));
+			rc = -1;
+			break;
+		}
+	}
+	log_drops(s, &d, "disk full");
+	return rc;
+}
+
 int spool_write(struct spool *s, const char *data, size_t len)
 {
 	uint64_t limit;
@@ -898,10 +916,7 @@ int spool_write(struct spool *s, const char *data, size_t len)
 		s->w.failed = 1;
 		return -1;
 	}
-	if (s->mem ? mem_write(s, data, len) < 0 : write_all(s->w.fd, data, len) < 0) {
-		if (!s->mem)
-			log_warn("spool %s: write failed: %s", s->dir,
-				 strerror(errno));
+	if (s->mem ? mem_write(s, data, len) < 0 : disk_write(s, data, len) < 0) {
 		s->w.failed = 1;
 		return -1;
 	}
@@ -934,6 +949,7 @@ void spool_abort(struct spool *s)
  * under its final name or not at all. */
 static int disk_commit(struct spool *s)
 {
+	struct drops d = { 0, 0, 0 };
 	struct spool_hdr h;
 	uint8_t hb[SPOOL_HDR_SIZE];
 	char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
@@ -946,9 +962,11 @@ static int disk_commit(struct spool *s)
 	h.start = s->w.start;
 	h.end = s->w.end;
 	spool_hdr_encode(&h, hb);
+	/* the header fills a hole left at the start: that can need a block */
 	do
 		k = pwrite(fd, hb, sizeof(hb), 0);
-	while (k < 0 && errno == EINTR);
+	while (k < 0 && (errno == EINTR || disk_full_drop(s, &d)));
+	log_drops(s, &d, "disk full");
 	s->w.fd = -1;
 	seq_name(tmp, sizeof(tmp), s->w.seq, EXT_TMP);
 	seq_name(name, sizeof(name), s->w.seq, EXT_DATA);

@@ -7,7 +7,9 @@
 #    as root and once after dropping to nobody (CAP_NET_RAW kept);
 #  - the log directory (a 64 KiB tmpfs in a private mount namespace) fills
 #    up: capture and reports go on, the problem is said once on stderr, and
-#    logging resumes once there is space again.
+#    logging resumes once there is space again;
+#  - the spool's disk fills up while the appliance is away: the oldest
+#    reports are dropped for the newest.
 . "$(dirname "$0")/lib.sh"
 
 # count FILE REGEX: matching lines
@@ -174,9 +176,42 @@ print(n)' "$OUTD/r.json" 2>&1)
 	umount "$OUTD"
 }
 
+# ---- the spool's disk fills up while the appliance is away ----
+# (run inside unshare -m -n: 127.0.0.1 is unreachable with lo down)
+# The oldest reports make room for the newest, as at the spool's own
+# bounds: after reading the demo at 1 s intervals (64 reports of about
+# 800 bytes, 16 pages of tmpfs), the last interval's report is spooled.
+spool_full() {
+	T=$1
+	SP=$T/spool
+	small_fs "$SP" spoolfull || return
+	echo '{"common": {"Interval": 1}}' >"$T/i1s.json"
+	"$D42PCAP" -settings-dir "$T" -settings-name i1s.json -r "$TOP/tests/data/demo.pcapng" \
+		-output "$T/i1.json" 2>/dev/null
+	cat >"$T/sf.json" <<JSON
+{"device42": {"Host": "http://127.0.0.1:1", "User": "u", "Password": "p"},
+ "common": {"Interval": 1, "logs-dir": "$T", "spool-dir": "$SP",
+            "spool-max-bytes": 1073741824}}
+JSON
+	"$D42PCAP" -settings-dir "$T" -settings-name sf.json -r "$TOP/tests/data/demo.pcapng" \
+		>/dev/null 2>"$T/sf.err"
+	rc=$?
+	last=$(ls "$SP" | grep '\.d42$' | sort | tail -1)
+	want=$(tail -1 "$T/i1.json" | grep -o '"interval":{"start":"[^"]*"')
+	if [ $rc -eq 3 ] && [ -n "$want" ] && [ -n "$last" ] && grep -qF "$want" "$SP/$last" &&
+	   grep -q 'disk full: dropped' "$T/d42pcap.log" && ! grep -q ' lost, ' "$T/d42pcap.log" &&
+	   [ -z "$(ls "$SP" | grep -v '\.d42$')" ]; then
+		ok "spoolfull_keeps_newest ($(ls "$SP" | grep -c '\.d42$') reports kept)"
+	else
+		fail spoolfull_keeps_newest "exit $rc, newest $last, want $want: $(grep -E 'spool|lost' "$T/d42pcap.log" | tail -3)"
+	fi
+	umount "$SP"
+}
+
 if [ "${1:-}" = --log-full ]; then
 	log_full "$2"
 	out_full "$2"
+	spool_full "$2"
 	exit 0
 fi
 
