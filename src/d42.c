@@ -857,16 +857,18 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
 
-/* The appliance refuses this listener's POST as such (a 4xx that is not
- * about the login, the URL or the rate): after D42_MAX_REFUSALS in a row
- * retrying the report cannot help, and would hold up every report behind
- * it. 1 if the listener is left out now. */
+/* A 4xx about the request itself, not about the login, the URL or the
+ * rate: sending the same again cannot help. */
 static int d42_is_refusal(int status)
 {
 	return status >= 400 && status <= 499 && status != 401 && status != 403 &&
 	       status != 404 && status != 408 && status != 429;
 }
 
+/* The appliance refuses this listener's POST as such (a 4xx that is not
+ * about the login, the URL or the rate): after D42_MAX_REFUSALS in a row
+ * retrying the report cannot help, and would hold up every report behind
+ * it. 1 if the listener is left out now. */
 static int d42_refused(struct d42 *d, const struct http_response *r)
 {
 	char ip[D42_ADDR_STR];

@@ -92,8 +92,9 @@ static void output_rotate(struct output *o)
 
 	if (!o->owned || fstat(o->fd, &cur) < 0 || !S_ISREG(cur.st_mode))
 		return;
-	if (fstatat(o->dfd, o->name, &named, 0) < 0 || named.st_ino != cur.st_ino ||
-	    named.st_dev != cur.st_dev) {
+	/* (not allowed to look, after -user: carry on with the file we have) */
+	if (fstatat(o->dfd, o->name, &named, 0) == 0 ?
+	    named.st_ino != cur.st_ino || named.st_dev != cur.st_dev : errno == ENOENT) {
 		output_reopen(o);
 		if (fstat(o->fd, &cur) < 0)
 			return;

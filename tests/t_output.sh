@@ -21,11 +21,14 @@ conf nobound.json 0
 line() { sed -n "$1p" "$T/all.json"; }
 [ "$(wc -l <"$T/all.json")" -eq 3 ] || fail output_reference "expected 3 reports: $(wc -l <"$T/all.json")"
 
-twice() {	# DIR SETTINGS: two -r runs into DIR/r.json (the log: $T/d42pcap.log)
-	mkdir -p "$1"
+twice() {	# DIR SETTINGS [OPTION...]: two -r runs into DIR/r.json (the log:
+		# $T/d42pcap.log)
+	d=$1 s=$2
+	shift 2
+	mkdir -p "$d"
 	for i in 1 2; do
-		"$D42PCAP" -settings-dir "$T" -settings-name "$2" -r "$DEMO" -output "$1/r.json" \
-			>"$1/out" 2>>"$1/err" || return 1
+		"$D42PCAP" -settings-dir "$T" -settings-name "$s" -r "$DEMO" -output "$d/r.json" "$@" \
+			>"$d/out" 2>>"$d/err" || return 1
 	done
 }
 
@@ -52,11 +55,28 @@ else
 	fail output_cannot_rotate_empties "$(wc -c "$T/norot/r.json"; grep rotate "$T/d42pcap.log")"
 fi
 
-# ---- live: the file is moved away between reports ----
 if ! is_root; then
+	skip output_after_user "needs root"
 	skip output_follows_rename "needs root (a network namespace)"
 	exit 0
 fi
+
+# ---- after -user, in a directory of root's (0700) ----
+# The user may neither look into the directory nor rename in it: the file
+# it was handed is emptied instead, said once per run, nothing else.
+mkdir -m 0700 "$T/priv"
+conf user.json 100
+sed -i "s|\"logs-dir\": \"$T\"|\"logs-dir\": \"$T/ulogs\"|" "$T/user.json"
+mkdir -p "$T/ulogs"
+if twice "$T/priv" user.json -user nobody && [ "$(cat "$T/priv/r.json")" = "$(line 3)" ] &&
+   [ "$(grep -c 'cannot rotate' "$T/ulogs/d42pcap.log")" -eq 2 ] &&
+   ! grep -q 'cannot reopen' "$T/ulogs/d42pcap.log"; then
+	ok output_after_user
+else
+	fail output_after_user "$(wc -c "$T/priv/r.json"; grep -E 'rotate|reopen|error' "$T/ulogs/d42pcap.log" | head -5)"
+fi
+
+# ---- live: the file is moved away between reports ----
 NS=d42out$$
 if ! lo_ns "$NS"; then
 	skip output_follows_rename "cannot create a network namespace"
