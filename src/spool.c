@@ -83,6 +83,7 @@ struct spool {
 	struct {
 		int active, failed, fd;
 		uint64_t seq, plen, off;
+		uint64_t freed;	/* bytes of older reports dropped for it */
 		uint32_t crc;
 		int64_t start, end;
 	} w;
@@ -865,11 +866,18 @@ static int mem_write(struct spool *s, const char *data, size_t len)
 }
 
 /* The disk (or a quota) is full: dropping the oldest report makes room for
- * the newest, as the spool's own bounds do. 1 if one was dropped. */
-static int disk_full_drop(struct spool *s, struct drops *d)
+ * the newest, as the spool's own bounds do. Once reports as large as this
+ * one (need: its bytes so far) were dropped in vain, something else takes
+ * the space: the rest is kept. 1 if one was dropped. */
+static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d)
 {
-	if ((errno != ENOSPC && errno != EDQUOT) || s->n == 0)
+	int err = errno;
+
+	if ((err != ENOSPC && err != EDQUOT) || s->n == 0 || s->w.freed > need) {
+		errno = err;	/* for the caller's message */
 		return 0;
+	}
+	s->w.freed += slot(s, 0)->size;
 	pop_head(s, d);
 	return 1;
 }
@@ -885,7 +893,8 @@ static int disk_write(struct spool *s, const char *data, size_t len)
 		if (k > 0) {
 			data += k;
 			len -= (size_t)k;
-		} else if (k < 0 && (errno == EINTR || disk_full_drop(s, &d))) {
+		} else if (k < 0 && (errno == EINTR ||
+				     disk_full_drop(s, SPOOL_HDR_SIZE + s->w.plen + len, &d))) {
 			continue;
 		} else {
 			if (k == 0)
@@ -965,7 +974,7 @@ static int disk_commit(struct spool *s)
 	/* the header fills a hole left at the start: that can need a block */
 	do
 		k = pwrite(fd, hb, sizeof(hb), 0);
-	while (k < 0 && (errno == EINTR || disk_full_drop(s, &d)));
+	while (k < 0 && (errno == EINTR || disk_full_drop(s, SPOOL_HDR_SIZE + s->w.plen, &d)));
 	log_drops(s, &d, "disk full");
 	s->w.fd = -1;
 	seq_name(tmp, sizeof(tmp), s->w.seq, EXT_TMP);
