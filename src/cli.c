@@ -30,7 +30,7 @@ static const struct cli_opt cli_opts[] = {
 	VALUE("i", iface, "IFACE", "capture on IFACE (overrides pcap.Device)"),
 	FLAG("check-config", check_config, "validate the settings, print them (password masked), exit"),
 	VALUE("user", user, "NAME", "drop privileges to NAME after opening the capture"),
-	VALUE("output", output, "FILE", "write local reports to FILE (overrides common.output)"),
+	VALUE("output", output, "FILE", "write local reports to FILE unless common.output is set"),
 	FLAG("h", help, "this help"),
 	FLAG("help", help, "this help"),
 };

@@ -16,7 +16,7 @@ struct cli {
 	const char *read_file;		/* -r: offline */
 	const char *iface;		/* -i: overrides pcap.Device */
 	const char *user;		/* -user: drop privileges to */
-	const char *output;		/* -output: overrides common.output */
+	const char *output;		/* -output: when common.output is empty */
 };
 
 /* 0, or -1 with a message in err (unknown option, missing value). */

@@ -947,12 +947,13 @@ static int d42_sample_refused(struct d42 *d, const struct http_response *r)
 	if (d->refused_n < D42_MAX_REFUSALS)
 		return 0;
 	log_err("device42: the appliance refused report %llx (HTTP %d) %u times in a row; "
-		"set aside in the spool's corrupt/ directory",
-		(unsigned long long)d->seq, r->status, d->refused_n);
+		"setting it aside", (unsigned long long)d->seq, r->status, d->refused_n);
 	d->refused_n = 0;
 	d42_close_reader(d);
-	spool_quarantine(d->sp, d->seq, "refused by the appliance");
-	d->stats.reports_refused++;
+	if (spool_quarantine(d->sp, d->seq, "refused by the appliance") == 0)
+		d->stats.reports_refused++;
+	/* the failures were this report's: the next one starts afresh */
+	d42_ok(d);
 	d->st = ST_IDLE;
 	return 1;
 }

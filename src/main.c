@@ -200,7 +200,8 @@ static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct 
 				 struct agent_output *ao)
 {
 	char dir[PATH_MAX + CFG_MAX_STR], err[CAPTURE_ERR_SIZE];
-	const char *path = o->output ? o->output : cfg.output;
+	/* -output is the default; a common.output the user set wins */
+	const char *path = cfg.output[0] || !o->output ? cfg.output : o->output;
 	struct d42 *d;
 
 	if (!cfg.host[0]) {
@@ -402,8 +403,9 @@ int main(int argc, char **argv)
 			 (unsigned long long)ds.reports_sent, (unsigned long long)ds.records_ok,
 			 (unsigned long long)ds.records_nok, ds.pending);
 		if (ds.reports_refused)
-			log_err("device42: %llu reports refused by the appliance are in the "
-				"spool's corrupt/ directory", (unsigned long long)ds.reports_refused);
+			log_err("device42: %llu reports refused by the appliance were set aside "
+				"(spool/corrupt/; without a spool directory, discarded)",
+				(unsigned long long)ds.reports_refused);
 		/* Offline, everything must have been delivered; live, the spool
 		 * keeps the rest for the next start. */
 		if (cap.offline && !rc && (!d42_idle(d42) || ds.reports_refused)) {

@@ -72,10 +72,13 @@ static void output_reopen(struct output *o)
 	int fd = output_create(o);
 
 	if (fd < 0) {
-		log_warn("cannot reopen %s: %s; writing on to the old file", o->path,
-			 strerror(errno));
+		if (!o->reopen_warned)
+			log_warn("cannot reopen %s: %s; writing on to the old file", o->path,
+				 strerror(errno));
+		o->reopen_warned = 1;
 		return;
 	}
+	o->reopen_warned = 0;
 	close(o->fd);
 	o->fd = fd;
 	o->cut = 0;	/* the cut report stays behind in the old file */

@@ -13,6 +13,7 @@ struct output {
 	int dfd;		/* its directory, for rotation; -1: none */
 	uint64_t max_bytes;	/* rotate at a report's start beyond; 0: never */
 	int rot_warned;		/* "cannot rotate" said */
+	int reopen_warned;	/* "cannot reopen" said, until it works */
 	int failed;		/* last write failed; logged once */
 	int cut;		/* a report was cut short and is still there */
 	off_t start;		/* where the report being written began; -1:

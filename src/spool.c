@@ -873,7 +873,9 @@ static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d)
 {
 	int err = errno;
 
-	if ((err != ENOSPC && err != EDQUOT) || s->n == 0 || s->w.freed > need) {
+	/* the report delivery has open frees nothing while it is open */
+	if ((err != ENOSPC && err != EDQUOT) || s->n == 0 || s->w.freed > need ||
+	    (s->r.active && s->r.seq == slot(s, 0)->seq)) {
 		errno = err;	/* for the caller's message */
 		return 0;
 	}
