@@ -3,4 +3,4 @@ T_CROSS  := aarch64-linux-gnu-
 T_CFLAGS :=
 T_QEMU   := qemu-aarch64
 T_UNAME  := aarch64
-T_DEBPKG := gcc-aarch64-linux-gnu
+T_DEBPKG := gcc-aarch64-linux-gnu linux-libc-dev-arm64-cross

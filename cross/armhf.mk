@@ -3,4 +3,4 @@ T_CROSS  := arm-linux-gnueabihf-
 T_CFLAGS :=
 T_QEMU   := qemu-arm
 T_UNAME  := armv7l
-T_DEBPKG := gcc-arm-linux-gnueabihf
+T_DEBPKG := gcc-arm-linux-gnueabihf linux-libc-dev-armhf-cross

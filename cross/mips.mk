@@ -8,6 +8,6 @@ T_CFLAGS := -mplt
 T_CODEFLAGS := -mips16 -minterlink-mips16
 T_QEMU   := qemu-mips
 T_UNAME  := mips
-T_DEBPKG := gcc-mips-linux-gnu
+T_DEBPKG := gcc-mips-linux-gnu linux-libc-dev-mips-cross
 # Big-endian: compare on the whole corpus, not a sample.
 T_CORPUS := all

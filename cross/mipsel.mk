@@ -8,4 +8,4 @@ T_CFLAGS := -mplt
 T_CODEFLAGS := -mips16 -minterlink-mips16
 T_QEMU   := qemu-mipsel
 T_UNAME  := mipsel
-T_DEBPKG := gcc-mipsel-linux-gnu
+T_DEBPKG := gcc-mipsel-linux-gnu linux-libc-dev-mipsel-cross

@@ -145,7 +145,7 @@ $(ST_STAMP)/musl: $(ST_STAMP)/musl.flags third_party/versions.env \
 		p=$$(printf '#include <%s/types.h>\n' $$h | \
 		     $(ST_GCC) $(T_CFLAGS) -E -M -x c - | tr ' \\' '\n\n' | \
 		     grep "/$$h/types.h$$" | head -n 1); \
-		test -n "$$p" || { echo "static: no kernel headers ($$h/) for $(ST_GCC)" >&2; exit 1; }; \
+		test -n "$$p" || { echo "static: no kernel headers ($$h/) for $(ST_GCC); on Debian: apt-get install $(T_DEBPKG)" >&2; exit 1; }; \
 		ln -sfn "$${p%/types.h}" $(ST_SYS)/include/$$h; \
 	done
 	printf '#!/bin/sh\nexec "%s" "$$@" -static -no-pie\n' $(ST_SYS)/bin/musl-gcc >$(ST_CC)
