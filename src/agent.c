@@ -123,21 +123,20 @@ void agent_drain(struct agent *a)
 /* Decoded into e->p already: probe it, move the earlier ones on a stage. */
 static void agent_defer(struct agent *a, struct agent_pending *e, uint64_t ts)
 {
-	unsigned step;
+	struct agent_pending *m;
 
 	e->ts = ts;
 	flow_probe(&a->flows, &e->p, &e->q);
 	a->ahead_in++;
 	a->ahead_n++;
-	for (step = 0; step < FLOW_PROBE_STEPS; step++) {
-		uint32_t back = (step + 1) * AGENT_AHEAD_STEP;
-		struct agent_pending *m;
-
-		if (a->ahead_n <= back)
-			break;
-		m = &a->ahead[(a->ahead_in - 1 - back) & (AGENT_AHEAD - 1)];
-		flow_probe_step(&a->flows, &m->p, &m->q, step);
-	}
+	if (a->ahead_n <= AGENT_AHEAD_STEP)
+		return;
+	m = &a->ahead[(a->ahead_in - 1 - AGENT_AHEAD_STEP) & (AGENT_AHEAD - 1)];
+	flow_probe_next(&a->flows, &m->p, &m->q);
+	if (a->ahead_n <= 2 * AGENT_AHEAD_STEP)
+		return;
+	m = &a->ahead[(a->ahead_in - 1 - 2 * AGENT_AHEAD_STEP) & (AGENT_AHEAD - 1)];
+	flow_probe_last(&a->flows, &m->q);
 }
 
 /* Write the open interval [start_ns, end_ns) and start the next one. */

@@ -20,7 +20,7 @@ struct capture;
  * for the next ones is fetched while this one is accounted (a cache miss
  * per packet with large tables otherwise). A power of two. */
 #define AGENT_AHEAD           16
-#define AGENT_AHEAD_STEP      5	/* packets between flow_probe_step()s */
+#define AGENT_AHEAD_STEP      5	/* packets between the probe steps */
 
 struct agent_pending {
 	struct pkt p;

@@ -33,15 +33,17 @@ _Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
 #define CONN_MIN_ENTRIES     64
 #define CONN_WAYS            4	/* entries per set: one 64-byte cache line */
 #define CONN_ALIGN           64
-#define PROBE_SLOTS          4	/* index slots flow_probe_step() looks at */
+#define PROBE_SLOTS          4	/* index slots flow_probe_slots() looks at */
 /* Records in use (with a cache entry each) this large: probe ahead.
- * Fewer stay in the caches, where probing costs more than it hides.
- * Measured here (make bench machine, L2 1 MiB, L3 32 MiB), CPU time with
- * and without probing: 100 flows 30% slower, 10,000 equal (IMIX) or 5%
- * slower (small frames), 30,000 equal, 100,000 twice as fast, a million
- * three times. The records in use, not the table's size: a large table
- * mostly empty is small to the caches. */
-#define PROBE_MIN_BYTES      (4u << 20)	/* about 35,000 records */
+ * Fewer stay in the caches, where probing costs more than it hides; more
+ * miss a 1 MiB L2 (and embedded cores have less). Measured (make bench
+ * machine, AMD EPYC, L2 1 MiB, L3 32 MiB, 2026-11-27), CPU time without
+ * and with probing: 100 flows 0.85 s and 1.05 s, 2,000 0.96 and 1.10,
+ * 5,000 1.11 and 1.19, 7,500 about equal, 10,000 1.3-2.1 (from run to run
+ * with the machine's load) and 1.1-1.3, a million three times as fast. The
+ * records in use, not the table's size: a large table mostly empty is
+ * small to the caches. */
+#define PROBE_MIN_BYTES      (1u << 20)	/* about 8,700 records */
 /* Records ahead a walk in sorted order asks for: a record takes a JSON
  * formatter about as long as a memory access. */
 #define SORTED_AHEAD         8
@@ -166,6 +168,31 @@ static inline uint64_t load32(const uint8_t *p)
 
 	memcpy(&w, p, sizeof w);
 	return w;
+}
+
+/* c ? a : b, without a branch: per packet, the direction is a coin toss
+ * that no branch predictor learns, and a miss costs more than this. One per
+ * width, so that 32-bit targets do no 64-bit masking for ports and
+ * pointers. */
+static inline uint64_t pick64(int c, uint64_t a, uint64_t b)
+{
+	uint64_t m = (uint64_t)0 - (uint64_t)(c != 0);
+
+	return (a & m) | (b & ~m);
+}
+
+static inline uint32_t pick32(int c, uint32_t a, uint32_t b)
+{
+	uint32_t m = 0u - (uint32_t)(c != 0);
+
+	return (a & m) | (b & ~m);
+}
+
+static inline uintptr_t pick_ptr(int c, const void *a, const void *b)
+{
+	uintptr_t m = (uintptr_t)0 - (uintptr_t)(c != 0);
+
+	return ((uintptr_t)a & m) | ((uintptr_t)b & ~m);
 }
 
 /* Hashing works on the fields, not on a key struct built per packet (that
@@ -676,8 +703,11 @@ static inline int rec_is(const struct flow_rec *r, const uint8_t *cli,
 static inline void rec_account(struct flow_rec *r, const struct pkt *p,
 			       uint64_t ts_ns, enum flow_how how, int srv_dst)
 {
-	uint32_t *pkts = srv_dst ? &r->pkts_c2s : &r->pkts_s2c;
-	uint64_t *bytes = srv_dst ? &r->bytes_c2s : &r->bytes_s2c;
+	/* Selected, not branched on (see pick64()). */
+	uint32_t *pkts = (void *)((char *)r + pick32(srv_dst,
+		offsetof(struct flow_rec, pkts_c2s), offsetof(struct flow_rec, pkts_s2c)));
+	uint64_t *bytes = (void *)((char *)r + pick32(srv_dst,
+		offsetof(struct flow_rec, bytes_c2s), offsetof(struct flow_rec, bytes_s2c)));
 
 	if (how < r->how)
 		r->how = (uint8_t)how;
@@ -687,8 +717,6 @@ static inline void rec_account(struct flow_rec *r, const struct pkt *p,
 		r->last_ns = ts_ns;
 	if (how == FLOW_HOW_SYN && r->conns != UINT32_MAX)
 		r->conns++;
-	/* Selected, not branched on: the direction is a coin toss per packet
-	 * and a mispredicted branch costs more than the rest of this. */
 	*pkts += *pkts != UINT32_MAX;
 	*bytes += p->ip_len;
 }
@@ -710,10 +738,11 @@ static inline struct flow_rec *conn_find(struct flow_table *t,
 					 const struct flow_probe *q,
 					 int *srv_dst, enum flow_how *how)
 {
-	uint32_t now = conn_time(t, ts_ns), w;
+	uint32_t now = conn_time(t, ts_ns), i;
 
-	for (w = 0; w < CONN_WAYS; w++) {
-		const struct flow_conn *c = &q->set[w];
+	/* From the way flow_probe_next() found: a hit is then one try. */
+	for (i = 0; i < CONN_WAYS; i++) {
+		const struct flow_conn *c = &q->set[(q->way + i) & (CONN_WAYS - 1)];
 		struct flow_rec *r;
 		int sd;
 
@@ -722,9 +751,10 @@ static inline struct flow_rec *conn_find(struct flow_table *t,
 			continue;
 		sd = !!(c->flags & FLOW_CONN_SRV_HI) == q->dst_hi;
 		r = &t->recs[c->rec - 1];
-		if (c->cport == (sd ? p->sport : p->dport) &&
-		    rec_is(r, sd ? p->src : p->dst, sd ? p->dst : p->src,
-			   sd ? p->dport : p->sport, p->proto, p->family)) {
+		if (c->cport == pick32(sd, p->sport, p->dport) &&
+		    rec_is(r, (const uint8_t *)pick_ptr(sd, p->src, p->dst),
+			   (const uint8_t *)pick_ptr(sd, p->dst, p->src),
+			   (uint16_t)pick32(sd, p->dport, p->sport), p->proto, p->family)) {
 			*srv_dst = sd;
 			*how = (enum flow_how)(c->flags & FLOW_CONN_HOW_MASK);
 			return r;
@@ -817,8 +847,9 @@ static enum flow_result update_slow(struct flow_table *t, const struct pkt *p,
 
 static inline int pkt_usable(const struct pkt *p)
 {
-	return (p->family == 4 || p->family == 6) &&
-	       (p->proto == DEC_PROTO_TCP || p->proto == DEC_PROTO_UDP);
+	/* | and &, not || and &&: one branch for the caller, not four */
+	return ((p->family == 4) | (p->family == 6)) &
+	       ((p->proto == DEC_PROTO_TCP) | (p->proto == DEC_PROTO_UDP));
 }
 
 static inline int pkt_syn(const struct pkt *p)
@@ -835,14 +866,17 @@ int flow_wants_probes(const struct flow_table *t)
 void flow_probe(const struct flow_table *t, const struct pkt *p,
 		struct flow_probe *q)
 {
+	uint64_t lo;
+
 	q->es = conn_endpoint(t, p->src, p->sport, p->family);
 	q->ed = conn_endpoint(t, p->dst, p->dport, p->family);
 	q->dst_hi = q->ed > q->es;
-	q->h = conn_hash(t, q->dst_hi ? q->es : q->ed,
-			 q->dst_hi ? q->ed : q->es, p->proto);
+	lo = pick64(q->dst_hi, q->es, q->ed);
+	q->h = conn_hash(t, lo, lo ^ q->es ^ q->ed, p->proto);
 	q->set = conn_set(t, q->h);
 	q->tag = (uint8_t)q->h;
 	q->nhome = 0;
+	q->way = 0;
 	FLOW_PREFETCH(q->set);
 }
 
@@ -869,38 +903,46 @@ static void probe_home(const struct flow_table *t, const struct pkt *p,
 	q->nhome++;
 }
 
-/* Step 0: the set is in cache now. A hit needs its record; a miss will
- * look up listeners (rule 3) or learn one (handshakes), and the index in
- * one orientation or, undecided yet, both. Step 1: the records the index
- * slots name (a few slots on: clusters are short at load <= 3/4). */
-void flow_probe_step(const struct flow_table *t, const struct pkt *p,
-		     struct flow_probe *q, unsigned step)
+/* The records the index slots name (a few slots on: clusters are short at
+ * load <= 3/4). */
+void flow_probe_slots(const struct flow_table *t, const struct flow_probe *q)
 {
 	uint32_t w, n, i, s;
+
+	for (n = 0; n < q->nhome; n++)
+		for (w = 0, i = q->home[n]; w < PROBE_SLOTS; w++, i = (i + 1) & (t->nslots - 1)) {
+			s = t->slot[i];
+			if (s == 0)
+				break;
+			if (s >> FLOW_SLOT_BITS == q->tags[n]) {
+				prefetch_rec(&t->recs[(s & SLOT_REC_MASK) - 1]);
+				break;
+			}
+		}
+}
+
+/* The set is in cache now. A hit needs its record; a miss will look up
+ * listeners (rule 3) or learn one (handshakes), and the index in one
+ * orientation or, undecided yet, both (flow_probe_slots()). */
+void flow_probe_next(const struct flow_table *t, const struct pkt *p,
+		     struct flow_probe *q)
+{
+	uint32_t w;
 	uint8_t hs;
 
+	q->nhome = 0;	/* probe_home() fills at most two */
 	if (!pkt_usable(p))
 		return;
-	if (step == 1) {
-		for (n = 0; n < q->nhome; n++)
-			for (w = 0, i = q->home[n]; w < PROBE_SLOTS; w++, i = (i + 1) & (t->nslots - 1)) {
-				s = t->slot[i];
-				if (s == 0)
-					break;
-				if (s >> FLOW_SLOT_BITS == q->tags[n]) {
-					prefetch_rec(&t->recs[(s & SLOT_REC_MASK) - 1]);
-					break;
-				}
-			}
-		return;
-	}
-	q->nhome = 0;
 	hs = p->proto == DEC_PROTO_TCP ? (p->tcp_flags & TCP_SYN_ACK) : 0;
 	if (!(hs & DEC_TCP_SYN))
 		for (w = 0; w < CONN_WAYS; w++) {
 			const struct flow_conn *c = &q->set[w];
 
-			if (c->tag == q->tag && c->rec - 1 < t->st.flows) {
+			/* Filled before the last reset: a miss (conn_stale())
+			 * that needs the listeners, not a record. */
+			if (c->tag == q->tag && c->stamp >= t->reset_stamp &&
+			    c->rec - 1 < t->st.flows) {
+				q->way = (uint8_t)w;
 				prefetch_rec(&t->recs[c->rec - 1]);
 				if (c->stamp != t->clock) {	/* see conn_stale() */
 					FLOW_PREFETCH(conn_born(t, q->es));

@@ -92,6 +92,8 @@ struct flow_probe {
 	uint32_t tags[2];	/* and their tags */
 	uint8_t nhome;
 	uint8_t dst_hi;		/* destination is the higher endpoint */
+	uint8_t way;		/* where conn_find() starts: the way that
+				 * flow_probe_next() saw the tag in */
 	uint8_t tag;
 };
 
@@ -142,19 +144,26 @@ enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
 
 /* The same in steps, so a caller holding several packets can overlap their
  * memory accesses: flow_probe() hashes p and prefetches its cache set;
- * flow_probe_step(), called FLOW_PROBE_STEPS times some packets apart,
- * prefetches what that names: the record, or on a miss the listener and
- * index slots and then the records those name; flow_update_probed() does
- * what flow_update() does. Nothing changes the table until the last call. */
-#define FLOW_PROBE_STEPS 2
-/* 1 once the interval's records in use are many enough for that to pay
- * (about 35,000): fewer sit in the caches, and the extra steps cost more
- * than the misses they hide. */
+ * flow_probe_next(), some packets later, prefetches what the set names: the
+ * record, or on a miss the listener and index slots; flow_probe_last(), some
+ * packets later again, the records those slots name (nothing to do after a
+ * hit: inline, so that a hit costs no call); flow_update_probed() does what
+ * flow_update() does. Nothing changes the table until the last call. */
+/* 1 once the interval's records in use are many enough for that to pay:
+ * fewer sit in the caches, and the extra steps cost more than the misses
+ * they hide. */
 int flow_wants_probes(const struct flow_table *t);
 void flow_probe(const struct flow_table *t, const struct pkt *p,
 		struct flow_probe *q);
-void flow_probe_step(const struct flow_table *t, const struct pkt *p,
-		     struct flow_probe *q, unsigned step);
+void flow_probe_next(const struct flow_table *t, const struct pkt *p,
+		     struct flow_probe *q);
+void flow_probe_slots(const struct flow_table *t, const struct flow_probe *q);
+static inline void flow_probe_last(const struct flow_table *t,
+				   const struct flow_probe *q)
+{
+	if (q->nhome)
+		flow_probe_slots(t, q);
+}
 enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 				    const struct flow_probe *q, uint64_t ts_ns,
 				    struct flow_rec **rec);

@@ -131,7 +131,7 @@ for g in "$GOLDEN"/*.jsonl; do
 done
 
 # Once an interval's records outgrow the caches (flow_wants_probes(), which
-# test_flow shows holds at 40,000 records, not at 30,000), a quiet agent holds
+# test_flow shows holds at 10,000 records, not at 8,000), a quiet agent holds
 # packets and probes the tables a few packets ahead of each update; a loud
 # one (-debug logs every new record) never holds any. The reports must be
 # the same, on the bench generator's mix (handshakes, mid-stream, UDP, VLAN,

@@ -120,6 +120,19 @@ info() { tr ' ' '\n' <"$1.info" | sed -n "s/^$2=//p"; }
 
 # ---- tools -----------------------------------------------------------------
 
+# Every other run in reverse order: a run is affected by the one before it
+# (one that freed large tables leaves huge pages ready, so the next one pays
+# less kernel time for its own), and no tool must always follow the same one.
+run_order() {	# run number -> the tools in that run's order
+	if [ $(($1 % 2)) -eq 1 ]; then
+		echo $TOOLS
+	else
+		rev=
+		for t in $TOOLS; do rev="$t $rev"; done
+		echo $rev
+	fi
+}
+
 d42conf() {	# flows [only-stats] -> settings name
 	# Twice the flows (records per interval are about the flow count), and
 	# listeners for every server (gencap: one per 16 flows, v4 and v6).
@@ -229,7 +242,7 @@ for cap in $CAPS; do
 	fi
 	r=1
 	while [ $r -le "$RUNS" ]; do
-		for t in $TOOLS; do
+		for t in $(run_order $r); do
 			tool_ok "$t" || continue
 			st=$B/tmp/stat
 			: >"$st"
