@@ -43,6 +43,10 @@ int output_open(struct output *o, const char *path, uint64_t max_bytes)
 	}
 	snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
 	snprintf(o->name, sizeof(o->name), "%s", slash ? slash + 1 : path);
+	if (!o->name[0]) {	/* "dir/": a directory, not a file in it */
+		errno = EISDIR;
+		return -1;
+	}
 	o->dfd = open(slash ? (n ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (o->dfd < 0)
 		return -1;

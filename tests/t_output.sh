@@ -4,6 +4,7 @@
 #    report in FILE and the one before in FILE.1; 0 keeps every report;
 #  - where FILE.1 cannot be made (here: a directory of that name), FILE is
 #    emptied instead, with one warning per run;
+#  - a name ending in "/" is refused as a directory;
 #  - live, a file renamed away (logrotate) is followed: the next report
 #    starts a new FILE (root, in a network namespace of its own).
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +54,18 @@ if twice "$T/norot" small.json && [ "$(cat "$T/norot/r.json")" = "$(line 3)" ] &
 	ok output_cannot_rotate_empties
 else
 	fail output_cannot_rotate_empties "$(wc -c "$T/norot/r.json"; grep rotate "$T/d42pcap.log")"
+fi
+
+# A name ending in "/" is a directory: said so, not "no such file".
+mkdir -p "$T/adir"
+printf '{}\n' >"$T/empty.json"
+"$D42PCAP" -settings-dir "$T" -settings-name empty.json -r "$DEMO" -output "$T/adir/" \
+	>/dev/null 2>"$T/adir.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "cannot open output $T/adir/: Is a directory" "$T/adir.err"; then
+	ok output_dir_refused
+else
+	fail output_dir_refused "exit $rc: $(tail -c 300 "$T/adir.err")"
 fi
 
 if ! is_root; then
