@@ -18,6 +18,7 @@
 #include "report.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,20 @@ static void d42_ok(struct d42 *d)
 	d->backoff_ms = 0;
 }
 
+/* Moves the report aside: 0 (or -1 if it is gone). Out of descriptors or
+ * memory it stays queued, and the next attempt comes after a backoff:
+ * SPOOL_ERR_AGAIN. */
+static int d42_set_aside(struct d42 *d, uint64_t seq, const char *why)
+{
+	int rc;
+
+	d42_close_reader(d);
+	rc = spool_quarantine(d->sp, seq, why);
+	if (rc == SPOOL_ERR_AGAIN)
+		d42_fail(d, 0);
+	return rc;
+}
+
 /* 0 if the response is a 2xx; otherwise logs, backs off, returns -1. */
 static int d42_check_status(struct d42 *d, const struct http_response *r, const char *what)
 {
@@ -672,7 +687,8 @@ static int d42_parse_record(struct d42 *d, struct d42_addr *client, struct d42_a
 	return v == 0;
 }
 
-/* Next record from the spool: 1 got one, 0 end of report, -1 corrupt. */
+/* Next record from the spool: 1 got one, 0 end of report, -1 corrupt,
+ * SPOOL_ERR_AGAIN (errno set) not readable now. */
 static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_addr *server,
 			   uint16_t *port, uint8_t *proto)
 {
@@ -685,6 +701,8 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 			if (d->eof)
 				return d->scan.depth ? -1 : 0;
 			n = spool_read(d->sp, d->chunk, sizeof(d->chunk));
+			if (n == SPOOL_ERR_AGAIN)
+				return SPOOL_ERR_AGAIN;	/* the file is fine */
 			if (n < 0) {
 				log_warn("device42: spooled report %llx: %s",
 					 (unsigned long long)d->seq, spool_strerror((int)n));
@@ -714,7 +732,8 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 }
 
 /* Collect the next listener's clients into d->g. 1: a group is ready;
- * 0: the report is finished; -1: it is corrupt. */
+ * 0: the report is finished; -1: it is corrupt; SPOOL_ERR_AGAIN: not
+ * readable now. */
 static int d42_fill_group(struct d42 *d)
 {
 	struct d42_addr client, server;
@@ -733,7 +752,7 @@ static int d42_fill_group(struct d42 *d)
 	for (;;) {
 		r = d42_next_record(d, &client, &server, &port, &proto);
 		if (r < 0)
-			return -1;
+			return r == SPOOL_ERR_AGAIN ? r : -1;
 		if (r == 0)
 			break;
 		if (d->g.n && (!addr_eq(&server, &d->g.server) || port != d->g.port ||
@@ -935,7 +954,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
  * corrupt/ directory for the operator. 1 if it was set aside now. */
 static int d42_sample_refused(struct d42 *d, const struct http_response *r)
 {
-	int same = d->refused_n && d->refused_seq == d->seq;
+	int same = d->refused_n && d->refused_seq == d->seq, rc;
 
 	if (!d42_is_refusal(r->status)) {
 		if (same)
@@ -948,9 +967,11 @@ static int d42_sample_refused(struct d42 *d, const struct http_response *r)
 		return 0;
 	log_err("device42: the appliance refused report %llx (HTTP %d) %u times in a row; "
 		"setting it aside", (unsigned long long)d->seq, r->status, d->refused_n);
+	rc = d42_set_aside(d, d->seq, "refused by the appliance");
+	if (rc == SPOOL_ERR_AGAIN)
+		return 1;	/* refused_n kept: the next refusal tries again */
 	d->refused_n = 0;
-	d42_close_reader(d);
-	if (spool_quarantine(d->sp, d->seq, "refused by the appliance") == 0)
+	if (rc == 0)
 		d->stats.reports_refused++;
 	/* the failures were this report's: the next one starts afresh */
 	d42_ok(d);
@@ -986,10 +1007,11 @@ static int d42_pending_round(struct d42 *d)
 }
 
 /* Start the oldest report, or a round of unmatched retries. 0 started,
- * -1 nothing to do. */
+ * -1 nothing to do now. */
 static int d42_start(struct d42 *d)
 {
 	struct spool_hdr h;
+	int rc;
 
 	if (d->pend_pos < D42_MAX_PENDING && d42_next_pending(d) == 0) {
 		d->st = ST_RESOLVE;
@@ -1004,11 +1026,18 @@ static int d42_start(struct d42 *d)
 		return -1;
 	}
 	d->seq = h.seq;
-	if (spool_reader_open(d->sp, h.seq) < 0) {
+	rc = spool_reader_open(d->sp, h.seq);
+	if (rc == SPOOL_ERR_AGAIN) {
+		/* Says nothing about the report: keep it, try again later. */
+		log_warn("device42: cannot read spooled report %llx now: %s",
+			 (unsigned long long)h.seq, strerror(errno));
+		d42_fail(d, 0);
+		return -1;
+	}
+	if (rc < 0) {
 		log_warn("device42: cannot open spooled report %llx; moving it aside",
 			 (unsigned long long)h.seq);
-		spool_quarantine(d->sp, h.seq, "unreadable");
-		return 0;
+		return d42_set_aside(d, h.seq, "unreadable") == SPOOL_ERR_AGAIN ? -1 : 0;
 	}
 	d->reader_open = 1;
 	d->rep_ok = d->rep_nok = 0;	/* a retry posts the report again */
@@ -1042,7 +1071,9 @@ static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap)
 	}
 	n = spool_read(d->sp, buf, cap);
 	if (n <= 0) {
-		d->body_bad = 1;	/* the header promised more, or the CRC failed */
+		/* the header promised more, or the CRC failed (out of
+		 * descriptors or memory: a send error, tried again later) */
+		d->body_bad = n != SPOOL_ERR_AGAIN;
 		return -1;
 	}
 	return (int)n;
@@ -1080,9 +1111,9 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				 * being sent: retrying cannot help. */
 				log_warn("device42: spooled report %llx is damaged; moving it aside",
 					 (unsigned long long)d->seq);
-				d42_close_reader(d);
-				spool_quarantine(d->sp, d->seq, "damaged");
 				d->body_bad = 0;
+				if (d42_set_aside(d, d->seq, "damaged") == SPOOL_ERR_AGAIN)
+					return;
 				d->st = ST_IDLE;
 				continue;
 			}
@@ -1109,11 +1140,16 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			break;
 		case ST_SCAN:
 			rc = d42_fill_group(d);
-			if (rc < 0) {
+			if (rc == SPOOL_ERR_AGAIN) {
+				log_warn("device42: cannot read spooled report %llx now: %s",
+					 (unsigned long long)d->seq, strerror(errno));
+				d42_fail(d, 0);
+				return;
+			} else if (rc < 0) {
 				log_warn("device42: spooled report %llx is corrupt; moving it aside",
 					 (unsigned long long)d->seq);
-				d42_close_reader(d);
-				spool_quarantine(d->sp, d->seq, "damaged");
+				if (d42_set_aside(d, d->seq, "damaged") == SPOOL_ERR_AGAIN)
+					return;
 				d->st = ST_IDLE;
 			} else if (rc == 0) {
 				d42_report_done(d);

@@ -213,7 +213,7 @@ static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct 
 	spool_path(dir, sizeof(dir));
 	*sp = spool_open(dir, cfg.spool_max_bytes, cfg.spool_max_files);
 	if (!*sp)
-		fatal(EXIT_RUNTIME, "cannot open the spool in %s", dir);
+		fatal(EXIT_RUNTIME, "cannot open the spool in %s: %s", dir, strerror(errno));
 	d = d42_new(&cfg, *sp, err, sizeof(err));
 	if (!d)
 		fatal(EXIT_USAGE, "device42.Host \"%s\": %s", cfg.host, err);

@@ -229,11 +229,22 @@ const char *spool_strerror(int err)
 	case SPOOL_ERR_HEADER: return "damaged header";
 	case SPOOL_ERR_IO: return "read error";
 	case SPOOL_ERR_GONE: return "entry no longer in the spool";
+	case SPOOL_ERR_AGAIN: return "out of descriptors or memory";
 	default: return "unknown spool error";
 	}
 }
 
 /* ---- small helpers ---- */
+
+/* errno as a spool error: out of descriptors or memory says nothing about
+ * a file, which may open later. */
+static int io_error(void)
+{
+	int e = errno;
+
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EAGAIN ?
+	       SPOOL_ERR_AGAIN : SPOOL_ERR_IO;
+}
 
 static void seq_name(char *out, size_t outsz, uint64_t seq, const char *ext)
 {
@@ -427,26 +438,37 @@ static void corrupt_add(struct spool *s, const char *qn, uint64_t qseq)
 	s->qname[i][k] = '\0';
 }
 
-/* Moves DIR/name aside into DIR/corrupt/, or deletes it if it cannot. */
-static void quarantine_file(struct spool *s, const char *name, const char *why)
+/* Moves DIR/name aside into DIR/corrupt/, or deletes it if it cannot: 0.
+ * Out of descriptors or memory it does neither (that says nothing about
+ * the file): SPOOL_ERR_AGAIN, errno set. */
+static int quarantine_file(struct spool *s, const char *name, const char *why)
 {
 	char safe[QORIG_MAX + 1], qn[QNAME_MAX];
 	uint64_t qseq = s->qseq++;
+	int e, again;
 
 	safe_name(safe, sizeof(safe), name);
 	snprintf(qn, sizeof(qn), "%0*" PRIx64 "-%s", SEQ_DIGITS, qseq, safe);
-	s->quarantined++;
 	if (corrupt_dir(s) == 0 && renameat(s->dfd, name, s->cfd, qn) == 0) {
+		s->quarantined++;
 		log_warn("spool %s: %s: %s; moved to %s/%s", s->dir, safe, why,
 			 CORRUPT_DIR, qn);
 		corrupt_add(s, qn, qseq);
-		return;
+		return 0;
 	}
-	log_warn("spool %s: %s: %s; cannot move it aside (%s), deleting it",
-		 s->dir, safe, why, strerror(errno));
+	e = errno;
+	again = io_error() == SPOOL_ERR_AGAIN;
+	log_warn("spool %s: %s: %s; cannot move it aside (%s), %s", s->dir, safe, why,
+		 strerror(e), again ? "leaving it" : "deleting it");
+	if (again) {
+		errno = e;
+		return SPOOL_ERR_AGAIN;
+	}
+	s->quarantined++;
 	if (unlinkat(s->dfd, name, 0) < 0 && errno != ENOENT)
 		log_warn("spool %s: cannot delete %s either: %s", s->dir, safe,
 			 strerror(errno));
+	return 0;
 }
 
 /* Start-up: learn what DIR/corrupt holds (our names only) and trim it. */
@@ -496,17 +518,13 @@ static int check_file(struct spool *s, const char *name, uint64_t seq,
 
 	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return SPOOL_ERR_IO;
+		return io_error();
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return SPOOL_ERR_IO;
 	}
 	k = read_full(fd, hb, sizeof(hb));
-	if (k < 0) {
-		close(fd);
-		return SPOOL_ERR_IO;
-	}
-	rc = hdr_decode(hb, (size_t)k, h);
+	rc = k < 0 ? io_error() : hdr_decode(hb, (size_t)k, h);
 	if (rc == 0 && h->seq != seq)
 		rc = SPOOL_ERR_HEADER;
 	if (rc == 0 && (uint64_t)st.st_size < SPOOL_HDR_SIZE + h->payload_len)
@@ -518,7 +536,7 @@ static int check_file(struct spool *s, const char *name, uint64_t seq,
 
 		k = read_full(fd, s->iobuf, want);
 		if (k <= 0) {
-			rc = k < 0 ? SPOOL_ERR_IO : SPOOL_ERR_TRUNCATED;
+			rc = k < 0 ? io_error() : SPOOL_ERR_TRUNCATED;
 			break;
 		}
 		crc = spool_crc32(crc, s->iobuf, (size_t)k);
@@ -578,7 +596,9 @@ static void scan_add(struct spool *s, const struct spool_hdr *h, uint64_t fsize,
 	s->bytes += fsize;
 }
 
-static void scan_dir(struct spool *s)
+/* 0, or -1 (errno set) if the directory cannot be read now: then nothing
+ * may be decided about its reports, nor any sequence number handed out. */
+static int scan_dir(struct spool *s)
 {
 	DIR *d;
 	struct dirent *de;
@@ -594,16 +614,26 @@ static void scan_dir(struct spool *s)
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		log_warn("spool %s: cannot list it: %s", s->dir, strerror(errno));
-		return;
+		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		const char *name = de->d_name;
+	for (;;) {
+		const char *name;
 
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)	/* not the end: a listing cut short */
+				goto fail;
+			break;
+		}
+		name = de->d_name;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (fstatat(s->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;	/* vanished meanwhile */
+		if (fstatat(s->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;	/* vanished meanwhile */
+			goto fail;	/* its number is unknown */
+		}
 		safe_name(safe, sizeof(safe), name);
 		if (S_ISDIR(st.st_mode)) {
 			if (strcmp(name, CORRUPT_DIR) != 0)
@@ -625,13 +655,17 @@ static void scan_dir(struct spool *s)
 		}
 		if (S_ISLNK(st.st_mode) ||
 		    parse_seq_name(name, EXT_DATA, &seq) < 0) {
-			quarantine_file(s, name, S_ISLNK(st.st_mode) ?
-					"symbolic link" : "not a spool file name");
+			if (quarantine_file(s, name, S_ISLNK(st.st_mode) ?
+					    "symbolic link" : "not a spool file name") < 0)
+				goto fail;
 			continue;
 		}
 		rc = check_file(s, name, seq, &h, &fsize);
+		if (rc == SPOOL_ERR_AGAIN)	/* says nothing about the file */
+			goto fail;
 		if (rc < 0) {
-			quarantine_file(s, name, spool_strerror(rc));
+			if (quarantine_file(s, name, spool_strerror(rc)) < 0)
+				goto fail;
 			continue;
 		}
 		scan_add(s, &h, fsize, &drops);
@@ -650,6 +684,12 @@ static void scan_dir(struct spool *s)
 	if (s->live)
 		log_info("spool %s: %u report(s), %" PRIu64 " bytes to deliver",
 			 s->dir, s->live, s->bytes);
+	return 0;
+fail:
+	rc = errno;
+	closedir(d);
+	errno = rc;
+	return -1;
 }
 
 /* mkdir -p with DIR_MODE; returns an open, locked directory fd or -1. */
@@ -736,6 +776,7 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 		if (fd == -2) {
 			log_err("spool %s: in use by another process", s->dir);
 			spool_close(s);
+			errno = EBUSY;
 			return NULL;
 		}
 		if (fd >= 0 && probe_writable(fd) < 0) {
@@ -745,6 +786,10 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 			fd = -1;
 			errno = saved;
 		}
+		/* The reports in it are fine: say so, not "memory only"
+		 * (which would leave them behind unsaid). */
+		if (fd < 0 && io_error() == SPOOL_ERR_AGAIN)
+			goto fail;
 		if (fd < 0)
 			log_warn("spool %s: not usable (%s): keeping reports in "
 				 "memory only, they will not survive a restart",
@@ -756,8 +801,9 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 	if (fd >= 0) {
 		s->dfd = fd;
 		scan_corrupt(s);
-		scan_dir(s);
-		return s;
+		if (scan_dir(s) == 0)
+			return s;
+		goto fail;
 	}
 	s->mem = 1;
 	snprintf(s->dir, sizeof(s->dir), "(memory)");
@@ -768,6 +814,11 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 		return NULL;
 	}
 	return s;
+fail:	/* the caller says why (errno) */
+	fd = errno;
+	spool_close(s);
+	errno = fd;
+	return NULL;
 }
 
 void spool_close(struct spool *s)
@@ -1092,9 +1143,9 @@ int spool_reader_open(struct spool *s, uint64_t seq)
 		seq_name(name, sizeof(name), seq, EXT_DATA);
 		s->r.fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (s->r.fd < 0)
-			return errno == ENOENT ? SPOOL_ERR_GONE : SPOOL_ERR_IO;
+			return errno == ENOENT ? SPOOL_ERR_GONE : io_error();
 		k = read_full(s->r.fd, hb, sizeof(hb));
-		rc = k < 0 ? SPOOL_ERR_IO : hdr_decode(hb, (size_t)k, &h);
+		rc = k < 0 ? io_error() : hdr_decode(hb, (size_t)k, &h);
 		if (rc == 0 && h.seq != seq)
 			rc = SPOOL_ERR_HEADER;
 		if (rc == 0 && fstat(s->r.fd, &st) < 0)
@@ -1104,8 +1155,11 @@ int spool_reader_open(struct spool *s, uint64_t seq)
 		if (rc == 0 && (uint64_t)st.st_size > SPOOL_HDR_SIZE + h.payload_len)
 			rc = SPOOL_ERR_LENGTH;
 		if (rc < 0) {
+			int saved = errno;	/* for SPOOL_ERR_AGAIN's caller */
+
 			close(s->r.fd);
 			s->r.fd = -1;
+			errno = saved;
 			return rc;
 		}
 		/* the file is the authority: it may differ from the index */
@@ -1150,7 +1204,7 @@ ssize_t spool_read(struct spool *s, void *buf, size_t cap)
 			k = read(s->r.fd, buf, n);
 		while (k < 0 && errno == EINTR);
 		if (k < 0)
-			return SPOOL_ERR_IO;
+			return io_error();
 		if (k == 0)
 			return SPOOL_ERR_TRUNCATED;
 	}
@@ -1202,15 +1256,18 @@ int spool_quarantine(struct spool *s, uint64_t seq, const char *why)
 	char name[NAME_MAX_LEN];
 	struct ent *e;
 
-	if (take_out(s, seq, &e) < 0)
+	if (find(s, seq) < 0)
 		return -1;
+	if (!s->mem) {
+		seq_name(name, sizeof(name), seq, EXT_DATA);
+		if (quarantine_file(s, name, why) < 0)
+			return SPOOL_ERR_AGAIN;	/* still there, still queued */
+	}
+	take_out(s, seq, &e);
 	if (s->mem) {
 		s->quarantined++;
 		log_warn("spool %s: report %" PRIu64 " %s, discarded",
 			 s->dir, seq, why);
-	} else {
-		seq_name(name, sizeof(name), seq, EXT_DATA);
-		quarantine_file(s, name, why);
 	}
 	trim_head(s);
 	return 0;

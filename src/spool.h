@@ -28,7 +28,9 @@ enum spool_err {
 	SPOOL_ERR_CRC = -5,	  /* payload CRC-32 mismatch */
 	SPOOL_ERR_HEADER = -6,	  /* header CRC mismatch or reserved bits set */
 	SPOOL_ERR_IO = -7,	  /* read error */
-	SPOOL_ERR_GONE = -8	  /* entry removed or dropped meanwhile */
+	SPOOL_ERR_GONE = -8,	  /* entry removed or dropped meanwhile */
+	SPOOL_ERR_AGAIN = -9	  /* out of descriptors or memory (errno
+				   * says which): try again later */
 };
 
 struct spool_hdr {
@@ -50,7 +52,9 @@ struct spool;
 
 /* dir NULL/"" or unusable: memory mode (with a warning). max_bytes >= 1 +
  * SPOOL_HDR_SIZE, 1 <= max_files <= SPOOL_MAX_FILES. NULL on bad limits,
- * out of memory, or a directory locked by another process. */
+ * out of memory, a directory locked by another process (EBUSY), or one
+ * that cannot be read now (out of descriptors or memory) or listed in full:
+ * errno says which; nothing in it is judged, moved or numbered over then. */
 struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files);
 void spool_close(struct spool *s);	/* aborts an unfinished write */
 void spool_stats(const struct spool *s, struct spool_stats *st);
@@ -77,7 +81,8 @@ ssize_t spool_read(struct spool *s, void *buf, size_t cap);
 void spool_reader_close(struct spool *s);
 int spool_remove(struct spool *s, uint64_t seq);	/* accepted: 0 or -1 */
 /* Moves report seq aside (corrupt/; memory mode: discards it), logging why
- * ("damaged"). 0, or -1 if there is no such report. */
+ * ("damaged"). 0, -1 if there is no such report, or SPOOL_ERR_AGAIN (errno
+ * set) if out of descriptors or memory: then it stays queued. */
 int spool_quarantine(struct spool *s, uint64_t seq, const char *why);
 
 /* Whole-file validation (fuzzed): 0 or a negative enum spool_err; out (may

@@ -27,6 +27,7 @@ DEMO = os.path.join(TOP, "tests", "data", "demo.pcapng")
 DEVICES = {"10.1.1.10": "web1", "10.1.1.20": "db1", "10.1.1.53": "dns1",
            "10.1.1.5": "dc1", "10.1.1.123": "ntp1", "2001:db8:1::443": "web6"}
 RUN_TIMEOUT = 90
+FD_LIMITS = range(4, 64)        # descriptor limits tried (prlimit --nofile)
 EMPTY = os.path.join(TMP, "empty.pcap")
 PROCS = []
 OUTPUTS = []          # every log/output text, grepped for the password at the end
@@ -118,8 +119,8 @@ def write_config(name, emu, certs, spool, device42=None, common=None, capture=No
     return name + ".json"
 
 
-def run_agent(cfgname, capture=DEMO, extra=(), timeout=RUN_TIMEOUT):
-    args = [D42PCAP, "-settings-dir", TMP, "-settings-name", cfgname] + list(extra)
+def run_agent(cfgname, capture=DEMO, extra=(), timeout=RUN_TIMEOUT, wrap=()):
+    args = list(wrap) + [D42PCAP, "-settings-dir", TMP, "-settings-name", cfgname] + list(extra)
     if capture:
         args += ["-r", capture]
     p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
@@ -376,6 +377,35 @@ def test_sample_refused_set_aside(certs):
           "(HTTP 413) 3 times in a row" in err and
           "1 reports refused by the appliance" in err,
           "rc %d: %d samples, set aside %s; err %s" % (rc, len(got), aside, err[-500:]))
+
+
+def test_start_out_of_fds(certs):
+    """Whatever descriptor limit the agent starts under, no spooled report is
+    deleted or set aside: where the spool cannot be read, the agent does not
+    start. Limits from the smallest up to the first that lets it try the
+    appliance (down: it keeps the reports, exit 3); every run before exits
+    non-zero."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-start-nofds")
+    cfg = write_config("start-nofds", emu, certs, spool)
+    emu.fault("503")
+    run_agent(cfg)
+    files = spool_files(spool)
+    runs, err, stopped = [], "", 0
+    for n in FD_LIMITS:
+        rc, out, err = run_agent(cfg, capture=EMPTY, wrap=["prlimit", "--nofile=%d" % n])
+        runs.append((n, rc, spool_files(spool) == files))
+        stopped += "cannot open the spool in %s: Too many open files" % spool in err
+        if rc == 3 or spool_files(spool) != files:
+            break
+    cdir = os.path.join(spool, "corrupt")
+    aside = os.listdir(cdir) if os.path.isdir(cdir) else []
+    emu.stop()
+    check("start_nofds_nothing_lost",
+          len(files) == 3 and runs and runs[-1][1] == 3 and aside == [] and stopped and
+          all(kept and rc != 0 for _, rc, kept in runs),
+          "spooled %s; runs (limit, exit, all kept) %s, %d stopped at the spool; "
+          "set aside %s: %s" % (files, runs, stopped, aside, err[-300:]))
 
 
 def gen_capture(name, build):
@@ -690,6 +720,7 @@ def main():
     guarded(test_faults, certs, want)
     guarded(test_sample_mode, certs)
     guarded(test_sample_refused_set_aside, certs)
+    guarded(test_start_out_of_fds, certs)
     guarded(test_port_zero_skipped, certs)
     guarded(test_listener_failing_backs_off, certs)
     guarded(test_retry_counts_once, certs)
@@ -747,9 +778,9 @@ def traffic():
                    check=True, timeout=60, stdout=subprocess.DEVNULL)
 
 
-def live_config(name, emu, certs, spool, device42=None, capture=None):
+def live_config(name, emu, certs, spool, device42=None, capture=None, interval=1):
     cfg = write_config(name, emu, certs, spool, device42=device42, capture=capture,
-                       common={"Interval": 1})
+                       common={"Interval": interval})
     path = os.path.join(TMP, cfg)
     with open(path) as f:
         c = json.load(f)
@@ -832,13 +863,8 @@ def test_live_sigterm_spools(certs):
                    extra=["--port", str(LIVE_EMU_PORT)])
     emu.fault("503")
     spool = os.path.join(TMP, "spool-live-term")
-    cfg = live_config("live-term", emu, certs, spool)
-    path = os.path.join(TMP, cfg)
-    with open(path) as f:
-        c = json.load(f)
-    c["common"]["Interval"] = 3600      # SIGTERM comes long before its end
-    with open(path, "w") as f:
-        json.dump(c, f)
+    # SIGTERM comes long before the interval's end
+    cfg = live_config("live-term", emu, certs, spool, interval=3600)
     agent = LiveAgent(cfg)
     traffic()
     rc, err = agent.stop()
@@ -855,12 +881,65 @@ def test_live_sigterm_spools(certs):
           "rc %d got %s: %s" % (rc2, sorted(got), err2[-300:]))
 
 
+def lowest_free_fd(pid):
+    used = {int(f) for f in os.listdir("/proc/%d/fd" % pid)}
+    return next(n for n in range(len(used) + 1) if n not in used)
+
+
+def test_live_out_of_fds(certs):
+    """Out of file descriptors when a spooled report is due: the report is
+    kept, not set aside as unreadable (which, out of descriptors, deleted
+    it), and delivered once descriptors are free again. The agent's limit
+    is lowered while it waits to retry, to its lowest free descriptor: the
+    report's file is then the first thing it cannot open."""
+    emu = Emulator(certs, extra=["--port", str(LIVE_EMU_PORT)])
+    spool = os.path.join(TMP, "spool-live-nofds")
+    emu.fault("503")
+    run_agent(write_config("live-nofds-r", emu, certs, spool))
+    files = spool_files(spool)
+    want = expected_listeners()
+    emu.fault("close-early")
+    # no report of its own meanwhile
+    cfg = live_config("live-nofds", emu, certs, spool, interval=3600)
+    agent = LiveAgent(cfg)
+    failing = wait_for(lambda: open(agent.err).read().count("next attempt in") >= 2, 20)
+    pid = str(agent.p.pid)
+    soft = subprocess.run(["prlimit", "--pid", pid, "--nofile", "--noheadings",
+                           "--output=SOFT"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    limit = lowest_free_fd(agent.p.pid)
+    subprocess.run(["prlimit", "--pid", pid, "--nofile=%d:" % limit], check=True)
+    emu.fault("none")
+    msg = "now: Too many open files"
+    refused = wait_for(lambda: msg in open(agent.err).read(), 20)
+    subprocess.run(["prlimit", "--pid", pid, "--nofile=%s:" % soft], check=True)
+    got = set()
+
+    def delivered():
+        got.clear()
+        got.update(norm(emu.listeners()).splitlines())
+        return got == set(want.splitlines())
+
+    ok_ = wait_for(delivered, 30, 0.5)
+    cdir = os.path.join(spool, "corrupt")
+    aside = os.listdir(cdir) if os.path.isdir(cdir) else []
+    rc, err = agent.stop()
+    emu.stop()
+    check("live_nofds_report_kept",
+          len(files) == 3 and failing and refused and aside == [],
+          "spooled %s, failing %s, limit %d, EMFILE seen %s, set aside %s: %s" %
+          (files, failing, limit, refused, aside, err[-400:]))
+    check("live_nofds_delivered_later", ok_ and rc == 0,
+          "rc %d got %s want %s" % (rc, sorted(got), want.splitlines()))
+
+
 def main_live():
     write_empty_capture()
     certs = mkcerts()
     guarded(test_live_sigterm_spools, certs)
     guarded(test_live_stall, certs)
     guarded(test_live_unknown_then_known, certs)
+    guarded(test_live_out_of_fds, certs)
     guarded(test_password_never_printed)
 
 

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define BIG (1ULL << 30)
+#define FDS_TRIED 8	/* descriptors to spare tried at start-up */
 #define MANY 1000u
 
 static char tmpdir[256];
@@ -533,6 +535,106 @@ static void test_corrupt_files_quarantined(void)
 	rm_tmp();
 }
 
+/* Lowers the descriptor limit to `more` above the lowest free descriptor,
+ * so that the (more + 1)-th open at once fails with EMFILE;
+ * restore_fds() puts the old limit back. */
+static struct rlimit fds_saved;
+
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static int few_fds(int more)
+{
+	struct rlimit rl;
+	int lowest = lowest_free_fd();
+
+	if (lowest < 0 || getrlimit(RLIMIT_NOFILE, &fds_saved) < 0)
+		return -1;
+	rl = fds_saved;
+	rl.rlim_cur = (rlim_t)(lowest + more);
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void restore_fds(void)
+{
+	T_EQ_INT(setrlimit(RLIMIT_NOFILE, &fds_saved), 0);
+}
+
+/* Out of descriptors says nothing about a report: none is judged, moved,
+ * deleted or numbered over, at start-up or when it is due. */
+static void test_out_of_fds_loses_nothing(void)
+{
+	const char *dir = mkdir_tmp();
+	struct spool *s = NULL;
+	struct spool_hdr h;
+	char out[64];
+	int more, failed = 0;
+
+	write_image(dir, 2, "{\"a\":1}");
+	write_image(dir, 3, "{\"b\":2}");
+	write_raw(dir, "notes.txt", "hi", 2);	/* to be moved aside */
+	/* start-up with 0, 1, 2, ... descriptors to spare: the directory, its
+	 * listing, a report, corrupt/ for notes.txt each fail in turn, until
+	 * it opens; every failure leaves the reports and no descriptor open */
+	for (more = 0; more < FDS_TRIED; more++) {
+		int lowest = lowest_free_fd();
+
+		T_EQ_INT(few_fds(more), 0);
+		errno = 0;
+		s = spool_open(dir, BIG, MANY);
+		restore_fds();
+		if (s)
+			break;
+		failed++;
+		T_EQ_INT(errno, EMFILE);
+		T_EQ_INT(lowest_free_fd(), lowest);
+		T_EQ_INT(exists(dir, "0000000000000002.d42") + exists(dir, "0000000000000003.d42"), 2);
+	}
+	printf("  %d limits too low to start\n", failed);
+	T_CHECK(failed >= 3);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(count_files(dir), 2);	/* the reports; notes.txt in corrupt/ */
+	/* due for delivery: cannot be opened, nor moved aside, now */
+	T_EQ_INT(few_fds(0), 0);
+	errno = 0;
+	T_EQ_INT(spool_reader_open(s, 2), SPOOL_ERR_AGAIN);
+	T_EQ_INT(errno, EMFILE);
+	restore_fds();
+	spool_close(s);
+	/* without corrupt/ (opened at start-up when there is one), moving a
+	 * report aside needs a descriptor */
+	{
+		char cmd[400];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s/corrupt'", dir);
+		T_EQ_INT(system(cmd), 0);
+	}
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(few_fds(0), 0);
+	errno = 0;
+	T_EQ_INT(spool_quarantine(s, 2, "damaged"), SPOOL_ERR_AGAIN);
+	T_EQ_INT(errno, EMFILE);
+	restore_fds();
+	T_EQ_INT(exists(dir, "0000000000000002.d42"), 1);
+	T_EQ_INT(spool_peek(s, &h), 0);
+	T_EQ_INT(h.seq, 2);
+	T_EQ_INT(get(s, 2, out, sizeof(out), 64), 0);
+	T_EQ_STR(out, "{\"a\":1}");
+	spool_close(s);
+	rm_tmp();
+}
+
 static void test_corrupt_dir_is_bounded(void)
 {
 	const char *dir = mkdir_tmp();
@@ -900,6 +1002,7 @@ int main(void)
 	T_RUN(test_bounds_by_files_drop_oldest);
 	T_RUN(test_bounds_by_bytes_drop_oldest);
 	T_RUN(test_corrupt_files_quarantined);
+	T_RUN(test_out_of_fds_loses_nothing);
 	T_RUN(test_corrupt_dir_is_bounded);
 	T_RUN(test_temp_files_removed_at_startup);
 	T_RUN(test_stream_reader_exact_payload);
