@@ -1035,22 +1035,24 @@ static uint64_t be_bytes(const uint8_t *p, unsigned n)
 	return v;
 }
 
-/* Same order as rec_cmp. IPv4: family, server, port, proto in hi, client in
- * lo: distinct keys never tie. IPv6: family and 15 server bytes; a tie is
- * settled by rec_cmp on the records. */
+/* Same order as rec_cmp above the record number (the low 32 bits of lo).
+ * IPv4: family, server, port, proto in hi, client in lo: distinct records
+ * never tie. IPv6: family and 11 server bytes; a tie is settled by rec_cmp
+ * on the records. 16 bytes, not 24: a third less to move and to hold. */
 static void make_key(const struct flow_rec *r, uint32_t idx, struct flow_sortkey *k)
 {
 	const struct flow_key *f = &r->key;
+	int v4 = f->family == 4;
 
-	if (f->family == 4) {
-		k->hi = (uint64_t)4 << 56 | be_bytes(f->server, 4) << 24 |
-			(uint64_t)f->port << 8 | f->proto;
-		k->lo = be_bytes(f->client, 4) << 32;
-	} else {
-		k->hi = (uint64_t)f->family << 56 | be_bytes(f->server, 7);
-		k->lo = be_bytes(f->server + 7, 8);
-	}
-	k->idx = idx;
+	k->hi = v4 ? (uint64_t)4 << 56 | be_bytes(f->server, 4) << 24 |
+		     (uint64_t)f->port << 8 | f->proto
+		   : (uint64_t)f->family << 56 | be_bytes(f->server, 7);
+	k->lo = be_bytes(v4 ? f->client : f->server + 7, 4) << 32 | idx;
+}
+
+static inline uint32_t key_idx(const struct flow_sortkey *k)
+{
+	return (uint32_t)k->lo;
 }
 
 static inline int key_cmp(const struct flow_rec *recs, const struct flow_sortkey *a,
@@ -1058,9 +1060,9 @@ static inline int key_cmp(const struct flow_rec *recs, const struct flow_sortkey
 {
 	if (a->hi != b->hi)
 		return a->hi < b->hi ? -1 : 1;
-	if (a->lo != b->lo)
+	if ((a->lo ^ b->lo) >> 32)
 		return a->lo < b->lo ? -1 : 1;
-	return rec_cmp(&recs[a->idx], &recs[b->idx]);
+	return rec_cmp(&recs[key_idx(a)], &recs[key_idx(b)]);
 }
 
 static void key_swap(struct flow_sortkey *a, struct flow_sortkey *b)
@@ -1177,7 +1179,7 @@ static void key_sort(const struct flow_rec *recs, struct flow_sortkey *k, uint32
 	}
 }
 
-/* Sorts compact 24-byte keys (cache-friendly) instead of indices into the
+/* Sorts compact 16-byte keys (cache-friendly) instead of indices into the
  * 104-byte records (a cache miss per comparison with a big table). */
 uint32_t flow_sorted(struct flow_table *t)
 {
@@ -1192,8 +1194,8 @@ uint32_t flow_sorted(struct flow_table *t)
 const struct flow_rec *flow_sorted_rec(const struct flow_table *t, uint32_t i)
 {
 	if (i + SORTED_AHEAD < t->st.flows)
-		prefetch_rec(&t->recs[t->skeys[i + SORTED_AHEAD].idx]);
-	return &t->recs[t->skeys[i].idx];
+		prefetch_rec(&t->recs[key_idx(&t->skeys[i + SORTED_AHEAD])]);
+	return &t->recs[key_idx(&t->skeys[i])];
 }
 
 void flow_expire(struct flow_table *t, uint64_t now_ns)

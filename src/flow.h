@@ -101,10 +101,10 @@ struct flow_probe {
  * through an open-addressed index of 32-bit slots, so memory follows the
  * records actually used, and a reset clears only those and the index. */
 /* Sort key of one record: (family, server, port, proto, client) packed
- * into 128 bits, exact for IPv4; IPv6 ties fall back to the record. */
+ * into the top 96 bits, exact for IPv4 (IPv6 ties fall back to the
+ * record), and the record's number in the low 32. */
 struct flow_sortkey {
 	uint64_t hi, lo;
-	uint32_t idx;
 };
 
 struct flow_table {
