@@ -385,18 +385,20 @@ static void d42_ok(struct d42 *d)
 	d->backoff_ms = 0;
 }
 
-/* Moves the report aside: 0 (or -1 if it is gone). Out of descriptors or
- * memory it stays queued, and the next attempt comes after a backoff:
- * SPOOL_ERR_AGAIN. */
+/* Moves the report aside: 0. Out of descriptors or memory it stays
+ * queued, and the next attempt comes after a backoff: SPOOL_ERR_AGAIN. */
 static int d42_set_aside(struct d42 *d, uint64_t seq, const char *why)
 {
 	int rc;
 
 	d42_close_reader(d);
 	rc = spool_quarantine(d->sp, seq, why);
-	if (rc == SPOOL_ERR_AGAIN)
-		d42_fail(d, 0);
-	return rc;
+	if (rc == 0)
+		return 0;
+	/* Out of descriptors, or (never seen) not in the index: back off
+	 * either way, or the loop would try again at once, forever. */
+	d42_fail(d, 0);
+	return SPOOL_ERR_AGAIN;
 }
 
 /* 0 if the response is a 2xx; otherwise logs, backs off, returns -1. */
@@ -971,8 +973,7 @@ static int d42_sample_refused(struct d42 *d, const struct http_response *r)
 	if (rc == SPOOL_ERR_AGAIN)
 		return 1;	/* refused_n kept: the next refusal tries again */
 	d->refused_n = 0;
-	if (rc == 0)
-		d->stats.reports_refused++;
+	d->stats.reports_refused++;
 	/* the failures were this report's: the next one starts afresh */
 	d42_ok(d);
 	d->st = ST_IDLE;

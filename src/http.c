@@ -671,6 +671,7 @@ struct http_client {
 	uint8_t *rbuf;		/* HTTP_IO_BUF */
 	uint64_t rx_bytes;	/* response bytes received on this attempt */
 	int reused, retried, again;
+	int send_cut;		/* sending failed: reading what was answered */
 	uint64_t deadline, total_deadline;
 	const char *phase;	/* for timeout messages */
 	uint32_t phase_ms;
@@ -1144,7 +1145,7 @@ int http_client_start(struct http_client *c, const struct http_request *req,
 	c->head_len = (size_t)n;
 	c->err[0] = '\0';
 	c->have_response = 0;
-	c->retried = 0;
+	c->retried = c->send_cut = 0;
 	c->again = 0;
 	c->total_deadline = now_ms + c->total_ms;
 
@@ -1256,9 +1257,17 @@ static int step_send(struct http_client *c, uint64_t now, int proxy)
 		if (w == XP_AGAIN)
 			return 0;
 		if (w == XP_ERR) {
-			if (!proxy && maybe_retry(c, now))
+			if (proxy)
+				return finish(c, HTTP_FAILED), 1;
+			if (maybe_retry(c, now))
 				return 1;
-			return finish(c, HTTP_FAILED), 1;
+			/* A server may answer early and close without reading
+			 * the rest (413 for a body too large, 401): what it
+			 * said counts, not the send error it caused. */
+			c->send_cut = 1;
+			c->s_off = c->s_len;
+			c->send_pos = c->send_total;
+			continue;
 		}
 		c->s_off += (size_t)w;
 		if (!proxy)
@@ -1273,7 +1282,7 @@ static int response_done(struct http_client *c, size_t leftover)
 	const char *loc;
 
 	c->have_response = 1;
-	c->reusable = r->keep_alive && leftover == 0;
+	c->reusable = r->keep_alive && leftover == 0 && !c->send_cut;
 	if (!c->reusable)
 		conn_close(c);
 	if (r->status >= 300 && r->status < 400) {

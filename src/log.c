@@ -431,7 +431,7 @@ int log_enabled(enum log_level lvl)
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char line[LOG_STAMP_MAX + LOG_MAX_LINE];
-	char *msg;
+	char *msg, *p;
 	size_t len = 0;
 	struct timespec ts;
 	struct tm tm;
@@ -457,6 +457,11 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	grow(&len, snprintf(line + len, sizeof(line) - len, "%s: ", log_names[lvl]),
 	     sizeof(line));
 	grow(&len, vsnprintf(line + len, sizeof(line) - len, fmt, ap), sizeof(line));
+	/* One message, one line, whatever it quotes (an appliance's reply, a
+	 * file name): no control character can forge or split lines. */
+	for (p = msg; p < line + len; p++)
+		if ((unsigned char)*p < ' ')
+			*p = ' ';
 	sys_send(lvl, msg);
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;

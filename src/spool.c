@@ -33,6 +33,10 @@
 #define HDR_MAGIC_LEN     8
 #define HDR_CRC_OFF       48	/* header CRC covers bytes before this */
 #define SEQ_DIGITS        16	/* hex digits of a sequence number in names */
+/* Numbers in names from here on are not ours (2^62 reports would take
+ * longer than the sun has): refused, so that a planted name cannot bring
+ * the numbering near its wrap, where new reports would sort first. */
+#define SEQ_LIMIT         ((uint64_t)1 << 62)
 #define EXT_DATA          ".d42"
 #define EXT_TMP           ".tmp"
 #define NAME_MAX_LEN      32	/* "%016x.d42" and "%016x.tmp" fit */
@@ -267,7 +271,7 @@ static int parse_seq_name(const char *name, const char *tail, uint64_t *seq)
 		else
 			return -1;
 	}
-	if (tail && strcmp(name + SEQ_DIGITS, tail) != 0)
+	if (v >= SEQ_LIMIT || (tail && strcmp(name + SEQ_DIGITS, tail) != 0))
 		return -1;
 	*seq = v;
 	return 0;
@@ -445,10 +449,18 @@ static int quarantine_file(struct spool *s, const char *name, const char *why)
 {
 	char safe[QORIG_MAX + 1], qn[QNAME_MAX];
 	uint64_t qseq = s->qseq++;
+	struct stat st;
 	int e, again;
 
 	safe_name(safe, sizeof(safe), name);
 	snprintf(qn, sizeof(qn), "%0*" PRIx64 "-%s", SEQ_DIGITS, qseq, safe);
+	if (s->cfd >= 0 && fstat(s->cfd, &st) == 0 && st.st_nlink == 0) {
+		/* corrupt/ was removed (an operator tidying up): make it
+		 * again rather than delete the report for want of it */
+		close(s->cfd);
+		s->cfd = -1;
+		s->nq = 0;
+	}
 	if (corrupt_dir(s) == 0 && renameat(s->dfd, name, s->cfd, qn) == 0) {
 		s->quarantined++;
 		log_warn("spool %s: %s: %s; moved to %s/%s", s->dir, safe, why,
@@ -635,14 +647,10 @@ static int scan_dir(struct spool *s)
 			goto fail;	/* its number is unknown */
 		}
 		safe_name(safe, sizeof(safe), name);
-		if (S_ISDIR(st.st_mode)) {
-			if (strcmp(name, CORRUPT_DIR) != 0)
-				log_warn("spool %s: ignoring directory %s",
-					 s->dir, safe);
-			continue;
-		}
 		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-			log_warn("spool %s: ignoring special file %s", s->dir, safe);
+			if (strcmp(name, CORRUPT_DIR) != 0)
+				log_warn("spool %s: ignoring %s: not a file",
+					 s->dir, safe);
 			continue;
 		}
 		if (parse_seq_name(name, NULL, &seq) == 0 && seq > max_seq)
@@ -675,12 +683,7 @@ static int scan_dir(struct spool *s)
 	while (s->n > 0 && s->bytes > s->max_bytes)
 		pop_head(s, &drops);
 	log_drops(s, &drops, "over its bounds at start-up");
-	s->next_seq = max_seq + 1;
-	if (s->next_seq == 0) {	/* a hostile name took the last number */
-		log_warn("spool %s: sequence numbers exhausted, restarting at 1",
-			 s->dir);
-		s->next_seq = 1;
-	}
+	s->next_seq = max_seq + 1;	/* below SEQ_LIMIT: never wraps */
 	if (s->live)
 		log_info("spool %s: %u report(s), %" PRIu64 " bytes to deliver",
 			 s->dir, s->live, s->bytes);

@@ -138,6 +138,21 @@ rm -f "$LOGS2/d42pcap.log"
 n=$(grep -c ' d42pcap: debug: ' "$LOGS2/d42pcap.log")
 [ "$n" -gt 100 ] && ok level_debug || fail level_debug "$n debug lines with -debug"
 
+# ---- a message quoting control characters is still one line ----
+LOGS4=$T_TMP/ctl
+mkdir -p "$LOGS4"
+BADNAME="$T_TMP/forged
+2026-01-01T00:00:00Z d42pcap: info: fake	line.pcap"
+"$D42PCAP" -r "$BADNAME" -logs-dir "$LOGS4" >/dev/null 2>&1
+st=$?
+n=$(grep -c 'fake line\.pcap' "$LOGS4/d42pcap.log" 2>/dev/null)
+if [ $st -eq 1 ] && [ "$n" = 1 ] && whole_lines "$LOGS4/d42pcap.log" &&
+	! grep -q '^2026-01-01T00:00:00Z' "$LOGS4/d42pcap.log"; then
+	ok log_control_chars
+else
+	fail log_control_chars "exit $st, $n lines: $(head -c 400 "$LOGS4/d42pcap.log")"
+fi
+
 # ---- an unusable logs-dir: stderr, and the run goes on ----
 "$D42PCAP" -r "$DEMO" -logs-dir "$T_TMP/no/such/dir" >"$T_TMP/u.out" 2>"$T_TMP/u.err"
 st=$?

@@ -38,12 +38,14 @@ struct srv_step {
 	size_t resp_len;	/* 0: strlen(resp) */
 	int close_after;	/* close the connection after answering */
 	int delay_ms;		/* wait before answering */
+	int early;		/* answer after the head, unread body, close */
 };
 
 #define SRV_ANSWER(s)         { .resp = (s) }
 #define SRV_CLOSE_AFTER(s)    { .resp = (s), .close_after = 1 }
 #define SRV_DELAYED(s, ms)    { .resp = (s), .delay_ms = (ms) }
 #define SRV_HANG_UP           { .resp = NULL }
+#define SRV_EARLY(s)          { .resp = (s), .close_after = 1, .early = 1 }
 
 struct srv_io {		/* NULL members: plain TCP */
 	void *(*open)(int fd);	/* after accept; NULL: drop the connection */
@@ -145,9 +147,10 @@ static void srv_child(int lfd, const struct srv_step *script, int nsteps,
 			size_t have = 0, need = 0;
 			char *end = NULL;
 			long n;
-			const struct srv_step *s;
+			const struct srv_step *s = step < nsteps ? &script[step] : NULL;
+			int early = s && s->early;
 
-			while (!end || have < need) {
+			while (!end || (have < need && !early)) {
 				if (have >= SRV_MAX_REQ)
 					_exit(5);
 				n = io && io->rd ? io->rd(h, req + have, SRV_MAX_REQ - have)
@@ -159,7 +162,7 @@ static void srv_child(int lfd, const struct srv_step *script, int nsteps,
 				if (!end && (end = strstr(req, "\r\n\r\n")) != NULL)
 					need = (size_t)(end + 4 - req) + srv_req_body_len(req);
 			}
-			if (!end || have < need)
+			if (!end || (have < need && !early))
 				break;	/* client closed */
 			fprintf(log, "%d %zu\n", conn, have);
 			fwrite(req, 1, have, log);

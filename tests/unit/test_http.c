@@ -836,6 +836,50 @@ static void test_client_post_from_fd(void)
 	free(body);
 }
 
+#define HUGE_BODY (16u << 20)	/* more than both ends' socket buffers hold */
+
+/* The server answers 413 after the head and closes with the body unread:
+ * sending fails (reset), and the client reports the 413, not the reset, so
+ * the agent can tell a refused report from a network error. */
+static void test_client_early_answer(void)
+{
+	static const struct srv_step script[] = {
+		SRV_EARLY("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n"
+			  "Connection: close\r\n\r\nbig!"),
+	};
+	char path[] = "/tmp/d42body.XXXXXX", url[64];
+	struct srv sv;
+	struct srv_rec rec[SRV_MAX_RECS];
+	struct http_client *c;
+	struct http_request rq = { .method = "POST", .path = "/spool",
+				   .content_type = "application/json", .body_len = HUGE_BODY };
+	const struct http_response *r;
+	int fd = mkstemp(path), n;
+
+	T_CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	T_EQ_INT(ftruncate(fd, HUGE_BODY), 0);
+	rq.body_fd = fd;
+	T_EQ_INT(srv_start(&sv, script, 1, NULL), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)sv.port);
+	c = new_client(url, NULL, 2000, 8000);
+	if (!c) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(srv_run_client(c, &rq, 10000, NULL), HTTP_DONE);
+	r = http_client_response(c);
+	T_CHECK(r && r->status == 413);
+	T_EQ_STR(resp_body(c), "big!");
+	n = srv_stop(&sv, rec, SRV_MAX_RECS);
+	T_EQ_INT(n, 1);
+	srv_free_recs(rec, n);
+	http_client_free(c);
+	close(fd);
+}
+
 static void test_client_timeouts_never_block(void)
 {
 	static const struct srv_step script[] = {
@@ -1038,6 +1082,7 @@ int main(void)
 	T_RUN(test_client_retry_reused_once);
 	T_RUN(test_client_idle_close_detected);
 	T_RUN(test_client_post_from_fd);
+	T_RUN(test_client_early_answer);
 	T_RUN(test_client_timeouts_never_block);
 	T_RUN(test_client_errors);
 	T_RUN(test_client_proxy_connect);

@@ -535,6 +535,77 @@ static void test_corrupt_files_quarantined(void)
 	rm_tmp();
 }
 
+/* Names numbered near the top of the range are not ours: set aside, and
+ * no help to the numbering, which would otherwise wrap past them and give
+ * new reports numbers that sort before the queue (found wedged: the index
+ * out of order, the head never found, the loop spinning on it). */
+static void test_planted_numbers_set_aside(void)
+{
+	const char *dir = mkdir_tmp();
+	uint8_t img[512];
+	size_t n;
+	struct spool *s;
+	struct spool_stats st;
+	struct spool_hdr h;
+	uint64_t seq, want;
+	char out[64];
+
+	write_image(dir, 2, "{\"good\":true}");
+	n = make_image(img, 0xfffffffffffffffeULL, "{\"x\":1}", 0, 60);
+	write_raw(dir, "fffffffffffffffe.d42", img, n);	/* well-formed */
+	write_raw(dir, "ffffffffffffffff-junk", "x", 1);
+	write_raw(dir, "4000000000000000.tmp", "x", 1);
+
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 1);
+	T_EQ_INT(st.quarantined, 2);
+	T_EQ_INT(count_suffix(path_in(dir, "corrupt"), "-fffffffffffffffe.d42"), 1);
+	T_EQ_INT(exists(dir, "4000000000000000.tmp"), 0);
+	for (want = 3; want <= 5; want++) {
+		T_EQ_INT(put(s, "{}", 1, 0, &seq), 0);
+		T_EQ_INT(seq, want);
+	}
+	for (want = 2; want <= 5; want++) {	/* in order, each found */
+		T_EQ_INT(spool_peek(s, &h), 0);
+		T_EQ_INT(h.seq, want);
+		T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
+		T_EQ_INT(spool_remove(s, h.seq), 0);
+	}
+	T_CHECK(spool_peek(s, &h) < 0);
+	spool_close(s);
+	rm_tmp();
+}
+
+/* corrupt/ removed while the spool is open (an operator tidying up): the
+ * next report set aside goes into a new one, it is not deleted. */
+static void test_corrupt_dir_removed_while_open(void)
+{
+	const char *dir = mkdir_tmp();
+	struct spool *s;
+	struct spool_hdr h;
+	uint64_t seq;
+
+	write_raw(dir, "junk", "x", 1);	/* makes corrupt/ at start-up */
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(count_files(path_in(dir, "corrupt")), 1);
+	T_EQ_INT(put(s, "{\"a\":1}", 64, 0, &seq), 0);
+	T_EQ_INT(unlink(path_in(path_in(dir, "corrupt"), "0000000000000000-junk")), 0);
+	T_EQ_INT(rmdir(path_in(dir, "corrupt")), 0);
+	T_EQ_INT(spool_quarantine(s, seq, "test"), 0);
+	T_EQ_INT(count_files(path_in(dir, "corrupt")), 1);
+	T_EQ_INT(count_suffix(path_in(dir, "corrupt"), "-0000000000000001.d42"), 1);
+	T_CHECK(spool_peek(s, &h) < 0);
+	spool_close(s);
+	rm_tmp();
+}
+
 /* Lowers the descriptor limit to `more` above the lowest free descriptor,
  * so that the (more + 1)-th open at once fails with EMFILE;
  * restore_fds() puts the old limit back. */
@@ -1002,6 +1073,8 @@ int main(void)
 	T_RUN(test_bounds_by_files_drop_oldest);
 	T_RUN(test_bounds_by_bytes_drop_oldest);
 	T_RUN(test_corrupt_files_quarantined);
+	T_RUN(test_planted_numbers_set_aside);
+	T_RUN(test_corrupt_dir_removed_while_open);
 	T_RUN(test_out_of_fds_loses_nothing);
 	T_RUN(test_corrupt_dir_is_bounded);
 	T_RUN(test_temp_files_removed_at_startup);

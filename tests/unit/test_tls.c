@@ -711,6 +711,53 @@ static void test_tls_keepalive_streamed_post(void)
 	free(body);
 }
 
+#define HUGE_BODY (16u << 20)	/* more than both ends' socket buffers hold */
+
+/* Over TLS too: a 413 sent before the body was read, then the connection
+ * closed, is what the request gets, not the send error. */
+static void test_tls_early_answer(void)
+{
+	static const struct srv_step script[] = {
+		SRV_EARLY("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 4\r\n"
+			  "Connection: close\r\n\r\nbig!"),
+	};
+	static const struct srv_io io = { s_open, s_rd, s_wr, s_close };
+	char tmpl[] = "/tmp/d42tlsbody.XXXXXX", url[S_URL_MAX];
+	struct srv sv;
+	struct srv_rec rec[SRV_MAX_RECS];
+	struct http_client *c;
+	struct http_client_cfg cfg = { .verify_tls = 1, .io_ms = 5000, .handshake_ms = 5000 };
+	struct http_request post = { .method = "POST", .path = "/api/1.0/sample/",
+				     .content_type = "application/json",
+				     .body_len = HUGE_BODY };
+	const struct http_response *r;
+	int fd = mkstemp(tmpl), n;
+
+	T_CHECK(fd >= 0);
+	if (fd < 0 || s_setup() < 0) {
+		T_CHECK(0);
+		return;
+	}
+	unlink(tmpl);
+	T_EQ_INT(ftruncate(fd, HUGE_BODY), 0);
+	post.body_fd = fd;
+	T_EQ_INT(srv_start(&sv, script, 1, &io), 0);
+	c = s_client(&sv, &cfg, url);
+	T_CHECK(c != NULL);
+	if (c) {
+		T_EQ_INT(srv_run_client(c, &post, RUN_BOUND_MS, NULL), HTTP_DONE);
+		r = http_client_response(c);
+		T_CHECK(r && r->status == 413);
+		T_EQ_STR(resp_body(c), "big!");
+		http_client_free(c);
+	}
+	n = srv_stop(&sv, rec, SRV_MAX_RECS);
+	T_EQ_INT(n, 1);
+	srv_free_recs(rec, n);
+	s_teardown();
+	close(fd);
+}
+
 /* The connection closed without close_notify (a server that just drops it,
  * or someone cutting it): no s_close(), only the socket closes. */
 static void s_close_cut(void *h)
@@ -809,6 +856,7 @@ int main(void)
 	T_RUN_OSSL(test_tls_through_proxy);
 #if defined(MBEDTLS_SSL_SRV_C)
 	T_RUN_OSSL(test_tls_keepalive_streamed_post);
+	T_RUN_OSSL(test_tls_early_answer);
 	T_RUN_OSSL(test_tls_close_delimited_needs_close_notify);
 #else
 	printf("SKIP test_tls_keepalive_streamed_post: mbedTLS built without "
