@@ -321,6 +321,11 @@ int agent_tick(struct agent *a, uint64_t now)
 	}
 	if (now >= a->end_ns) {
 		agent_report(a, a->end_ns);
+		/* A whole interval or more past its end (suspend, a clock set
+		 * forward: a router without a clock booting in 1970, then NTP):
+		 * the gap is no interval's, start again from now. */
+		if (now - a->end_ns >= a->interval_ns)
+			a->start_ns = now / NS_PER_SEC * NS_PER_SEC;
 		/* The next boundary after now: after a stall (suspend, clock
 		 * step) not one in the past, and after a SIGHUP changed the
 		 * length, back on its multiples (one interval is shorter). */

@@ -184,9 +184,10 @@ static int open_file(int dfd, uint64_t *size)
 	int fd, saved;
 
 	/* O_NOFOLLOW: a directory writable by the unprivileged user must not
-	 * let it point the next root start-up at another file. */
+	 * let it point the next root start-up at another file. O_NONBLOCK:
+	 * opening a FIFO put there must fail, not wait (no effect on a file). */
 	fd = openat(dfd, LOG_FILE_NAME, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-		    O_NOFOLLOW | O_NOCTTY, LOG_FILE_MODE);
+		    O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, LOG_FILE_MODE);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0)
@@ -346,13 +347,19 @@ static void rotated_name(char *out, size_t sz, unsigned i)
 static void log_rotate(size_t len)
 {
 	char from[LOG_NAME_MAX], to[LOG_NAME_MAX];
-	struct stat st;
+	struct stat st, nst;
 	uint64_t size = 0;
 	unsigned i;
 	int fd;
 
+	/* Moved or deleted without a SIGHUP: the name gets a new file; the
+	 * old one is someone else's now, not ours to rename or empty. */
+	if (fstat(log_fd, &st) < 0 ||
+	    fstatat(log_dfd, LOG_FILE_NAME, &nst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    nst.st_ino != st.st_ino || nst.st_dev != st.st_dev)
+		goto reopen;
 	/* Somebody (logrotate copytruncate) may have emptied the file. */
-	if (fstat(log_fd, &st) == 0 && (uint64_t)st.st_size + len <= log_max_bytes) {
+	if ((uint64_t)st.st_size + len <= log_max_bytes) {
 		log_size = (uint64_t)st.st_size;
 		return;
 	}
@@ -376,6 +383,7 @@ static void log_rotate(size_t len)
 			log_size = 0;
 		return;
 	}
+reopen:
 	fd = open_file(log_dfd, &size);
 	close(log_fd);
 	log_fd = fd;

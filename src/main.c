@@ -266,6 +266,12 @@ int main(int argc, char **argv)
 	int timeout, n, rc = 0, capturing = 1;
 
 	/* ---- set up ---- */
+	/* Started with 0-2 closed (by a careless supervisor), the signal pipe
+	 * would take their numbers and receive the reports: hold them. */
+	while ((n = open("/dev/null", O_RDWR)) >= 0 && n <= STDERR_FILENO)
+		;
+	if (n > STDERR_FILENO)
+		close(n);
 	if (cli_parse(argc, argv, &opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "d42pcap: %s\n", err);
 		cli_usage(stderr);

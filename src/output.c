@@ -14,9 +14,14 @@
 #define OUTPUT_MODE      0640
 #define OUTPUT_ROT_SUFFIX ".1"
 
+/* O_NOFOLLOW: the directory may be writable by the unprivileged user
+ * (beside the log), who must not point the next root start-up at another
+ * file. O_NONBLOCK: a FIFO without a reader is an error, not a wait that
+ * stops the loop (and SIGTERM with it). */
 static int output_create(const struct output *o)
 {
-	return openat(o->dfd, o->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, OUTPUT_MODE);
+	return openat(o->dfd, o->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+		      O_NOFOLLOW | O_NONBLOCK, OUTPUT_MODE);
 }
 
 int output_open(struct output *o, const char *path, uint64_t max_bytes)

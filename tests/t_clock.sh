@@ -1,5 +1,5 @@
 #!/bin/sh
-# The wall clock set back under a live agent (tests/clock_shift.c steps
+# The wall clock set back, then forward, under a live agent (tests/clock_shift.c steps
 # CLOCK_REALTIME as the agent sees it): reports go on every interval
 # instead of stopping for as long as the step; and a live interval's
 # "seconds" is its end - start as printed. Live on the loopback of a
@@ -60,3 +60,32 @@ print("seconds is not end - start: %s" % bad[:2] if bad else "")' "$OUT")
 [ -z "$why" ] && ok clock_seconds_match_start_end || fail clock_seconds_match_start_end "$why"
 [ $((after - before)) -ge 2 ] && ok clock_set_back_reports_go_on ||
 	fail clock_set_back_reports_go_on "$before reports before the step, $after 3.5 s after: $(tail -2 "$OUT")"
+
+# The clock set a day forward (a router without a clock booting in 1970,
+# then NTP): the interval open at the step ends at its end; the next one
+# starts at the new time, not there, so no report claims the day.
+echo 0 >"$SHIFT"
+OUT2=$T_TMP/out2.json
+CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
+	-settings-dir "$T_TMP" -settings-name c.json >"$OUT2" 2>"$T_TMP/err2.log" &
+pid=$!
+if ! wait_for "$OUT2" '"interval"' 200; then
+	fail clock_forward_start "no first report: $(cat "$T_TMP/err2.log")"
+	kill $pid 2>/dev/null
+	exit 0
+fi
+before=$(wc -l <"$OUT2")
+echo 86400 >"$SHIFT"
+sleep 3.5
+after=$(wc -l <"$OUT2")
+stop_agent $pid TERM clock_forward_exit
+why=$(python3 -c '
+import json, sys
+reps = [json.loads(l)["interval"] for l in open(sys.argv[1]) if l.strip()]
+long = [r for r in reps if r["seconds"] > 2]
+print("a report longer than two intervals: %s" % long[:1] if long else "")' "$OUT2")
+if [ -z "$why" ] && [ $((after - before)) -ge 2 ]; then
+	ok clock_set_forward_intervals_stay_short
+else
+	fail clock_set_forward_intervals_stay_short "${why:-only $((after - before)) reports after the step}"
+fi

@@ -106,6 +106,22 @@ else
 	fail filter_long_lists_not_compiled "$(grep -i 'filter' "$T_TMP/long.err" | head -c 400)"
 fi
 
+# -debug lists the compiled filter as `tcpdump -dd` does: the same
+# instructions for the same expression and link type.
+printf '%s\n' '{"pcap":{"ignore-udp":true,"include-destination-tcp-ports":[80,443]}}' >"$T_TMP/dd.json"
+"$D42PCAP" -debug -r "$CAP" -settings-dir "$T_TMP" -settings-name dd.json >/dev/null 2>"$T_TMP/dd.err"
+EXPR=$(sed -n 's/^.*debug: capture filter: //p' "$T_TMP/dd.err" | head -1)
+sed -n 's/^.*debug:   \({ .*},\)$/\1/p' "$T_TMP/dd.err" >"$T_TMP/dd.ours"
+if ! command -v tcpdump >/dev/null 2>&1; then
+	skip filter_debug_listing "tcpdump is not installed"
+elif [ -n "$EXPR" ] && [ -s "$T_TMP/dd.ours" ] &&
+     tcpdump -r "$CAP" -dd "$EXPR" >"$T_TMP/dd.tcpdump" 2>/dev/null &&
+     cmp -s "$T_TMP/dd.ours" "$T_TMP/dd.tcpdump"; then
+	ok filter_debug_listing
+else
+	fail filter_debug_listing "expression '$EXPR': $(diff "$T_TMP/dd.ours" "$T_TMP/dd.tcpdump" 2>&1 | head -c 400)"
+fi
+
 # libpcap 1.10.3's optimiser (Debian 12) compiles this one to keep IPv6 UDP
 # from port 22, which ignore-ports excludes; the lists are also matched after
 # decoding, so the agent never reports it. Kernel filter and after-decoding

@@ -153,6 +153,19 @@ else
 	fail log_control_chars "exit $st, $n lines: $(head -c 400 "$LOGS4/d42pcap.log")"
 fi
 
+# ---- a FIFO where the log goes: refused at once, stderr instead ----
+LOGS5=$T_TMP/fifo
+mkdir -p "$LOGS5"
+mkfifo "$LOGS5/d42pcap.log"
+timeout -s KILL 20 "$D42PCAP" -r "$DEMO" -logs-dir "$LOGS5" >"$T_TMP/f.out" 2>"$T_TMP/f.err"
+st=$?
+if [ $st -eq 0 ] && grep -q 'info: stopped after 3 reports' "$T_TMP/f.err" &&
+	cmp -s "$T_TMP/f.out" "$T_TMP/ref.out"; then
+	ok log_fifo_no_wait
+else
+	fail log_fifo_no_wait "exit $st (137: hung, killed): $(head -c 400 "$T_TMP/f.err")"
+fi
+
 # ---- an unusable logs-dir: stderr, and the run goes on ----
 "$D42PCAP" -r "$DEMO" -logs-dir "$T_TMP/no/such/dir" >"$T_TMP/u.out" 2>"$T_TMP/u.err"
 st=$?
@@ -196,3 +209,37 @@ if command -v unshare >/dev/null 2>&1; then
 else
 	skip syslog "no unshare"
 fi
+
+# ---- the log deleted without a SIGHUP: the next rotation makes a new one ----
+# (live, on the loopback of a network namespace of the test's own; SIGUSR1
+# writes statistics lines until the size limit is reached)
+NS=d42log$$
+if ! command -v ip >/dev/null 2>&1 || ! lo_ns "$NS"; then
+	skip log_deleted_new_file "no network namespace (iproute2)"
+	exit 0
+fi
+LOGS6=$T_TMP/del
+mkdir -p "$LOGS6"
+printf '{"common":{"Interval":60,"logs-dir":"%s","log-max-bytes":4096,"log-max-files":2},"pcap":{"Device":"lo","promiscuous-mode":false}}\n' \
+	"$LOGS6" >"$T_TMP/del.json"
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name del.json \
+	>/dev/null 2>"$T_TMP/del.err" &
+pid=$!
+if wait_for "$LOGS6/d42pcap.log" 'info: d42pcap .* capturing on lo' 100; then
+	rm "$LOGS6/d42pcap.log"
+	i=0
+	while [ $i -lt 80 ]; do
+		kill -USR1 $pid
+		sleep 0.02
+		i=$((i + 1))
+	done
+	if wait_for "$LOGS6/d42pcap.log" 'info: stats: interval' 50 &&
+		! ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'd42pcap.log (deleted)'; then
+		ok log_deleted_new_file
+	else
+		fail log_deleted_new_file "$(ls "$LOGS6") $(ls -l "/proc/$pid/fd" 2>/dev/null | grep d42pcap) $(head -c 300 "$T_TMP/del.err")"
+	fi
+else
+	fail log_deleted_new_file "agent did not start: $(head -c 300 "$T_TMP/del.err")"
+fi
+stop_agent $pid TERM

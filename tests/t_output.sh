@@ -68,6 +68,26 @@ else
 	fail output_dir_refused "exit $rc: $(tail -c 300 "$T/adir.err")"
 fi
 
+# A FIFO where the output goes (no reader): refused at once, not waited on
+# for ever (which SIGTERM could not end); a symbolic link: not followed.
+mkfifo "$T/fifo.json"
+timeout -s KILL 20 "$D42PCAP" -r "$DEMO" -output "$T/fifo.json" >/dev/null 2>"$T/fifo.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "cannot open output $T/fifo.json: No such device or address" "$T/fifo.err"; then
+	ok output_fifo_no_wait
+else
+	fail output_fifo_no_wait "exit $rc (137: hung, killed): $(tail -c 300 "$T/fifo.err")"
+fi
+: >"$T/target"
+ln -s "$T/target" "$T/link.json"
+"$D42PCAP" -r "$DEMO" -output "$T/link.json" >/dev/null 2>"$T/link.err"
+rc=$?
+if [ $rc -eq 1 ] && [ ! -s "$T/target" ] && grep -q "cannot open output $T/link.json" "$T/link.err"; then
+	ok output_symlink_not_followed
+else
+	fail output_symlink_not_followed "exit $rc, target $(wc -c <"$T/target") bytes: $(tail -c 300 "$T/link.err")"
+fi
+
 if ! is_root; then
 	skip output_after_user "needs root"
 	skip output_follows_rename "needs root (a network namespace)"

@@ -237,3 +237,22 @@ except subprocess.TimeoutExpired:
     print("still running 10 s after SIGTERM")' "$D42PCAP" -settings-dir "$T_TMP" \
 	-settings-name blocked.json -logs-dir "$LOGS")
 [ "$st" = 0 ] && ok signals_unblocked || fail signals_unblocked "$st"
+
+# Started with standard input and output closed (a careless supervisor):
+# the signal pipe must not take descriptors 0 and 1, where the reports go.
+: >"$LOG"
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name sig.json \
+	<&- >&- 2>"$T_TMP/closed.err" &
+pid=$!
+if wait_for "$LOG" 'capturing on lo'; then
+	fd0=$(readlink "/proc/$pid/fd/0") fd1=$(readlink "/proc/$pid/fd/1")
+	if [ "$fd0" = /dev/null ] && [ "$fd1" = /dev/null ]; then
+		ok signals_closed_stdio
+	else
+		fail signals_closed_stdio "descriptor 0: $fd0, 1: $fd1"
+	fi
+	stop_agent $pid TERM signals_closed_stdio_exit
+else
+	fail signals_closed_stdio "agent did not start: $(cat "$T_TMP/closed.err")"
+	kill $pid 2>/dev/null
+fi
