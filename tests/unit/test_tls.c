@@ -861,6 +861,8 @@ int main(void)
 #else
 	printf("SKIP test_tls_keepalive_streamed_post: mbedTLS built without "
 	       "MBEDTLS_SSL_SRV_C (client-only)\n");
+	printf("SKIP test_tls_early_answer: mbedTLS built without "
+	       "MBEDTLS_SSL_SRV_C (client-only)\n");
 	printf("SKIP test_tls_close_delimited_needs_close_notify: mbedTLS built "
 	       "without MBEDTLS_SSL_SRV_C (client-only)\n");
 #endif
