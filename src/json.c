@@ -747,10 +747,18 @@ void json_raw(struct json_out *o, const char *key, const char *text, size_t n)
 	out_put(o, text, n);	/* nothing after an error */
 }
 
+/* "00" to "99": two digits per division. */
+#define JSON_DIGITS10(t) t "0" t "1" t "2" t "3" t "4" t "5" t "6" t "7" t "8" t "9"
+static const char json_digits2[] =
+	JSON_DIGITS10("0") JSON_DIGITS10("1") JSON_DIGITS10("2") JSON_DIGITS10("3")
+	JSON_DIGITS10("4") JSON_DIGITS10("5") JSON_DIGITS10("6") JSON_DIGITS10("7")
+	JSON_DIGITS10("8") JSON_DIGITS10("9");
+#define JSON_PAIR 100
+
 char *json_fmt_u64(char *p, uint64_t v)
 {
 	uint64_t x = 10;
-	char *end;
+	char *end, *d;
 	unsigned n;
 
 	/* The length first, then the digits backwards in place: digits built
@@ -758,11 +766,16 @@ char *json_fmt_u64(char *p, uint64_t v)
 	 * (5% of a 1M-flow run). */
 	for (n = 1; n < JSON_U64_MAX && v >= x; n++)
 		x *= 10;	/* wraps only when the loop ends anyway */
-	end = p + n;
-	do
-		*--end = (char)('0' + v % 10);
-	while (v /= 10);
-	return p + n;
+	end = d = p + n;
+	for (; v >= JSON_PAIR; v /= JSON_PAIR) {
+		d -= 2;
+		memcpy(d, &json_digits2[2 * (v % JSON_PAIR)], 2);
+	}
+	if (v >= 10)
+		memcpy(d - 2, &json_digits2[2 * v], 2);
+	else
+		d[-1] = (char)('0' + v);
+	return end;
 }
 
 void json_u64(struct json_out *o, const char *key, uint64_t v)
