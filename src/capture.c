@@ -280,8 +280,11 @@ uint64_t capture_down_ns(struct capture *c, uint64_t now_ns)
 	uint64_t t = c->down_ns;
 
 	c->down_ns = 0;
-	if (c->down_since_ns && now_ns > c->down_since_ns) {
-		t += now_ns - c->down_since_ns;
+	if (c->down_since_ns) {
+		if (now_ns > c->down_since_ns)
+			t += now_ns - c->down_since_ns;
+		/* from now on, also after the clock was set back: else
+		 * nothing would count until it caught up again */
 		c->down_since_ns = now_ns;
 	}
 	return t;

@@ -89,3 +89,34 @@ if [ -z "$why" ] && [ $((after - before)) -ge 2 ]; then
 else
 	fail clock_set_forward_intervals_stay_short "${why:-only $((after - before)) reports after the step}"
 fi
+
+# No capture (an interface that does not exist yet) when the clock is set
+# back: the downtime still counts in the reports after the step, instead of
+# 0 until the clock has caught up with where it was.
+cat >"$T_TMP/d.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$T_TMP"},
+ "pcap": {"Device": "d42none0", "promiscuous-mode": false}}
+JSON
+echo 0 >"$SHIFT"
+OUT3=$T_TMP/out3.json
+CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
+	-settings-dir "$T_TMP" -settings-name d.json >"$OUT3" 2>"$T_TMP/err3.log" &
+pid=$!
+if ! wait_for "$OUT3" '"capture_down_seconds":1' 200; then
+	fail clock_back_downtime_start "no report of the downtime: $(tail -c 300 "$OUT3") $(cat "$T_TMP/err3.log")"
+	kill $pid 2>/dev/null
+	exit 0
+fi
+echo -3600 >"$SHIFT"
+sleep 4.5
+stop_agent $pid TERM clock_back_downtime_exit
+why=$(python3 -c '
+import json, sys, datetime as D
+t = lambda s: D.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+reps = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+back = [r for r in reps if t(r["interval"]["start"]) < t(reps[0]["interval"]["start"])]
+full = [r for r in back[1:-1] if r["interval"]["seconds"] >= 1]
+bad = [r["stats"]["capture_down_seconds"] for r in full if r["stats"]["capture_down_seconds"] < 1]
+print("" if full and not bad else "after the step: %d reports, down seconds %s" %
+      (len(back), [r["stats"]["capture_down_seconds"] for r in back]))' "$OUT3")
+[ -z "$why" ] && ok clock_back_downtime_counts || fail clock_back_downtime_counts "$why"
