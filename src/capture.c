@@ -186,9 +186,11 @@ static void capture_lose(struct capture *c)
 {
 	uint64_t kernel, iface;
 
-	/* The drops of the dying handle are lost with it; read them now so
-	 * the next handle starts from zero. */
+	/* The dying handle's drops since the last report: kept for the next
+	 * one (the next handle's counters start from zero). */
 	capture_drops(c, &kernel, &iface);
+	c->lost_drop = kernel;
+	c->lost_ifdrop = iface;
 	pcap_close(c->p);
 	c->p = NULL;
 	c->lost++;
@@ -436,13 +438,15 @@ void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface)
 {
 	struct pcap_stat ps;
 
-	*kernel = *iface = 0;
+	*kernel = c->lost_drop;
+	*iface = c->lost_ifdrop;
+	c->lost_drop = c->lost_ifdrop = 0;
 	if (c->offline || !c->p || pcap_stats(c->p, &ps) < 0)
 		return;
 	/* Counters are 32-bit and cumulative; unsigned subtraction survives
 	 * one wrap between two calls. */
-	*kernel = (uint32_t)(ps.ps_drop - c->last_drop);
-	*iface = (uint32_t)(ps.ps_ifdrop - c->last_ifdrop);
+	*kernel += (uint32_t)(ps.ps_drop - c->last_drop);
+	*iface += (uint32_t)(ps.ps_ifdrop - c->last_ifdrop);
 	c->last_recv = ps.ps_recv;
 	c->last_drop = ps.ps_drop;
 	c->last_ifdrop = ps.ps_ifdrop;

@@ -37,6 +37,7 @@ struct capture {
 	int fd;			/* selectable fd, -1 for files or while down */
 	int netdev;		/* live: a network interface (its flags can be read) */
 	uint32_t last_recv, last_drop, last_ifdrop;	/* pcap_stats, cumulative */
+	uint64_t lost_drop, lost_ifdrop;	/* of handles lost since the last report */
 	struct capture_opts opts;	/* live: to reopen with */
 	struct bpf_program prog;	/* installed filter, reinstalled on reopen */
 	int has_prog;

@@ -316,6 +316,45 @@ cycle() {
 cycle iface
 cycle iface_nobody -user nobody
 
+# ---- kernel drops of a lost capture still reach the next report ----
+# The agent is stopped while a flood fills its 64 KiB ring (the kernel
+# drops the rest), then the interface is deleted: the dying handle's drop
+# count must be in the report written at exit, not lost with the handle.
+cat >"$T_TMP/drops.json" <<JSON
+{"common": {"Interval": 60},
+ "pcap": {"Device": "veth0", "promiscuous-mode": false, "buffer-size": 65536}}
+JSON
+if mkveth; then
+	out=$T_TMP/drops.out err=$T_TMP/drops.err
+	ip netns exec "$A" "$D42PCAP" -settings-dir "$T_TMP" -settings-name drops.json \
+		>"$out" 2>"$err" &
+	pid=$!
+	if wait_for "$err" 'capturing on veth0'; then
+		udp 1111	# ARP resolved before the agent stops
+		kill -STOP $pid
+		ip netns exec "$B" python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(20000):
+    s.sendto(b"y" * 200, ("192.0.2.1", 9))'
+		kill -CONT $pid
+		sleep 0.5
+		ip -n "$A" link del veth0
+		wait_for "$err" 'capture lost: veth0: ' 30
+		stop_agent $pid TERM drops_lost_capture_exit
+		drops=$(python3 -c '
+import json, sys
+print(sum(json.loads(l)["stats"]["kernel_drops"] for l in open(sys.argv[1]) if l.strip()))' "$out")
+		[ "$drops" -gt 0 ] && ok drops_lost_capture_reported ||
+			fail drops_lost_capture_reported "kernel_drops $drops in the reports: $(tail -c 300 "$out")"
+	else
+		fail drops_lost_capture_start "$(cat "$err")"
+		kill $pid 2>/dev/null
+	fi
+	ip -n "$A" link del veth0 2>/dev/null
+else
+	fail drops_lost_capture_setup "cannot create the veth pair"
+fi
+
 # ---- interface missing, or down, at start-up: waited for ----
 # (PPP, VPN and bridge interfaces may come after the init script.) The
 # agent runs and reports meanwhile; once the interface is there it opens
