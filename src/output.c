@@ -17,11 +17,16 @@
 /* O_NOFOLLOW: the directory may be writable by the unprivileged user
  * (beside the log), who must not point the next root start-up at another
  * file. O_NONBLOCK: a FIFO without a reader is an error, not a wait that
- * stops the loop (and SIGTERM with it). */
+ * stops the loop (and SIGTERM with it); once open, writes wait again, as
+ * on standard output, so a slow reader does not cut reports short. */
 static int output_create(const struct output *o)
 {
-	return openat(o->dfd, o->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-		      O_NOFOLLOW | O_NONBLOCK, OUTPUT_MODE);
+	int fd = openat(o->dfd, o->name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+			O_NOFOLLOW | O_NONBLOCK, OUTPUT_MODE);
+
+	if (fd >= 0)
+		(void)fcntl(fd, F_SETFL, O_APPEND);
+	return fd;
 }
 
 int output_open(struct output *o, const char *path, uint64_t max_bytes)

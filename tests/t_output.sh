@@ -78,6 +78,31 @@ if [ $rc -eq 1 ] && grep -q "cannot open output $T/fifo.json: No such device or 
 else
 	fail output_fifo_no_wait "exit $rc (137: hung, killed): $(tail -c 300 "$T/fifo.err")"
 fi
+# A FIFO with a reader: reports far larger than the pipe arrive whole
+# although the reader only starts reading 2 s later (writes wait, as on
+# standard output; only the open does not).
+$GEN flows 3000 "$T/f3000.pcap"
+"$D42PCAP" -r "$T/f3000.pcap" -output "$T/f3000.ref" 2>/dev/null
+mkfifo "$T/slow.fifo"
+python3 -c 'import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+time.sleep(2)
+with open(sys.argv[2], "wb") as out:
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        out.write(b)' "$T/slow.fifo" "$T/slow.out" &
+rpid=$!
+sleep 0.5
+timeout -s KILL 30 "$D42PCAP" -r "$T/f3000.pcap" -output "$T/slow.fifo" 2>"$T/slow.err"
+rc=$?
+wait $rpid
+if [ $rc -eq 0 ] && [ "$(wc -c <"$T/f3000.ref")" -gt 200000 ] && cmp -s "$T/slow.out" "$T/f3000.ref"; then
+	ok output_fifo_slow_reader
+else
+	fail output_fifo_slow_reader "exit $rc, $(wc -c <"$T/slow.out") of $(wc -c <"$T/f3000.ref") bytes: $(tail -c 300 "$T/slow.err")"
+fi
 : >"$T/target"
 ln -s "$T/target" "$T/link.json"
 "$D42PCAP" -r "$DEMO" -output "$T/link.json" >/dev/null 2>"$T/link.err"
