@@ -1261,6 +1261,8 @@ static int step_send(struct http_client *c, uint64_t now, int proxy)
 				return finish(c, HTTP_FAILED), 1;
 			if (maybe_retry(c, now))
 				return 1;
+			if (c->fd < 0)	/* the retry could not connect: c->err */
+				return finish(c, HTTP_FAILED), 1;
 			/* A server may answer early and close without reading
 			 * the rest (413 for a body too large, 401): what it
 			 * said counts, not the send error it caused. */
