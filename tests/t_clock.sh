@@ -28,20 +28,26 @@ if ! lo_ns "$NS"; then
 	exit 0
 fi
 SHIFT=$T_TMP/shift
-echo 0 >"$SHIFT"
+# clock_agent NAME SETTINGS OUT REGEX: start the agent with the clock
+# unshifted, the shim reading SHIFT; sets pid once OUT matches REGEX, else
+# fails NAME_start and exits.
+clock_agent() {
+	echo 0 >"$SHIFT"
+	CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
+		-settings-dir "$T_TMP" -settings-name "$2" >"$3" 2>"$3.err" &
+	pid=$!
+	if ! wait_for "$3" "$4" 200; then
+		fail "$1_start" "not started: $(tail -c 300 "$3") $(cat "$3.err" "$T_TMP/d42pcap.log" 2>/dev/null)"
+		kill $pid 2>/dev/null
+		exit 0
+	fi
+}
 cat >"$T_TMP/c.json" <<JSON
 {"common": {"Interval": 1, "logs-dir": "$T_TMP"},
  "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
 JSON
 OUT=$T_TMP/out.json
-CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
-	-settings-dir "$T_TMP" -settings-name c.json >"$OUT" 2>"$T_TMP/err.log" &
-pid=$!
-if ! wait_for "$OUT" '"interval"' 200; then
-	fail clock_start "no first report: $(cat "$T_TMP/err.log" "$T_TMP/d42pcap.log" 2>/dev/null)"
-	kill $pid 2>/dev/null
-	exit 0
-fi
+clock_agent clock c.json "$OUT" '"interval"'
 sleep 1.5
 before=$(wc -l <"$OUT")
 echo -3600 >"$SHIFT"		# an hour back
@@ -64,16 +70,8 @@ print("seconds is not end - start: %s" % bad[:2] if bad else "")' "$OUT")
 # The clock set a day forward (a router without a clock booting in 1970,
 # then NTP): the interval open at the step ends at its end; the next one
 # starts at the new time, not there, so no report claims the day.
-echo 0 >"$SHIFT"
 OUT2=$T_TMP/out2.json
-CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
-	-settings-dir "$T_TMP" -settings-name c.json >"$OUT2" 2>"$T_TMP/err2.log" &
-pid=$!
-if ! wait_for "$OUT2" '"interval"' 200; then
-	fail clock_forward_start "no first report: $(cat "$T_TMP/err2.log")"
-	kill $pid 2>/dev/null
-	exit 0
-fi
+clock_agent clock_forward c.json "$OUT2" '"interval"'
 before=$(wc -l <"$OUT2")
 echo 86400 >"$SHIFT"
 sleep 3.5
@@ -97,16 +95,8 @@ cat >"$T_TMP/d.json" <<JSON
 {"common": {"Interval": 1, "logs-dir": "$T_TMP"},
  "pcap": {"Device": "d42none0", "promiscuous-mode": false}}
 JSON
-echo 0 >"$SHIFT"
 OUT3=$T_TMP/out3.json
-CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
-	-settings-dir "$T_TMP" -settings-name d.json >"$OUT3" 2>"$T_TMP/err3.log" &
-pid=$!
-if ! wait_for "$OUT3" '"capture_down_seconds":1' 200; then
-	fail clock_back_downtime_start "no report of the downtime: $(tail -c 300 "$OUT3") $(cat "$T_TMP/err3.log")"
-	kill $pid 2>/dev/null
-	exit 0
-fi
+clock_agent clock_back_downtime d.json "$OUT3" '"capture_down_seconds":1'
 echo -3600 >"$SHIFT"
 sleep 4.5
 stop_agent $pid TERM clock_back_downtime_exit
