@@ -374,6 +374,57 @@ static void test_report_addr_forms(void)
 	T_EQ_STR(report_addr(4, bin, small, 4), "?");	/* does not fit */
 }
 
+/* RFC 5952 against the C library's inet_ntop on many addresses with runs
+ * of zero groups of every length and place (ties too), and the forms where
+ * the two may differ, written out. */
+static void test_report_addr_v6_random(void)
+{
+	static const struct { const char *in, *out; } fixed[] = {
+		{ "::1.2.3.4", "::102:304" },		/* glibc: "::1.2.3.4" */
+		{ "::ffff:0.0.0.0", "::ffff:0.0.0.0" },
+		{ "::ffff:0:0", "::ffff:0.0.0.0" },
+		{ "0:0:0:0:0:1:ffff:0", "::1:ffff:0" },
+		{ "1:0:0:2:0:0:3:4", "1::2:0:0:3:4" },	/* the first of two */
+		{ "1:0:0:2:0:0:0:4", "1:0:0:2::4" },	/* the longer */
+		{ "1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7" },	/* one zero stays */
+		{ "abcd:ef01:2345:6789:abcd:ef01:2345:6789",
+		  "abcd:ef01:2345:6789:abcd:ef01:2345:6789" },
+		{ "1:20:300:4000::", "1:20:300:4000::" },
+	};
+	char a[REPORT_ADDR_MAX], ref[REPORT_ADDR_MAX];
+	uint8_t bin[16], back[16];
+	uint32_t x = 12345;
+	size_t i, j, bad = 0;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		T_EQ_INT(inet_pton(AF_INET6, fixed[i].in, bin), 1);
+		T_EQ_STR(report_addr(6, bin, a, sizeof(a)), fixed[i].out);
+	}
+	for (i = 0; i < 200000; i++) {
+		for (j = 0; j < 16; j += 2) {	/* a group: zero half the time */
+			x = x * 1103515245u + 12345u;
+			bin[j] = (x >> 16 & 1) ? 0 : (uint8_t)(x >> 24);
+			bin[j + 1] = (x >> 16 & 1) ? 0 : (uint8_t)(x >> 8);
+		}
+		if (i % 7 == 0)
+			memcpy(bin, "\0\0\0\0\0\0\0\0\0\0\377\377", 12);
+		report_addr(6, bin, a, sizeof(a));
+		if (inet_pton(AF_INET6, a, back) != 1 || memcmp(back, bin, 16) != 0)
+			bad++;
+#ifdef __GLIBC__
+		/* glibc writes IPv4-compatible addresses in dotted form */
+		if (memcmp(bin, "\0\0\0\0\0\0\0\0\0\0\0\0", 12) == 0 && (bin[12] | bin[13]))
+			continue;
+		inet_ntop(AF_INET6, bin, ref, sizeof(ref));
+		if (strcmp(a, ref) != 0 && bad++ < 5)
+			printf("  %s, inet_ntop %s\n", a, ref);
+#else
+		(void)ref;
+#endif
+	}
+	T_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	T_RUN(test_report_exact_document);
@@ -386,5 +437,6 @@ int main(void)
 	T_RUN(test_report_names_fit);
 	T_RUN(test_report_time_extremes);
 	T_RUN(test_report_addr_forms);
+	T_RUN(test_report_addr_v6_random);
 	return T_DONE();
 }
