@@ -22,6 +22,7 @@
 #include "cur.h"
 #include "json.h"
 #include "log.h"
+#include "url.h"
 
 /* ---- defaults ---- */
 #define CFG_DEF_INTERVAL        60
@@ -214,6 +215,7 @@ struct ctx {
 	struct cfg_error *err;
 	const struct json_tok *t;
 	unsigned nmasked;		/* entries whose host bits were cleared */
+	int reload;			/* SIGHUP: see config_reload_file() */
 	uint8_t seen[NKEYS];
 	size_t val_off[NKEYS];		/* where each key's value starts */
 };
@@ -660,17 +662,19 @@ static int set_duration(struct ctx *x, const struct key *k, const struct json_to
 	return 0;
 }
 
+/* The checks the HTTP client makes at start-up, made here too, so that
+ * -check-config and SIGHUP refuse what start-up would. 0 or an enum
+ * url_err. Unlike url_parse(), the scheme must be written out. */
 static int check_url(const char *s, int proxy)
 {
-	const char *rest;
+	struct url u;
+	int r = url_parse(s, &u);
 
-	if (proxy)
-		rest = ci_prefix(s, "http://") ? s + strlen("http://") : NULL;
-	else if (ci_prefix(s, "https://"))
-		rest = s + strlen("https://");
-	else
-		rest = ci_prefix(s, "http://") ? s + strlen("http://") : NULL;
-	return rest && *rest && *rest != '/' && !strchr(s, ' ') ? 0 : -1;
+	if (r == 0 && !ci_prefix(s, "http://") && (proxy || !ci_prefix(s, "https://")))
+		r = URL_ERR_SCHEME;
+	if (r == 0 && proxy && u.path[0])
+		r = URL_ERR_PATH;
+	return r;
 }
 
 /* 64 hex digits, or 32 colon-separated pairs; stored lowercase, no colons. */
@@ -738,14 +742,19 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 				    "HTTP Basic authentication cannot carry", pv);
 		break;
 	case K_URL:
-		if (f[0] && check_url(f, 0) < 0)
-			return fail(x, path, tok_off(t), "\"%s\" is not an "
-				    "http:// or https:// URL", pv);
-		break;
 	case K_PROXY:
-		if (f[0] && check_url(f, 1) < 0)
-			return fail(x, path, tok_off(t), "\"%s\" is not an "
-				    "http://host:port proxy URL", pv);
+		rc = f[0] ? check_url(f, k->kind == K_PROXY) : 0;
+		/* Never echo a password: the message goes to the log. */
+		if (rc == URL_ERR_USERINFO)
+			return fail(x, path, tok_off(t), "user:password@ in the URL is not "
+				    "accepted%s", k->kind == K_URL ? " (see User and Password)" : "");
+		if (rc == URL_ERR_SCHEME || (rc == URL_ERR_PATH && k->kind == K_PROXY))
+			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL", pv,
+				    k->kind == K_URL ? "http:// or https://" : "http://host:port proxy");
+		if (rc < 0)
+			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL: %s", pv,
+				    k->kind == K_URL ? "http:// or https://" : "http://host:port proxy",
+				    url_strerror(rc));
 		break;
 	case K_FPR:
 		if (f[0] && norm_fingerprint(f, f) < 0)
@@ -908,6 +917,9 @@ static int set_value(struct ctx *x, const struct key *k, unsigned vi)
 	char path[PATH_MAX_TXT];
 
 	key_path(path, sizeof(path), k);
+	/* Nothing of an earlier value (a duplicate key) lingers past the new
+	 * one's end: a reload compares the settings byte for byte. */
+	memset(field(x->c, k), 0, k->size);
 	switch (k->kind) {
 	case K_BOOL: return set_bool(x, k, t, path);
 	case K_U32: case K_U64: return set_uint(x, k, t, path);
@@ -965,7 +977,8 @@ static int do_section(struct ctx *x, enum sec s, unsigned si)
 		ki = (unsigned)(k - keys);
 		key_path(path, sizeof(path), k);
 		if (x->seen[ki])
-			warn_at(x, tok_off(kt), "duplicate key", path, "(the last one wins)");
+			warn_at(x, tok_off(kt), "duplicate key", path, vt->type == JSON_NULL ?
+				"(null: the value before stays)" : "(the last one wins)");
 		x->seen[ki] = 1;
 		if (vt->type == JSON_NULL)
 			continue;	/* null: not set, the earlier value stays */
@@ -991,7 +1004,7 @@ static int read_password_file(struct ctx *x)
 {
 	const struct key *k = find_key(SEC_D42, "password-file");
 	size_t ki = (size_t)(k - keys), got = 0, n;
-	char path[PATH_MAX_TXT], pw[CFG_MAX_STR + 1];
+	char path[PATH_MAX_TXT], pw[CFG_MAX_STR + 2];	/* the longest, "\r\n" */
 	const char *file = x->c->password_file;
 	struct stat st;
 	ssize_t r;
@@ -1000,6 +1013,14 @@ static int read_password_file(struct ctx *x)
 
 	key_path(path, sizeof(path), k);
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && x->reload) {
+		/* After dropping privileges the file (chmod 600, root's) is out of
+		 * reach, and the password only counts at start-up anyway. */
+		log_warn("%s: cannot read password-file \"%s\" (%s); a change of the "
+			 "password needs a restart", x->name, file, strerror(errno));
+		x->c->password_unread = 1;
+		return 0;
+	}
 	if (fd < 0)
 		return fail(x, path, x->val_off[ki], "cannot read \"%s\": %s",
 			    file, strerror(errno));
@@ -1024,14 +1045,21 @@ static int read_password_file(struct ctx *x)
 	}
 	pw[got] = '\0';
 	nl = memchr(pw, '\n', got);
-	if (!nl && got == sizeof(pw) - 1) {
+	n = nl ? (size_t)(nl - pw) : got;
+	if (n > 0 && pw[n - 1] == '\r')
+		n--;
+	/* Without a newline in the buffer the line is longer still. */
+	if (n > CFG_MAX_STR - 1) {
 		rc = fail(x, path, x->val_off[ki], "the password in \"%s\" is "
 			  "longer than %d bytes", file, CFG_MAX_STR - 1);
 		goto out;
 	}
-	n = nl ? (size_t)(nl - pw) : got;
-	if (n > 0 && pw[n - 1] == '\r')
-		n--;
+	/* The password would end at it (a UTF-16 file: "p\0a\0s\0s\0"). */
+	if (memchr(pw, '\0', n)) {
+		rc = fail(x, path, x->val_off[ki], "the password in \"%s\" contains "
+			  "a NUL byte (a UTF-16 file?)", file);
+		goto out;
+	}
 	if (n == 0) {
 		rc = fail(x, path, x->val_off[ki], "\"%s\" holds no password on "
 			  "its first line", file);
@@ -1071,7 +1099,7 @@ static int fill_password(struct ctx *x)
 /* Parses buf; *pw_in_file tells whether the document itself carried a
  * password (as opposed to password-file or the environment). */
 static int load(struct config *c, const char *buf, size_t len, const char *name,
-		struct cfg_error *err, int *pw_in_file)
+		struct cfg_error *err, int *pw_in_file, int reload)
 {
 	struct ctx x;
 	struct json_limits lim = { CFG_MAX_FILE, CFG_MAX_DEPTH };
@@ -1092,6 +1120,7 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 	if (bom && memcmp(bom, UTF8_BOM, UTF8_BOM_LEN) == 0)
 		buf += UTF8_BOM_LEN, len -= UTF8_BOM_LEN;
 	x.c = c;
+	x.reload = reload;
 	x.buf = buf;
 	x.len = len;
 	x.name = name;
@@ -1151,16 +1180,64 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 		return -1;
 	/* The spool moves every file it does not own aside: d42pcap.log in
 	 * the same directory would vanish into spool/corrupt/. */
-	if (c->spool_dir[0] && !strcmp(c->spool_dir, c->logs_dir))
+	if (c->spool_dir[0] && c->logs_dir[0] && config_same_dir(c->spool_dir, c->logs_dir))
 		return fail(&x, "common.spool-dir", NO_POS, "\"%s\" is also logs-dir; the spool "
 			    "needs a directory of its own", c->spool_dir);
-	if (c->host[0] && (!c->user[0] || !c->password[0]))
+	if (c->host[0] && (!c->user[0] || (!c->password[0] && !c->password_unread)))
 		log_warn("%s: device42.Host is set but User or Password is empty: "
 			 "the appliance will refuse the uploads", name);
 	return 0;
 }
 
 /* ---- public ---- */
+/* Name without empty or "." components or trailing slashes, into out (out
+ * holds CFG_MAX_PATH bytes; longer names are cut, and compared as cut). */
+static const char *dir_name_norm(const char *s, char *out)
+{
+	size_t o = 0, n, c, root = *s == '/';
+
+	if (root)
+		out[o++] = '/';
+	for (; *s; s += n) {
+		while (*s == '/')
+			s++;
+		n = strcspn(s, "/");
+		if (n == 0 || (n == 1 && s[0] == '.'))
+			continue;
+		if (o > root && o < CFG_MAX_PATH - 1)
+			out[o++] = '/';
+		c = n < CFG_MAX_PATH - 1 - o ? n : CFG_MAX_PATH - 1 - o;
+		memcpy(out + o, s, c);
+		o += c;
+	}
+	if (o == 0)
+		out[o++] = '.';
+	out[o] = '\0';
+	return out;
+}
+
+int config_same_dir(const char *a, const char *b)
+{
+	char na[CFG_MAX_PATH], nb[CFG_MAX_PATH];
+	struct stat sa, sb;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return strcmp(dir_name_norm(a, na), dir_name_norm(b, nb)) == 0;
+}
+
+void config_spool_path(const struct config *c, const char *settings_file, char *dir,
+		       size_t sz)
+{
+	const char *slash = strrchr(settings_file, '/');
+	int n = slash ? (int)(slash + 1 - settings_file) : 0;
+
+	if (c->spool_dir[0])
+		snprintf(dir, sz, "%s", c->spool_dir);
+	else
+		snprintf(dir, sz, "%.*s%s", n, settings_file, CFG_SPOOL_SUBDIR);
+}
+
 
 void config_defaults(struct config *c)
 {
@@ -1189,10 +1266,10 @@ int config_load_buf(struct config *c, const char *buf, size_t len, struct cfg_er
 {
 	int pw_in_file = 0;
 
-	return load(c, buf, len, "config", err, &pw_in_file);
+	return load(c, buf, len, "config", err, &pw_in_file, 0);
 }
 
-int config_load_file(struct config *c, const char *path, struct cfg_error *err)
+static int load_file(struct config *c, const char *path, struct cfg_error *err, int reload)
 {
 	struct stat st;
 	size_t got = 0;
@@ -1235,11 +1312,21 @@ int config_load_file(struct config *c, const char *path, struct cfg_error *err)
 			 CFG_MAX_FILE);
 		return -1;
 	}
-	if (load(c, cfg_file_buf, got, path, err, &pw_in_file) < 0)
+	if (load(c, cfg_file_buf, got, path, err, &pw_in_file, reload) < 0)
 		return -1;
 	snprintf(c->source_path, sizeof(c->source_path), "%s", path);
 	c->world_readable_password = pw_in_file && (st.st_mode & WORLD_READ);
 	return 0;
+}
+
+int config_load_file(struct config *c, const char *path, struct cfg_error *err)
+{
+	return load_file(c, path, err, 0);
+}
+
+int config_reload_file(struct config *c, const char *path, struct cfg_error *err)
+{
+	return load_file(c, path, err, 1);
 }
 
 void config_format_error(const struct cfg_error *err, const char *file,

@@ -13,6 +13,7 @@
 #define CFG_MAX_LIST    256		/* entries in one port or IP list */
 #define CFG_MAX_STR     256		/* host, user, password, names */
 #define CFG_MAX_PATH    1024
+#define CFG_SPOOL_SUBDIR "spool"	/* default spool: beside the settings file */
 #define CFG_DEF_TIMEOUT 30		/* device42.timeout, seconds */
 #define CFG_TIMEOUT_MIN 1
 #define CFG_TIMEOUT_MAX 3600
@@ -93,6 +94,7 @@ struct config {
 
 	/* bookkeeping */
 	char source_path[CFG_MAX_PATH];		/* file it was loaded from */
+	int password_unread;		/* config_reload_file(): password-file unreadable */
 	int world_readable_password;	/* group/other can read the config
 					   file and it holds Password */
 };
@@ -110,11 +112,21 @@ void config_defaults(struct config *c);
  * struct. Not reentrant (static file and token buffers); no allocation. */
 int config_load_buf(struct config *c, const char *buf, size_t len, struct cfg_error *err);
 int config_load_file(struct config *c, const char *path, struct cfg_error *err);
+/* The same for SIGHUP: a password-file that cannot be opened (privileges
+ * dropped) is warned about and sets password_unread instead of failing. */
+int config_reload_file(struct config *c, const char *path, struct cfg_error *err);
 /* "FILE:LINE:COL: PATH: MSG" into out (no LINE:COL if line is 0, no PATH
  * if empty). Never contains the password. */
 void config_format_error(const struct cfg_error *err, const char *file, char *out, size_t outsz);
 /* The effective configuration as JSON, the password masked as "********". */
 int config_print(FILE *f, const struct config *c);
+/* Whether two names are one directory: the same inode when both exist,
+ * else the same name once "//", "./" and trailing slashes are dropped. */
+int config_same_dir(const char *a, const char *b);
+/* The spool directory: common.spool-dir, else "spool" beside the
+ * settings file. */
+void config_spool_path(const struct config *c, const char *settings_file, char *dir,
+		       size_t sz);
 
 /* "10.0.0.0/8", "2001:db8::/32", "192.0.2.1" (strict; host bits beyond the
  * prefix are cleared). 0 or -1. */

@@ -28,7 +28,6 @@
 #define EXIT_USAGE   2
 #define EXIT_UNDELIVERED 3	/* -r with an appliance: reports left in the spool,
 				 * or refused and set aside */
-#define SPOOL_SUBDIR "spool"	/* default spool: beside the settings file */
 #define DEFAULT_SETTINGS_NAME "d42pcap.json"
 #define NS_PER_SEC 1000000000ULL
 #define NS_PER_MS  1000000ULL
@@ -179,19 +178,19 @@ static void open_log(const struct cli *o)
 		log_warn("cannot open the log in %s: %s; logging to stderr", dir, strerror(errno));
 }
 
-/* common.spool-dir, else "spool" beside the settings file. */
-static void spool_path(char *dir, size_t sz)
+/* The spool moves aside every file it did not write: the log must not be
+ * one of them, whatever the two directories are called. */
+static void check_spool_apart(const struct cli *o)
 {
-	char *slash;
+	const char *logs = o->logs_dir ? o->logs_dir : cfg.logs_dir;
+	char dir[PATH_MAX + CFG_MAX_STR];
 
-	if (cfg.spool_dir[0]) {
-		snprintf(dir, sz, "%s", cfg.spool_dir);
-		return;
-	}
-	snprintf(dir, sz, "%s", settings_file);
-	slash = strrchr(dir, '/');
-	snprintf(slash ? slash + 1 : dir, sz - (size_t)(slash ? slash + 1 - dir : 0), "%s",
-		 SPOOL_SUBDIR);
+	if (!cfg.host[0] && !cfg.spool_dir[0])
+		return;		/* no spool */
+	config_spool_path(&cfg, settings_file, dir, sizeof(dir));
+	if (logs[0] && config_same_dir(logs, dir))
+		fatal(EXIT_USAGE, "the spool directory %s is also the log directory%s; the "
+		      "spool needs a directory of its own", dir, o->logs_dir ? " (-logs-dir)" : "");
 }
 
 /* With an appliance configured, reports go to the spool and d42 delivers
@@ -210,7 +209,7 @@ static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct 
 		output_bind(out, ao);
 		return NULL;
 	}
-	spool_path(dir, sizeof(dir));
+	config_spool_path(&cfg, settings_file, dir, sizeof(dir));
 	*sp = spool_open(dir, cfg.spool_max_bytes, cfg.spool_max_files);
 	if (!*sp)
 		fatal(EXIT_RUNTIME, "cannot open the spool in %s: %s", dir, strerror(errno));
@@ -241,7 +240,7 @@ static int drop_privileges(const struct cli *o, const struct capture *cap)
 				give_files };
 
 	if (cfg.chroot) {
-		spool_path(dir, sizeof(dir));
+		config_spool_path(&cfg, settings_file, dir, sizeof(dir));
 		po.chroot_dir = dir;
 	}
 	if (priv_drop(&po, err, sizeof(err)) < 0)
@@ -310,9 +309,7 @@ int main(int argc, char **argv)
 	if (cfg.chroot && !opt.user && !cfg.user_name[0])
 		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
 		      "-user): root can leave a chroot");
-	if (cfg.spool_dir[0] && opt.logs_dir && !strcmp(cfg.spool_dir, opt.logs_dir))
-		fatal(EXIT_USAGE, "common.spool-dir \"%s\" is also the -logs-dir; the spool needs "
-		      "a directory of its own", cfg.spool_dir);
+	check_spool_apart(&opt);
 	if (filter_build(&cfg, 1, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
 	if (opt.check_config)

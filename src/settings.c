@@ -173,6 +173,18 @@ static void apply_filters(const struct settings_env *e, const struct config *n, 
 	agent_set_filters(e->agent);
 }
 
+/* dir is the running spool's directory (the spool-dir running, not the
+ * file's: a change of it needs a restart). */
+static int spool_holds(const struct settings_env *e, const char *dir)
+{
+	char spool[CFG_MAX_PATH + CFG_MAX_STR];
+
+	if (!e->cfg->host[0] && !e->cfg->spool_dir[0])
+		return 0;
+	config_spool_path(e->cfg, e->path, spool, sizeof(spool));
+	return config_same_dir(dir, spool);
+}
+
 static void apply_log(const struct settings_env *e, const struct config *n, char *list)
 {
 	struct config *c = e->cfg;
@@ -182,6 +194,9 @@ static void apply_log(const struct settings_env *e, const struct config *n, char
 			log_close();
 			memcpy(c->logs_dir, n->logs_dir, sizeof(c->logs_dir));
 			note(list, "common.logs-dir");
+		} else if (spool_holds(e, n->logs_dir)) {
+			log_warn("SIGHUP: common.logs-dir %s is the spool directory, which needs "
+				 "a directory of its own; keeping the current log", n->logs_dir);
 		} else if (log_open(n->logs_dir) < 0) {
 			log_warn("SIGHUP: cannot open the log in %s; keeping the current one",
 				 n->logs_dir);
@@ -221,11 +236,13 @@ void settings_reload(const struct settings_env *e)
 			 "keeping the current ones (restart d42pcap to change them)");
 		return;
 	}
-	if (config_load_file(n, e->path, &err) < 0) {
+	if (config_reload_file(n, e->path, &err) < 0) {
 		config_format_error(&err, e->path, msg, sizeof(msg));
 		log_err("SIGHUP: %s; keeping the current settings", msg);
 		return;
 	}
+	if (n->password_unread)	/* not a change: unknown, and warned about */
+		memcpy(n->password, c->password, sizeof(n->password));
 	if (n->world_readable_password)
 		log_warn("%s holds a password and is readable by other users; "
 			 "chmod 600 it or use device42.password-file", e->path);

@@ -87,7 +87,20 @@ d -check-config -settings-dir "$T_TMP/conf" -settings-name chroot.json
 expect cli_check_config_chroot_needs_user 2 "" 'chroot needs a user'
 printf '{"common": {"spool-dir": "%s/logs"}}\n' "$T_TMP" >"$T_TMP/conf/samedir.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir.json -logs-dir "$T_TMP/logs"
-expect cli_spool_dir_is_logs_dir_option 2 "" 'is also the -logs-dir'
+expect cli_spool_dir_is_logs_dir_option 2 "" 'is also the log directory \(-logs-dir\)'
+# the same directory under another name, and the default spool (beside the
+# settings file) when an appliance is set: refused too
+d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir.json -logs-dir "$T_TMP//./logs/"
+expect cli_spool_dir_is_logs_dir_other_name 2 "" 'is also the log directory'
+mkdir -p "$T_TMP/logs" && ln -sfn "$T_TMP/logs" "$T_TMP/logs-link"
+printf '{"common": {"spool-dir": "%s/logs/", "logs-dir": "%s/logs-link"}}\n' "$T_TMP" "$T_TMP" \
+	>"$T_TMP/conf/samedir2.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir2.json
+expect cli_spool_dir_is_logs_dir_symlink 2 "" 'is also logs-dir'
+printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"},\n "common": {"logs-dir": "%s/conf/spool/"}}\n' \
+	"$T_TMP" >"$T_TMP/conf/defspool.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name defspool.json
+expect cli_default_spool_is_logs_dir 2 "" 'spool directory .*/conf/spool is also the log directory'
 d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir.json -logs-dir "$T_TMP/other"
 expect cli_spool_dir_other_logs_dir_option 0 '"spool-dir"' -
 printf '{"common": {"Interval": "often"}}\n' >"$T_TMP/conf/bad.json"

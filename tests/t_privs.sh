@@ -95,6 +95,41 @@ st=$?
 n=$(records "$T_TMP/out.json" 6001)
 [ "$n" = 4 ] && ok privs_capture || fail privs_capture "$n packets to port 6001 reported, want 4"
 
+# SIGHUP as nobody with the password in a root-only password-file (as the
+# docs advise): the reload cannot read it, but the password only counts at
+# start-up: the rest of the file is still applied.
+SP3=$T_TMP/spool-pw
+printf 'secret\n' >"$T_TMP/pw" && chmod 600 "$T_TMP/pw"
+pwconf() {
+	cat >"$T_TMP/pw.json" <<JSON
+{"common": {"Interval": $1, "logs-dir": "$LOGS", "spool-dir": "$SP3"},
+ "device42": {"Host": "http://127.0.0.1:9", "User": "u", "password-file": "$T_TMP/pw"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+}
+pwconf 60
+rm -f "$LOGS"/*
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name pw.json -user nobody \
+	>/dev/null 2>"$T_TMP/pw.err" &
+pid=$!
+if wait_for "$LOGS/d42pcap.log" 'running as nobody'; then
+	pwconf 30
+	kill -HUP $pid
+	if wait_for "$LOGS/d42pcap.log" 'SIGHUP: reloaded.*common.Interval' &&
+		grep -q 'cannot read password-file .*a change of the password needs a restart' \
+			"$LOGS/d42pcap.log" &&
+		! grep -q 'keeping the current settings\|Password changed\|Password is empty' \
+			"$LOGS/d42pcap.log"; then
+		ok privs_hup_password_file_unreadable
+	else
+		fail privs_hup_password_file_unreadable "$(tail -4 "$LOGS/d42pcap.log")"
+	fi
+	stop_agent $pid TERM
+else
+	fail privs_hup_password_file_unreadable "agent did not start: $(cat "$T_TMP/pw.err")"
+	kill $pid 2>/dev/null
+fi
+
 # ---- chroot to the spool directory ----
 SPOOL=$T_TMP/spool
 mkdir -p "$SPOOL"

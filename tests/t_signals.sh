@@ -256,3 +256,34 @@ else
 	fail signals_closed_stdio "agent did not start: $(cat "$T_TMP/closed.err")"
 	kill $pid 2>/dev/null
 fi
+
+# SIGHUP moving logs-dir into the spool (here the default one, beside the
+# settings file, in use with an appliance): the spool would move the log
+# aside as a file it did not write. Refused; the log stays where it was.
+SP=$T_TMP/sp
+mkdir -p "$SP/logs"
+spool_conf() {
+	printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"},
+ "common": {"Interval": 60, "logs-dir": "%s"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}\n' "$1" \
+		>"$SP/a.json"
+	chmod 600 "$SP/a.json"
+}
+spool_conf "$SP/logs"
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$SP" -settings-name a.json \
+	>/dev/null 2>"$SP/err" &
+pid=$!
+if wait_for "$SP/logs/d42pcap.log" 'capturing on lo'; then
+	spool_conf "$SP/./spool/"
+	kill -HUP $pid
+	if wait_for "$SP/logs/d42pcap.log" 'is the spool directory' &&
+		[ ! -e "$SP/spool/d42pcap.log" ]; then
+		ok hup_logs_dir_into_spool_refused
+	else
+		fail hup_logs_dir_into_spool_refused "$(tail -2 "$SP/logs/d42pcap.log"; ls "$SP/spool")"
+	fi
+	stop_agent $pid TERM
+else
+	fail hup_logs_dir_into_spool_refused "agent did not start: $(cat "$SP/err")"
+	kill $pid 2>/dev/null
+fi

@@ -357,6 +357,64 @@ static void test_aliases(void)
 	T_EQ_INT(cfg.inc_dst_udp_ips.net[0].addr[1], 2);
 }
 
+/* What the HTTP client would refuse at start-up is refused here, so that
+ * -check-config and SIGHUP agree with start-up; and a password in a URL
+ * is never echoed into the log. */
+static void test_urls_checked_fully(void)
+{
+	static const char *const bad[] = {
+		"https://h:99999", "https://h:0", "https://h?x=1", "https://h#f",
+		"http://[::1", "https://h:p", "https:///path", "https://h /x",
+	};
+	char doc[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"device42\":{\"Host\":\"%s\"}}", bad[i]);
+		T_EQ_INT(load(doc), -1);
+		T_EQ_STR(err.path, "device42.Host");
+	}
+	T_EQ_INT(load("{\"device42\":{\"Host\":\"https://u:hunter2@h\"}}"), -1);
+	T_EQ_STR(err.msg, "user:password@ in the URL is not accepted (see User and Password)");
+	T_EQ_INT(load("{\"device42\":{\"proxy\":\"http://bob:hunter2@p:3128\"}}"), -1);
+	T_EQ_STR(err.path, "device42.proxy");
+	T_CHECK(strstr(err.msg, "hunter2") == NULL);
+	T_EQ_INT(load("{\"device42\":{\"proxy\":\"http://p:3128/x\"}}"), -1);
+	T_EQ_STR(err.msg, "\"http://p:3128/x\" is not an http://host:port proxy URL");
+	T_EQ_INT(load("{\"device42\":{\"proxy\":\"https://p:3128\"}}"), -1);
+	T_EQ_INT(load("{\"device42\":{\"proxy\":\"http://p:70000\"}}"), -1);
+	T_EQ_STR(err.msg, "\"http://p:70000\" is not an http://host:port proxy URL: "
+		 "invalid port (1..65535)");
+	/* still accepted */
+	T_EQ_INT(load("{\"device42\":{\"Host\":\"https://[::1]:8443/d42/\","
+		      "\"proxy\":\"HTTP://p:3128\"}}"), 0);
+	T_EQ_INT(load("{\"device42\":{\"Host\":\"http://10.0.0.1\"}}"), 0);
+}
+
+/* A repeated key leaves nothing of the first value behind: a reload
+ * compares settings byte for byte, and stale bytes past a shorter string
+ * or list read as a change that needs a restart or a new filter. */
+static void test_duplicate_leaves_no_trace(void)
+{
+	const char *log;
+
+	T_EQ_INT(load("{\"common\":{\"output\":\"/tmp/out.jsonXXXX\",\"output\":\"/tmp/o\"},"
+		      "\"pcap\":{\"include-destination-tcp-ports\":\"80,443,8080\","
+		      "\"include-destination-tcp-ports\":\"80,443\"}}"), 0);
+	cfg2 = cfg;
+	T_EQ_INT(load("{\"common\":{\"output\":\"/tmp/o\"},"
+		      "\"pcap\":{\"include-destination-tcp-ports\":\"80,443\"}}"), 0);
+	T_EQ_INT(memcmp(cfg.output, cfg2.output, sizeof(cfg.output)), 0);
+	T_EQ_INT(memcmp(&cfg.inc_dst_tcp_ports, &cfg2.inc_dst_tcp_ports,
+			sizeof(cfg.inc_dst_tcp_ports)), 0);
+	/* null keeps the value before, and the warning says so */
+	cap_begin();
+	T_EQ_INT(load("{\"common\":{\"Interval\":30,\"Interval\":null}}"), 0);
+	log = cap_end();
+	T_EQ_INT(cfg.interval, 30);
+	T_CHECK(strstr(log, "(null: the value before stays)") != NULL);
+}
+
 static void test_lists(void)
 {
 	/* Arrays of numbers, of numeric strings, comma strings, a bare number. */
@@ -943,6 +1001,37 @@ static void test_password_file_and_env(void)
 	T_CHECK(strstr(err.msg, "holds no password on its first line") != NULL);
 	T_CHECK(strstr(err.msg, SECRET) == NULL);
 
+	/* The longest password, with CRLF or LF; one byte more is refused. */
+	memset(out, 'a', 255);
+	memcpy(out + 255, "\r\n", 3);
+	write_file(pwpath, out, 0600);
+	T_EQ_INT(load(doc), 0);
+	T_EQ_INT(strlen(cfg.password), 255);
+	memcpy(out + 255, "\n", 2);
+	write_file(pwpath, out, 0600);
+	T_EQ_INT(load(doc), 0);
+	T_EQ_INT(strlen(cfg.password), 255);
+	memcpy(out + 255, "a\r\n", 4);
+	write_file(pwpath, out, 0600);
+	T_EQ_INT(load(doc), -1);
+	T_CHECK(strstr(err.msg, "longer than 255 bytes") != NULL);
+	memcpy(out + 255, "aaaaaaaaaa", 11);	/* no newline in what is read */
+	write_file(pwpath, out, 0600);
+	T_EQ_INT(load(doc), -1);
+	T_CHECK(strstr(err.msg, "longer than 255 bytes") != NULL);
+
+	/* A UTF-16 file, or a NUL first: not a password cut short. */
+	{
+		static const char u16[] = "p\0a\0s\0s\0\r\0\n\0";
+		FILE *f = fopen(pwpath, "wb");
+
+		T_CHECK(f && fwrite(u16, 1, sizeof(u16) - 1, f) == sizeof(u16) - 1);
+		if (f)
+			fclose(f);
+		T_EQ_INT(load(doc), -1);
+		T_CHECK(strstr(err.msg, "contains a NUL byte") != NULL);
+	}
+
 	unlink(pwpath);
 	T_EQ_INT(load(doc), -1);
 	T_EQ_STR(err.path, "device42.password-file");
@@ -1112,6 +1201,8 @@ int main(void)
 	T_RUN(test_every_key);
 	T_RUN(test_case_insensitive);
 	T_RUN(test_aliases);
+	T_RUN(test_urls_checked_fully);
+	T_RUN(test_duplicate_leaves_no_trace);
 	T_RUN(test_lists);
 	T_RUN(test_list_limit);
 	T_RUN(test_bool_forms);
