@@ -268,7 +268,7 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 		e = &a->ahead[a->ahead_in & (AGENT_AHEAD - 1)];
 		p = &e->p;
 	}
-	why = decode_packet(a->linktype, data, caplen, p);
+	why = decode_packet(a->linktype, data, caplen, wirelen, p);
 	/* Dropped by the lists: as if the kernel had, so before anything
 	 * counts it or moves the interval on. What cannot be decoded cannot
 	 * be matched: it is kept, and counted as undecoded. */

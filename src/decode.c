@@ -267,7 +267,7 @@ static inline enum dec_reason dec_link(int linktype, struct cur *c,
  * and *proto is the protocol. */
 static inline enum dec_reason dec_ipv4(struct cur *c, uint8_t vihl,
 				       struct pkt *p, struct cur *l4,
-				       uint8_t *proto)
+				       uint8_t *proto, uint32_t uncaptured)
 {
 	size_t captured = cur_left(c), hl;
 	const uint8_t *h;
@@ -287,8 +287,9 @@ static inline enum dec_reason dec_ipv4(struct cur *c, uint8_t vihl,
 	/* src/dst tails stay zero from pkt_clear. */
 	memcpy(p->src, h + IPV4_SRC_OFF, IPV4_ADDR_LEN);
 	memcpy(p->dst, h + IPV4_DST_OFF, IPV4_ADDR_LEN);
-	/* 0 is what TSO/LRO captures show: trust the capture instead. */
-	p->ip_len = totlen ? totlen : (uint32_t)captured;
+	/* 0 is what TSO/LRO captures show: the packet's length on the wire
+	 * instead (the snap length cuts what was captured). */
+	p->ip_len = totlen ? totlen : (uint32_t)captured + uncaptured;
 
 	frag = be16at(h + IPV4_FRAG_OFF);
 	if (frag & IPV4_FRAG_MASK)
@@ -307,7 +308,7 @@ static inline enum dec_reason dec_ipv4(struct cur *c, uint8_t vihl,
  * *len0_ok says a UDP length of 0 is acceptable (payload length 0). */
 static inline enum dec_reason dec_ipv6(struct cur *c, struct pkt *p,
 				       struct cur *l4, uint8_t *proto,
-				       int *len0_ok)
+				       int *len0_ok, uint32_t uncaptured)
 {
 	size_t captured = cur_left(c), skip;
 	const uint8_t *h = cur_getptr(c, IPV6_HDR_LEN);
@@ -323,9 +324,9 @@ static inline enum dec_reason dec_ipv6(struct cur *c, struct pkt *p,
 	p->family = IPV6_VERSION;
 	memcpy(p->src, h + IPV6_SRC_OFF, IPV6_ADDR_LEN);
 	memcpy(p->dst, h + IPV6_DST_OFF, IPV6_ADDR_LEN);
-	/* 0 = jumbogram (length in a hop-by-hop option) or TSO: use what was
-	 * captured. */
-	p->ip_len = plen ? (uint32_t)plen + IPV6_HDR_LEN : (uint32_t)captured;
+	/* 0 = jumbogram (length in a hop-by-hop option) or TSO: the length on
+	 * the wire. */
+	p->ip_len = plen ? (uint32_t)plen + IPV6_HDR_LEN : (uint32_t)captured + uncaptured;
 	*len0_ok = plen == 0;
 
 	cur_sub_upto(c, plen ? plen : SIZE_MAX, l4);
@@ -421,7 +422,7 @@ static inline enum dec_reason dec_l4(struct cur *l4, uint8_t proto,
  * saves no registers and this path keeps its own cursor in registers. */
 __attribute__((noinline))
 static enum dec_reason dec_general(int linktype, const uint8_t *data,
-				   size_t len, struct pkt *p)
+				   size_t len, uint32_t uncaptured, struct pkt *p)
 {
 	unsigned ver = NET_BY_VERSION, v;
 	const uint8_t *h;
@@ -440,9 +441,9 @@ static enum dec_reason dec_general(int linktype, const uint8_t *data,
 	v = h[0] >> IP_VERSION_SHIFT;
 	/* The version must be the one the link layer announced, if any. */
 	if (v == IPV4_VERSION && ver != IPV6_VERSION)
-		r = dec_ipv4(&c, h[0], p, &l4, &proto);
+		r = dec_ipv4(&c, h[0], p, &l4, &proto, uncaptured);
 	else if (v == IPV6_VERSION && ver != IPV4_VERSION)
-		r = dec_ipv6(&c, p, &l4, &proto, &len0_ok);
+		r = dec_ipv6(&c, p, &l4, &proto, &len0_ok, uncaptured);
 	else
 		return DEC_IP_BAD_VERSION;
 	if (r != DEC_OK)
@@ -451,18 +452,20 @@ static enum dec_reason dec_general(int linktype, const uint8_t *data,
 }
 
 enum dec_reason decode_packet(int linktype, const uint8_t *data,
-			      uint32_t caplen, struct pkt *p)
+			      uint32_t caplen, uint32_t wirelen, struct pkt *p)
 {
 	struct cur c, l4;
 	const uint8_t *h;
 	enum dec_reason r;
 	uint8_t proto;
+	uint32_t uncaptured;
 
 	memset(p, 0, sizeof(*p));
 	if (!data)
 		caplen = 0;
+	uncaptured = wirelen > caplen ? wirelen - caplen : 0;
 	if (linktype != LT_EN10MB)
-		return dec_general(linktype, data, caplen, p);
+		return dec_general(linktype, data, caplen, uncaptured, p);
 	cur_init(&c, data, caplen);
 	/* Each branch repeats the IPv4 and L4 calls so the compiler can
 	 * fold its constant offsets into them. */
@@ -470,7 +473,7 @@ enum dec_reason decode_packet(int linktype, const uint8_t *data,
 	if (h && be16at(h + ETH_TYPE_OFF) == ETH_IPV4 &&
 	    h[ETH_HDR_LEN] == IPV4_VIHL_PLAIN) {
 		(void)cur_skip(&c, ETH_HDR_LEN);	/* cannot fail */
-		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto);
+		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto, uncaptured);
 		if (r != DEC_OK)
 			return r;
 		return dec_l4(&l4, proto, 0, p);
@@ -480,12 +483,12 @@ enum dec_reason decode_packet(int linktype, const uint8_t *data,
 	    be16at(h + ETH_HDR_LEN + VLAN_TYPE_OFF) == ETH_IPV4 &&
 	    h[ETH_HDR_LEN + VLAN_TAG_LEN] == IPV4_VIHL_PLAIN) {
 		(void)cur_skip(&c, ETH_HDR_LEN + VLAN_TAG_LEN);
-		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto);
+		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto, uncaptured);
 		if (r != DEC_OK)
 			return r;
 		return dec_l4(&l4, proto, 0, p);
 	}
-	return dec_general(linktype, data, caplen, p);
+	return dec_general(linktype, data, caplen, uncaptured, p);
 }
 
 int decode_link_supported(int linktype)

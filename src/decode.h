@@ -53,17 +53,19 @@ struct pkt {
 	uint8_t src[16], dst[16];	/* IPv4 in the first 4 bytes, rest 0 */
 	uint16_t sport, dport;
 	uint32_t ip_len;	/* IP-layer bytes: IPv4 total length, IPv6
-				 * payload length + 40 (captured length if the
-				 * header field is 0, e.g. jumbograms, TSO) */
+				 * payload length + 40 (if the header field is
+				 * 0, e.g. jumbograms, TSO: the length on the
+				 * wire less the link header) */
 };
 
 /* linktype is a DLT_ value as returned by pcap_datalink() (LINKTYPE_RAW 101
- * is accepted too). Returns DEC_OK with *p filled, or the reason the packet
+ * is accepted too); wirelen is the packet's length on the wire (at least
+ * caplen, or taken as caplen). Returns DEC_OK with *p filled, or the reason the packet
  * was not used. *p is zeroed first on every call; on a failure after the IP
  * header was read, family/src/dst/ip_len (and first_frag) stay set, while
  * proto/ports/tcp_flags are only set on DEC_OK. */
 enum dec_reason decode_packet(int linktype, const uint8_t *data,
-			      uint32_t caplen, struct pkt *p);
+			      uint32_t caplen, uint32_t wirelen, struct pkt *p);
 const char *decode_reason_name(enum dec_reason r);
 /* 1 if this link type is decoded at all (for a start-up warning). */
 int decode_link_supported(int linktype);

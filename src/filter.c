@@ -1,4 +1,4 @@
-/* Builds the BPF expression. Semantics (docs/CONFIG.md, "Filters"):
+/* Builds the BPF expression. Semantics (docs/CONFIG.md, "pcap"):
  * per protocol, a packet must match one of the port lists when any port list
  * of that protocol is set (source OR destination), and one of the IP lists
  * when any IP list is set; ignore-tcp/ignore-udp drop a protocol; the
@@ -108,6 +108,18 @@ static int filter_any(const struct config *c)
 	       c->ignore_ips.n || c->ignore_ports.n;
 }
 
+/* IPv6 packets whose first next header is an extension header the
+ * decoder walks (hop-by-hop, routing, fragment, AH, destination options):
+ * libpcap's tcp, udp and port look for the transport header only right
+ * after the fixed header (tcp and udp also after a fragment header, port
+ * not even there), so the kernel would drop them whatever the lists say.
+ * They pass, and filter_match() judges them once decoded. */
+#define FILTER_V6_EXT "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or " \
+		      "ip6[6] == 51 or ip6[6] == 60))"
+/* Cooked captures (Linux "any"): tagged frames, which libpcap's vlan
+ * cannot parse there. */
+#define FILTER_COOKED_TAGGED "ether proto 0x8100 or ether proto 0x88a8 or ether proto 0x9100"
+
 /* The expression for untagged frames; lists: with the lists. */
 static void filter_core(const struct config *c, int lists, struct fbuf *b)
 {
@@ -124,7 +136,7 @@ static void filter_core(const struct config *c, int lists, struct fbuf *b)
 		fb_proto(b, "udp", lists, &c->inc_src_udp_ports, &c->inc_dst_udp_ports,
 			 &c->inc_src_udp_ips, &c->inc_dst_udp_ips);
 	}
-	fb_add(b, ")");
+	fb_add(b, " or %s)", FILTER_V6_EXT);
 	if (!lists)
 		return;
 	if (c->ignore_ips.n) {
@@ -156,7 +168,7 @@ int filter_in_kernel(const struct config *c)
 	return filter_entries(c) <= c->kernel_filter_max;
 }
 
-int filter_build(const struct config *c, int vlan, char *out, size_t outsz)
+int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz)
 {
 	struct fbuf b = { out, outsz, 0, 0 };
 	size_t core_len;
@@ -171,13 +183,17 @@ int filter_build(const struct config *c, int vlan, char *out, size_t outsz)
 	filter_core(c, filter_in_kernel(c), &b);
 	if (b.err)
 		return -1;
-	if (!vlan)
-		return 0;
-	/* libpcap's "vlan" shifts the offsets for everything after it, so
-	 * "F or (vlan and (F or (vlan and F)))" tests untagged, single- and
-	 * double-tagged frames with the same clause. */
+	if (link == FILTER_LINK_COOKED)
+		fb_add(&b, " or %s", FILTER_COOKED_TAGGED);
+	if (link != FILTER_LINK_ETHER)
+		return b.err ? -1 : 0;
+	/* libpcap's "vlan" shifts the offsets for everything after it (past
+	 * parentheses too), so "F or (vlan and (F or (vlan and (F or vlan))))"
+	 * tests untagged, single- and double-tagged frames with the same
+	 * clause, and passes those with a third tag (the decoder reads up
+	 * to DEC_MAX_VLAN_TAGS). */
 	core_len = b.len;
-	fb_add(&b, " or (vlan and (%.*s or (vlan and %.*s)))",
+	fb_add(&b, " or (vlan and (%.*s or (vlan and (%.*s or vlan))))",
 	       (int)core_len, out, (int)core_len, out);
 	return b.err ? -1 : 0;
 }

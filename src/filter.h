@@ -27,13 +27,20 @@ struct filter_lists {
 /* 1 if c's lists go into the kernel filter (short enough). */
 int filter_in_kernel(const struct config *c);
 
+/* The expression's form, by link type: libpcap knows VLAN tags only on
+ * Ethernet, and matches ethertypes on Ethernet and cooked captures only. */
+enum filter_link {
+	FILTER_LINK_PLAIN,	/* raw IP, loopback; or a libpcap refusing the rest */
+	FILTER_LINK_ETHER,	/* also one or two 802.1Q/802.1ad tags, and more */
+	FILTER_LINK_COOKED	/* Linux SLL/SLL2: tagged frames pass */
+};
+
 /* Writes the expression ("" when nothing is filtered): everything, or only
  * the protocol selection when the lists are matched by filter_match().
- * With vlan, the expression also matches frames under one or two
- * 802.1Q/802.1ad tags (only valid on link types where libpcap knows VLANs,
- * i.e. Ethernet). Returns 0, or -1 if it does not fit or nothing could ever
- * match. */
-int filter_build(const struct config *c, int vlan, char *out, size_t outsz);
+ * What it cannot judge but the decoder can (IPv6 extension headers, deep
+ * or cooked VLAN tags) passes: filter_match() decides after decoding.
+ * Returns 0, or -1 if it does not fit or nothing could ever match. */
+int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz);
 
 /* Set f up for c's lists. */
 void filter_lists_init(struct filter_lists *f, const struct config *c);

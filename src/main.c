@@ -310,7 +310,7 @@ int main(int argc, char **argv)
 		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
 		      "-user): root can leave a chroot");
 	check_spool_apart(&opt);
-	if (filter_build(&cfg, 1, filter_expr, sizeof(filter_expr)) < 0)
+	if (filter_build(&cfg, FILTER_LINK_ETHER, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
 	if (opt.check_config)
 		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;

@@ -98,20 +98,27 @@ static char scratch_expr[FILTER_MAX_EXPR];
 int settings_filter(struct capture *cap, const struct config *c, int dump,
 		    char *expr, size_t exprsz, char *err, size_t errsz)
 {
-	/* Ethernet gets the VLAN-aware form; other link types (or a libpcap
-	 * that refuses it) the plain one. */
-	if (filter_build(c, cap->linktype == DLT_EN10MB, expr, exprsz) < 0) {
+	/* Ethernet gets the VLAN-aware form, cooked captures theirs; other
+	 * link types (or a libpcap that refuses those) the plain one. */
+	enum filter_link link = cap->linktype == DLT_EN10MB ? FILTER_LINK_ETHER :
+				cap->linktype == DLT_LINUX_SLL ||
+				cap->linktype == DLT_LINUX_SLL2 ? FILTER_LINK_COOKED :
+				FILTER_LINK_PLAIN;
+
+	if (filter_build(c, link, expr, exprsz) < 0) {
 		snprintf(err, errsz, SETTINGS_FILTER_BAD);
 		return -1;
 	}
 	if (capture_set_filter(cap, expr, dump) == 0)
 		return 0;
-	log_debug("%s; retrying without VLAN matching", cap->err);
-	if (filter_build(c, 0, expr, exprsz) < 0 || capture_set_filter(cap, expr, dump) < 0) {
-		snprintf(err, errsz, "cannot install the capture filter: %s", cap->err);
-		return -1;
+	if (link != FILTER_LINK_PLAIN) {
+		log_debug("%s; retrying without VLAN matching", cap->err);
+		if (filter_build(c, FILTER_LINK_PLAIN, expr, exprsz) == 0 &&
+		    capture_set_filter(cap, expr, dump) == 0)
+			return 0;
 	}
-	return 0;
+	snprintf(err, errsz, "cannot install the capture filter: %s", cap->err);
+	return -1;
 }
 
 static const void *fptr(const struct config *c, const struct field *f)

@@ -98,7 +98,7 @@ filter_case long_ignore_ports "$CAP" "{\"capture\":{\"ignore-ports\":[$LONG_PORT
 filter_case long_include_lists "$CAP" '{"pcap":{"include-destination-tcp-ports":[22,443,5432,8080,1,2,3,4,5,6,7,8,9,10,11,12,13],"include-source-udp-ips":["10.0.3.7","10.9.9.9"]}}'
 printf '{"capture":{"ignore-ports":[%s]}}\n' "$LONG_PORTS" >"$T_TMP/long.json"
 "$D42PCAP" -debug -r "$CAP" -settings-dir "$T_TMP" -settings-name long.json >/dev/null 2>"$T_TMP/long.err"
-if grep -q 'capture filter: ((tcp) or (udp)) or (vlan' "$T_TMP/long.err" &&
+if grep -q 'capture filter: ((tcp) or (udp) or (ip6 and (ip6\[6\] == 0 [^)]*))) or (vlan' "$T_TMP/long.err" &&
    grep -q 'longer than pcap.kernel-filter-max (16 entries): matched after decoding' "$T_TMP/long.err" &&
    ! grep -q 'port 1000' "$T_TMP/long.err"; then
 	ok filter_long_lists_not_compiled
@@ -142,7 +142,8 @@ fi
 filter_case vlan_dst_port "$T_TMP/suite/vlan.pcap" '{"pcap":{"include-destination-tcp-ports":[80]}}'
 filter_case en10mb_ignore_udp "$T_TMP/suite/link_en10mb.pcap" '{"pcap":{"ignore-udp":true}}'
 # two tags (802.1ad and 0x9100 outer); the 4-tag UDP frames are dropped by
-# ignore-udp either way (the filter itself looks through two tags only)
+# ignore-udp after decoding (the kernel filter passes frames under three
+# tags or more), the 5-tag one, undecodable, is counted as such
 filter_case qinq_ignore_udp "$T_TMP/suite/qinq.pcap" '{"pcap":{"ignore-udp":true}}'
 filter_case sll_ignore_udp "$T_TMP/suite/link_sll.pcap" '{"pcap":{"ignore-udp":true}}'
 filter_case raw_src_ips "$T_TMP/suite/link_raw.pcap" '{"pcap":{"include-source-tcp-ips":["10.0.0.2","2001:db8::1"]}}'

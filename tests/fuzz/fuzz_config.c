@@ -138,7 +138,7 @@ static void check_match(void)
 	int bpf;
 
 	cfg.kernel_filter_max = 10 * CFG_MAX_LIST;	/* every list in it */
-	if (filter_build(&cfg, 1, expr, sizeof(expr)) != 0 || !expr[0] ||
+	if (filter_build(&cfg, FILTER_LINK_ETHER, expr, sizeof(expr)) != 0 || !expr[0] ||
 	    strlen(expr) > FUZZ_MAX_COMPILE) {
 		cfg.kernel_filter_max = keep;
 		return;
@@ -151,7 +151,7 @@ static void check_match(void)
 		memset(&h, 0, sizeof(h));
 		h.caplen = h.len = (bpf_u_int32)frame_len[i];
 		bpf = pcap_offline_filter(&prog, &h, frames[i]) != 0;
-		CHECK(decode_packet(DLT_EN10MB, frames[i], frame_len[i], &p) == DEC_OK);
+		CHECK(decode_packet(DLT_EN10MB, frames[i], frame_len[i], frame_len[i], &p) == DEC_OK);
 		if (filter_match(&fl, &cfg, &p) != bpf) {
 			fprintf(stderr, "frame %u: libpcap %d, filter_match %d: %s\n",
 				i, bpf, !bpf, expr);

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(copy, data + 1, n);
 	memset(&p, 0x5a, sizeof(p));
-	r = decode_packet(lt, copy, (uint32_t)n, &p);
+	r = decode_packet(lt, copy, (uint32_t)n, (uint32_t)n, &p);
 	free(copy);
 
 	if ((unsigned)r >= DEC_REASON_COUNT)

@@ -143,7 +143,7 @@ static void on_packet(void *user, uint64_t ts_ns, const uint8_t *data,
 	CHECK(copy != NULL);
 	if (caplen)
 		memcpy(copy, data, caplen);
-	why = decode_packet(s->linktype, copy, caplen, &p);
+	why = decode_packet(s->linktype, copy, caplen, wirelen, &p);
 	free(copy);
 	CHECK((unsigned)why < DEC_REASON_COUNT);
 	if (why != DEC_OK) {

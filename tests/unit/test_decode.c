@@ -189,7 +189,7 @@ static enum dec_reason dec_n(int lt, const struct buf *b, size_t len,
 		abort();
 	memcpy(copy, b->b, len);
 	memset(p, 0xa5, sizeof(*p));	/* decode must overwrite all */
-	r = decode_packet(lt, copy, (uint32_t)len, p);
+	r = decode_packet(lt, copy, (uint32_t)len, (uint32_t)len, p);
 	free(copy);
 	return r;
 }
@@ -617,7 +617,7 @@ static void test_unsupported_link(void)
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		T_EQ_INT(decode_link_supported(good[i]), 1);
 	/* A NULL buffer with caplen 0 is simply truncated. */
-	T_EQ_INT(decode_packet(DLT_EN10MB, NULL, 0, &p), DEC_LINK_TRUNCATED);
+	T_EQ_INT(decode_packet(DLT_EN10MB, NULL, 0, 0, &p), DEC_LINK_TRUNCATED);
 }
 
 static void test_not_ip_ethertypes(void)
@@ -731,6 +731,15 @@ static void test_ipv4_total_length(void)
 	fill(&b, 0x55, 100);
 	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
 	check_v4(&p, DEC_PROTO_TCP, 80, 3000, DEC_TCP_ACK, 140);
+	/* ... and cut by the snap length: what the wire carried (64 KiB
+	 * segments of GRO/BIG TCP), not the capture's 1600 bytes. */
+	T_EQ_INT(decode_packet(DLT_EN10MB, b.b, (uint32_t)b.n, 80066, &p), DEC_OK);
+	T_EQ_INT(p.ip_len, 80066 - 14);
+	T_EQ_INT(decode_packet(DLT_RAW, b.b + 14, (uint32_t)b.n - 14, 80052, &p), DEC_OK);
+	T_EQ_INT(p.ip_len, 80052);		/* the general decoder too */
+	/* a wire length below the capture's is taken as the capture's */
+	T_EQ_INT(decode_packet(DLT_EN10MB, b.b, (uint32_t)b.n, 10, &p), DEC_OK);
+	T_EQ_INT(p.ip_len, 140);
 
 	/* Shorter than the header. */
 	b.n = 0;
@@ -1018,6 +1027,8 @@ static void test_ipv6_jumbo_and_udp0(void)
 	fill(&b, 0, 32);
 	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
 	check_v6(&p, DEC_PROTO_UDP, 9000, 9001, 0, 40 + 8 + 8 + 32);
+	T_EQ_INT(decode_packet(DLT_EN10MB, b.b, (uint32_t)b.n, 14 + 70048, &p), DEC_OK);
+	T_EQ_INT(p.ip_len, 70048);
 
 	/* Not a jumbogram: UDP length 0 is bad. */
 	b.n = 0;

@@ -12,6 +12,8 @@
 static struct config cfg;
 static char expr[FILTER_MAX_EXPR];
 
+#define V6X "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"	/* the IPv6 extension headers' pass */
+
 static void reset(void)
 {
 	config_defaults(&cfg);
@@ -77,8 +79,8 @@ static void test_filter_text(void)
 	add_net(&cfg.inc_dst_udp_ips, "10.0.0.0/8");
 	cfg.ignore_ports.port[cfg.ignore_ports.n++] = 22;
 	T_EQ_INT(filter_build(&cfg, 0, expr, sizeof(expr)), 0);
-	T_EQ_STR(expr, "((tcp and (src port 443 or dst port 80)) or (udp and (dst net 10.0.0.0/8)))"
-		 " and not (port 22)");
+	T_EQ_STR(expr, "((tcp and (src port 443 or dst port 80)) or (udp and (dst net 10.0.0.0/8))"
+		 " or " V6X ") and not (port 22)");
 }
 
 static void test_filter_tcp_ports(void)
@@ -130,6 +132,91 @@ static void test_filter_ipv6_net_compiles(void)
 	T_CHECK(strstr(expr, "dst net 2001:db8::/32") != NULL);
 	T_CHECK(strstr(expr, "net fe80::1/128") != NULL);
 	T_EQ_INT(accepts(expr, 0, 6, A, B, 40000, 80), 0);	/* v4 not in a v6 list */
+}
+
+/* 1 if e, compiled for link type dlt, accepts the len bytes at b. */
+static int accepts_raw(const char *e, int dlt, const uint8_t *b, size_t len)
+{
+	pcap_t *p = pcap_open_dead(dlt, 65535);
+	struct bpf_program prog;
+	struct pcap_pkthdr h;
+	int r;
+
+	memset(&h, 0, sizeof(h));
+	h.caplen = h.len = (bpf_u_int32)len;
+	if (pcap_compile(p, &prog, e, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		printf("  compile failed: %s: %s\n", e, pcap_geterr(p));
+		pcap_close(p);
+		return -1;
+	}
+	r = pcap_offline_filter(&prog, &h, b) != 0;
+	pcap_freecode(&prog);
+	pcap_close(p);
+	return r;
+}
+
+/* What the decoder reads but libpcap's tcp/udp/port cannot see into -
+ * IPv6 behind extension headers, three VLAN tags, tagged frames in a
+ * cooked capture - must reach filter_match() whatever the lists: before,
+ * an unrelated ignore-ports entry dropped them all in the kernel. */
+static void test_filter_passes_what_it_cannot_judge(void)
+{
+	static const uint8_t ext[] = { 0, 43, 44, 51, 60 };
+	static const uint8_t S6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const uint8_t D6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+	static struct filter_lists fl;
+	struct tframe f = { 0, 6, 6, S6, D6, 40000, 443 };
+	uint8_t b[TFRAME_MAX + 64], m[TFRAME_MAX + 64];
+	struct pkt p;
+	size_t n, i;
+
+	reset();
+	add_port(&cfg.ignore_ports, 9);
+	add_port(&cfg.inc_dst_tcp_ports, 443);
+	filter_lists_init(&fl, &cfg);
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_ETHER, expr, sizeof(expr)), 0);
+	for (i = 0; i < sizeof(ext); i++) {
+		/* IPv6, then one extension header of 8 bytes (AH: 12), then TCP */
+		size_t xl = ext[i] == 51 ? 12 : 8, o = 14 + 40;
+
+		n = tframe_build(b, &f);
+		memcpy(m, b, o);
+		memset(m + o, 0, xl);
+		m[o] = 6;			/* next: TCP */
+		m[o + 1] = ext[i] == 51 ? 1 : 0;	/* AH: (1 + 2) * 4 bytes */
+		memcpy(m + o + xl, b + o, n - o);
+		m[14 + 6] = ext[i];
+		tframe_put16(m + 14 + 4, (unsigned)(n - o + xl));
+		T_EQ_INT(decode_packet(DLT_EN10MB, m, n + xl, n + xl, &p), DEC_OK);
+		T_EQ_INT(p.dport, 443);
+		T_EQ_INT(filter_match(&fl, &cfg, &p), 1);
+		T_EQ_INT(accepts_raw(expr, DLT_EN10MB, m, n + xl), 1);
+	}
+	/* three tags: Ethernet; a tagged frame in a cooked (SLL) capture */
+	f.family = 4;
+	f.src = (const uint8_t *)"\12\0\0\1";
+	f.dst = (const uint8_t *)"\12\0\0\2";
+	f.tags = 2;
+	n = tframe_build(b, &f);
+	memcpy(m, b, 12);
+	tframe_put16(m + 12, 0x8100);
+	tframe_put16(m + 14, 3);
+	memcpy(m + 16, b + 12, n - 12);
+	T_EQ_INT(decode_packet(DLT_EN10MB, m, n + 4, n + 4, &p), DEC_OK);
+	T_EQ_INT(filter_match(&fl, &cfg, &p), 1);
+	T_EQ_INT(accepts_raw(expr, DLT_EN10MB, m, n + 4), 1);
+	f.tags = 1;
+	n = tframe_build(b, &f);
+	memset(m, 0, 14);		/* SLL: type, ARPHRD, address length, address */
+	tframe_put16(m + 14, 0x8100);	/* protocol: the tag follows */
+	memcpy(m + 16, b + 14, n - 14);
+	T_EQ_INT(decode_packet(DLT_LINUX_SLL, m, n + 2, n + 2, &p), DEC_OK);
+	T_EQ_INT(filter_match(&fl, &cfg, &p), 1);
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_COOKED, expr, sizeof(expr)), 0);
+	T_EQ_INT(accepts_raw(expr, DLT_LINUX_SLL, m, n + 2), 1);
+	/* and the plain form compiles where ethertypes mean nothing */
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_PLAIN, expr, sizeof(expr)), 0);
+	T_EQ_INT(accepts_raw(expr, DLT_RAW, m + 20, n - 18), 1);
 }
 
 static void test_filter_both_ignored_and_overflow(void)
@@ -273,7 +360,7 @@ static void test_filter_match_agrees_with_bpf(void)
 			memset(&h, 0, sizeof(h));
 			h.caplen = h.len = (bpf_u_int32)rand_frame(b);
 			bpf = pcap_offline_filter(&ref, &h, b) != 0;
-			T_EQ_INT(decode_packet(DLT_EN10MB, b, h.caplen, &p), DEC_OK);
+			T_EQ_INT(decode_packet(DLT_EN10MB, b, h.caplen, h.len, &p), DEC_OK);
 			mine = filter_match(&fl, &cfg, &p);
 			kept += mine;
 			dropped += !mine;
@@ -317,10 +404,11 @@ static void test_filter_kernel_limit(void)
 	filter_lists_init(&fl, &cfg);
 	T_EQ_INT(fl.on, 1);
 	T_EQ_INT(filter_build(&cfg, 0, expr, sizeof(expr)), 0);
-	T_EQ_STR(expr, "((tcp) or (udp))");
+	T_EQ_STR(expr, "((tcp) or (udp) or " V6X ")");
 	cfg.ignore_udp = 1;
 	T_EQ_INT(filter_build(&cfg, 1, expr, sizeof(expr)), 0);
-	T_EQ_STR(expr, "((tcp)) or (vlan and (((tcp)) or (vlan and ((tcp)))))");
+	T_EQ_STR(expr, "((tcp) or " V6X ") or (vlan and (((tcp) or " V6X ") or (vlan and (((tcp) or "
+		 V6X ") or vlan))))");
 	/* No filter keys at all: nothing to match, whatever the limit. */
 	reset();
 	cfg.kernel_filter_max = 0;
@@ -337,6 +425,7 @@ int main(void)
 	T_RUN(test_filter_ignores);
 	T_RUN(test_filter_ipv6_net_compiles);
 	T_RUN(test_filter_both_ignored_and_overflow);
+	T_RUN(test_filter_passes_what_it_cannot_judge);
 	T_RUN(test_filter_match_agrees_with_bpf);
 	T_RUN(test_filter_kernel_limit);
 	return T_DONE();
