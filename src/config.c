@@ -55,6 +55,10 @@
 /* 64 bytes is the smallest Ethernet frame; below it not even Ethernet +
  * VLAN + IPv4 + TCP headers (58 bytes) fit, so nothing would decode. */
 #define CFG_SNAP_MIN       64
+/* Ethernet, two tags, IPv6, a hop-by-hop header and TCP up to its flags
+ * (14 + 8 + 40 + 8 + 14 = 84), rounded up: below it, decoding fails on
+ * ordinary traffic (IPv6 TCP needs 68 bytes even untagged). */
+#define CFG_SNAP_HEADERS   96
 #define CFG_SNAP_MAX       262144	/* libpcap's MAXIMUM_SNAPLEN */
 #define CFG_TABLE_MIN      1
 #define CFG_TABLE_MAX      16777216
@@ -1183,6 +1187,10 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 	if (c->spool_dir[0] && c->logs_dir[0] && config_same_dir(c->spool_dir, c->logs_dir))
 		return fail(&x, "common.spool-dir", NO_POS, "\"%s\" is also logs-dir; the spool "
 			    "needs a directory of its own", c->spool_dir);
+	if (c->snap_len < CFG_SNAP_HEADERS)
+		log_warn("%s: pcap.snap-length %u cuts headers: IPv6 TCP (68 bytes and more "
+			 "with tags or extension headers) will not decode; %u or more is safe",
+			 name, c->snap_len, CFG_SNAP_HEADERS);
 	if (c->host[0] && (!c->user[0] || (!c->password[0] && !c->password_unread)))
 		log_warn("%s: device42.Host is set but User or Password is empty: "
 			 "the appliance will refuse the uploads", name);

@@ -415,6 +415,21 @@ static void test_duplicate_leaves_no_trace(void)
 	T_CHECK(strstr(log, "(null: the value before stays)") != NULL);
 }
 
+/* A snap length that cuts IPv6 TCP headers is accepted, with a warning. */
+static void test_snap_length_warning(void)
+{
+	const char *log;
+
+	cap_begin();
+	T_EQ_INT(load("{\"pcap\":{\"snap-length\":64}}"), 0);
+	log = cap_end();
+	T_CHECK(strstr(log, "pcap.snap-length 64 cuts headers") != NULL);
+	cap_begin();
+	T_EQ_INT(load("{\"pcap\":{\"snap-length\":96}}"), 0);
+	log = cap_end();
+	T_CHECK(strstr(log, "snap-length") == NULL);
+}
+
 static void test_lists(void)
 {
 	/* Arrays of numbers, of numeric strings, comma strings, a bare number. */
@@ -1203,6 +1218,7 @@ int main(void)
 	T_RUN(test_aliases);
 	T_RUN(test_urls_checked_fully);
 	T_RUN(test_duplicate_leaves_no_trace);
+	T_RUN(test_snap_length_warning);
 	T_RUN(test_lists);
 	T_RUN(test_list_limit);
 	T_RUN(test_bool_forms);
