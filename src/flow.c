@@ -30,6 +30,9 @@ _Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
 #define TCP_SYN_ACK   (DEC_TCP_SYN | DEC_TCP_ACK)
 #define NS_PER_SEC    1000000000ull
 #define WELLKNOWN_MAX_SYSTEM 1023	/* IANA system ports are 1..1023 */
+/* 512-1023: also where clients bind reserved ports (bindresvport: NFS,
+ * rsh, rlogin), so they rank below the other service ports. */
+#define WELLKNOWN_RESV_CLIENT_MIN 512
 #define CONN_MIN_ENTRIES     64
 #define CONN_WAYS            4	/* entries per set: one 64-byte cache line */
 #define CONN_ALIGN           64
@@ -111,13 +114,15 @@ int flow_is_wellknown(uint16_t port)
 {
 	size_t lo = 0, hi = WELLKNOWN_N;
 
+	if (port >= WELLKNOWN_RESV_CLIENT_MIN && port <= WELLKNOWN_MAX_SYSTEM)
+		return FLOW_WK_RESERVED;
 	if (port <= WELLKNOWN_MAX_SYSTEM)
-		return port != 0;
+		return port != 0 ? FLOW_WK_SERVICE : 0;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (wellknown_ports[mid] == port)
-			return 1;
+			return FLOW_WK_SERVICE;
 		if (wellknown_ports[mid] < port)
 			lo = mid + 1;
 		else
@@ -652,8 +657,8 @@ static enum flow_how guess_server(const struct flow_table *t,
 	}
 	wd = flow_is_wellknown(p->dport);
 	ws = flow_is_wellknown(p->sport);
-	if (wd != ws) {
-		*srv_dst = wd;
+	if (wd != ws) {	/* NFS: 2049 from a reserved port, 800 */
+		*srv_dst = wd > ws;
 		return FLOW_HOW_WELLKNOWN;
 	}
 	ed = p->dport >= FLOW_EPHEMERAL_MIN;

@@ -188,6 +188,11 @@ struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k);
 /* Full consistency check for tests and fuzzing (slow): 0 if intact. */
 int flow_check(const struct flow_table *t);
 
+/* How strongly a port says "server" when neither end is a known listener:
+ * 0 not at all; FLOW_WK_RESERVED for 512-1023, which clients bind too
+ * (NFS, rsh); FLOW_WK_SERVICE for the other system ports and the registered
+ * ones in src/flow.c. The higher rank is the server. */
+enum { FLOW_WK_RESERVED = 1, FLOW_WK_SERVICE = 2 };
 int flow_is_wellknown(uint16_t port);
 const char *flow_how_name(enum flow_how h);
 

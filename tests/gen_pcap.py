@@ -62,8 +62,11 @@ MAX_CLIENT_PORTS = 8
 
 
 def wellknown(port):
-    """Ports d42pcap treats as well-known service ports (flow_is_wellknown)."""
-    return 0 < port < 1024 or port in WELLKNOWN_EXTRA
+    """How strongly d42pcap takes a port for a service (flow_is_wellknown):
+    0 not, 1 reserved ports clients bind too (512-1023), 2 the others."""
+    if 512 <= port < 1024:
+        return 1
+    return 2 if 0 < port < 512 or port in WELLKNOWN_EXTRA else 0
 
 
 # The registered ports src/flow.c also counts as well-known (kept in step by
@@ -795,7 +798,7 @@ def expect(rows, cfg):
         elif live((fam, src, sp, proto), ts):
             to_server, how = False, 2
         elif wellknown(dp) != wellknown(sp):
-            to_server, how = wellknown(dp), 3
+            to_server, how = wellknown(dp) > wellknown(sp), 3
         elif (sp >= EPHEMERAL_MIN) != (dp >= EPHEMERAL_MIN):
             to_server, how = sp >= EPHEMERAL_MIN, 4
         else:
@@ -1179,6 +1182,10 @@ def directions_capture(t0):
     c.add(tcp_session("10.0.0.5", 1023, "10.0.0.1", 443, t0 + 30 * MS, 1, handshake=False))
     # wellknown UDP, reply first
     c.add(udp_exchange("10.0.0.6", 1500, "10.0.0.1", 53, t0 + 40 * MS, 1)[::-1])
+    # wellknown against a reserved client port: NFS from 800, mid-stream
+    # (a mount made before the capture), reply first over UDP
+    c.add(tcp_session("10.0.0.6", 800, "10.0.0.1", 2049, t0 + 42 * MS, 1, handshake=False)[::-1])
+    c.add(udp_exchange("10.0.0.6", 801, "10.0.0.1", 2049, t0 + 44 * MS, 1)[::-1])
     # ephemeral: neither well-known, one side >= 32768
     c.add(udp_exchange("10.0.0.7", 45000, "10.0.0.1", 9999, t0 + 50 * MS, 2))
     c.add(tcp_session("10.0.0.7", 33000, "10.0.0.1", 8888, t0 + 55 * MS, 1, handshake=False))

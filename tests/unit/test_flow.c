@@ -164,14 +164,17 @@ static void test_init_bad_sizes(void)
 
 static void test_wellknown_table(void)
 {
-	static const uint16_t yes[] = { 1, 22, 53, 80, 443, 1023, 1194, 1433,
+	static const uint16_t yes[] = { 1, 22, 53, 80, 443, 511, 1194, 1433,
 		3306, 5432, 6443, 8080, 8443, 11211, 27017 };
+	static const uint16_t resv[] = { 512, 800, 993, 1023 };
 	static const uint16_t no[] = { 0, 1024, 1193, 1195, 3000, 3307, 5000,
 		7000, 8081, 27018, 32768, 65535 };
 	size_t i;
 
 	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
-		T_EQ_INT(flow_is_wellknown(yes[i]), 1);
+		T_EQ_INT(flow_is_wellknown(yes[i]), FLOW_WK_SERVICE);
+	for (i = 0; i < sizeof resv / sizeof resv[0]; i++)
+		T_EQ_INT(flow_is_wellknown(resv[i]), FLOW_WK_RESERVED);
 	for (i = 0; i < sizeof no / sizeof no[0]; i++)
 		T_EQ_INT(flow_is_wellknown(no[i]), 0);
 	T_EQ_STR(flow_how_name(FLOW_HOW_SYN), "syn");
@@ -1199,7 +1202,7 @@ static void m_update(const struct pkt *p, uint64_t now, uint64_t ttl)
 	} else if (m_live(p, 0, now, ttl)) {
 		how = FLOW_HOW_LISTENER, sd = 0;
 	} else if ((wd = flow_is_wellknown(p->dport)) != (ws = flow_is_wellknown(p->sport))) {
-		how = FLOW_HOW_WELLKNOWN, sd = wd;
+		how = FLOW_HOW_WELLKNOWN, sd = wd > ws;
 	} else if ((ed = p->dport >= FLOW_EPHEMERAL_MIN) != (es = p->sport >= FLOW_EPHEMERAL_MIN)) {
 		how = FLOW_HOW_EPHEMERAL, sd = es;
 	} else {
