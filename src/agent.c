@@ -205,12 +205,12 @@ static void agent_advance(struct agent *a, uint64_t ts)
 
 static void agent_print_packet(const struct pkt *p, uint64_t ts)
 {
-	char s[REPORT_ADDR_MAX], d[REPORT_ADDR_MAX], t[REPORT_TIME_MAX];
+	char s[ADDR_STR_MAX], d[ADDR_STR_MAX], t[REPORT_TIME_MAX];
 
 	fprintf(stderr, "data: %s %s %s:%u -> %s:%u len=%u flags=0x%02x\n",
 		report_time(ts, 1, t, sizeof(t)), report_proto(p->proto),
-		report_addr(p->family, p->src, s, sizeof(s)), p->sport,
-		report_addr(p->family, p->dst, d, sizeof(d)), p->dport,
+		addr_fmt(p->family, p->src, s, sizeof(s)), p->sport,
+		addr_fmt(p->family, p->dst, d, sizeof(d)), p->dport,
 		p->ip_len, p->tcp_flags);
 }
 
@@ -231,7 +231,7 @@ static void agent_account_loud(struct agent *a, const struct pkt *p, uint64_t ts
 {
 	struct flow_rec *rec = NULL;
 	enum flow_result fr;
-	char s[REPORT_ADDR_MAX], d[REPORT_ADDR_MAX];
+	char s[ADDR_STR_MAX], d[ADDR_STR_MAX];
 
 	if (a->cfg->print_data)
 		agent_print_packet(p, ts);
@@ -241,12 +241,12 @@ static void agent_account_loud(struct agent *a, const struct pkt *p, uint64_t ts
 	else if (fr == FLOW_DROPPED && a->cfg->live_nok &&
 		 a->nok_lines++ < AGENT_MAX_NOK_LINES)
 		fprintf(stderr, "nok: %s %s:%u -> %s:%u (table full)\n",
-			report_proto(p->proto), report_addr(p->family, p->src, s, sizeof(s)),
-			p->sport, report_addr(p->family, p->dst, d, sizeof(d)), p->dport);
+			report_proto(p->proto), addr_fmt(p->family, p->src, s, sizeof(s)),
+			p->sport, addr_fmt(p->family, p->dst, d, sizeof(d)), p->dport);
 	if (fr != FLOW_DROPPED)
 		log_debug("%s %s:%u -> %s:%u: %s (%s)", report_proto(p->proto),
-			  report_addr(p->family, p->src, s, sizeof(s)), p->sport,
-			  report_addr(p->family, p->dst, d, sizeof(d)), p->dport,
+			  addr_fmt(p->family, p->src, s, sizeof(s)), p->sport,
+			  addr_fmt(p->family, p->dst, d, sizeof(d)), p->dport,
 			  fr == FLOW_NEW ? "new record" : "record updated",
 			  flow_how_name((enum flow_how)rec->how));
 }

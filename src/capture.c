@@ -3,6 +3,7 @@
  * ring is mapped, then put in non-blocking mode for the poll() loop. A lost
  * live capture is reopened with the same knobs and the compiled filter. */
 #include "capture.h"
+#include "addr.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -467,18 +468,14 @@ void capture_close(struct capture *c)
 
 static void capture_print_addr(FILE *out, const struct sockaddr *sa)
 {
-	char buf[INET6_ADDRSTRLEN];
+	char buf[ADDR_STR_MAX];
 
-	if (!sa)
-		return;
-	if (sa->sa_family == AF_INET &&
-	    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		      buf, sizeof(buf)))
-		fprintf(out, " %s", buf);
-	else if (sa->sa_family == AF_INET6 &&
-		 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-			   buf, sizeof(buf)))
-		fprintf(out, " %s", buf);
+	if (sa && sa->sa_family == AF_INET)
+		fprintf(out, " %s", addr_fmt(4, (const uint8_t *)&((const struct sockaddr_in *)
+				(const void *)sa)->sin_addr, buf, sizeof(buf)));
+	else if (sa && sa->sa_family == AF_INET6)
+		fprintf(out, " %s", addr_fmt(6, ((const struct sockaddr_in6 *)
+				(const void *)sa)->sin6_addr.s6_addr, buf, sizeof(buf)));
 }
 
 int capture_list_devices(FILE *out)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cur.h"
 #include "json.h"
 #include "log.h"
@@ -558,11 +559,10 @@ int config_net_contains(const struct cfg_net *n, int family, const uint8_t *addr
 
 static void net_format(const struct cfg_net *n, char *out, size_t outsz)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[ADDR_STR_MAX];
 
-	if (!inet_ntop(n->family == 6 ? AF_INET6 : AF_INET, n->addr, a, sizeof(a)))
-		a[0] = '\0';
-	snprintf(out, outsz, "%s/%u", a, n->prefix);
+	snprintf(out, outsz, "%s/%u", addr_fmt(n->family == 6 ? 6 : 4, n->addr, a, sizeof(a)),
+		 n->prefix);
 }
 
 /* ---- values ---- */

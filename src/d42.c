@@ -225,7 +225,7 @@ static int addr_eq(const struct d42_addr *x, const struct d42_addr *y)
 
 static const char *addr_str(const struct d42_addr *a, char *buf)
 {
-	return report_addr(a->family, a->a, buf, D42_ADDR_STR);
+	return addr_fmt(a->family, a->a, buf, D42_ADDR_STR);
 }
 
 static const char *proto_upper(uint8_t p)

@@ -6,6 +6,7 @@
  * the list. With no filter keys set, nothing is filtered, so undecodable
  * traffic is still counted in the statistics. */
 #include "filter.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -38,13 +39,10 @@ static void fb_add(struct fbuf *b, const char *fmt, ...)
 
 static void fb_net(struct fbuf *b, const char *dir, const struct cfg_net *n)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[ADDR_STR_MAX];
 
-	if (!inet_ntop(n->family == 4 ? AF_INET : AF_INET6, n->addr, a, sizeof(a))) {
-		b->err = 1;
-		return;
-	}
-	fb_add(b, "%snet %s/%u", dir, a, n->prefix);
+	fb_add(b, "%snet %s/%u", dir, addr_fmt(n->family == 4 ? 4 : 6, n->addr, a, sizeof(a)),
+	       n->prefix);
 }
 
 /* "(src port 1 or src port 2 or dst port 3)"; *first tracks the "or". */

@@ -1,6 +1,7 @@
 /* HTTP/1.1: response parser, request writer and the non-blocking client
  * state machine (see http.h). */
 #include "http.h"
+#include "addr.h"
 #include "hex.h"
 
 #include <errno.h>
@@ -690,17 +691,22 @@ static void wipe(void *p, size_t n)
 		*v++ = 0;
 }
 
+/* Not getnameinfo(): with its lookup code it cost the static builds
+ * several KiB, for a number. */
 static void addr_text(const struct sockaddr_storage *ss, char *out, size_t n)
 {
-	char h[INET6_ADDRSTRLEN], s[8];
+	const struct sockaddr_in *s4 = (const void *)ss;
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	char h[ADDR_STR_MAX];
 
-	if (getnameinfo((const struct sockaddr *)ss, sizeof(*ss), h, sizeof(h),
-			s, sizeof(s), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(out, n, "?");
+	if (ss->ss_family == AF_INET)
+		snprintf(out, n, "%s:%u", addr_fmt(4, (const uint8_t *)&s4->sin_addr, h, sizeof(h)),
+			 ntohs(s4->sin_port));
 	else if (ss->ss_family == AF_INET6)
-		snprintf(out, n, "[%s]:%s", h, s);
+		snprintf(out, n, "[%s]:%u", addr_fmt(6, s6->sin6_addr.s6_addr, h, sizeof(h)),
+			 ntohs(s6->sin6_port));
 	else
-		snprintf(out, n, "%s:%s", h, s);
+		snprintf(out, n, "?");
 }
 
 /* Fills the address cache for c->peer. Numeric hosts never use DNS. */

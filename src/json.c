@@ -749,7 +749,7 @@ void json_raw(struct json_out *o, const char *key, const char *text, size_t n)
 
 /* "00" to "99": two digits per division. */
 #define JSON_DIGITS10(t) t "0" t "1" t "2" t "3" t "4" t "5" t "6" t "7" t "8" t "9"
-static const char json_digits2[] =
+const char json_digits2[JSON_DIGITS2_LEN] =
 	JSON_DIGITS10("0") JSON_DIGITS10("1") JSON_DIGITS10("2") JSON_DIGITS10("3")
 	JSON_DIGITS10("4") JSON_DIGITS10("5") JSON_DIGITS10("6") JSON_DIGITS10("7")
 	JSON_DIGITS10("8") JSON_DIGITS10("9");

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- tokenizer ---- */
 
@@ -141,5 +142,16 @@ void json_raw(struct json_out *o, const char *key, const char *text, size_t n);
  * bytes after the digits are left unspecified); returns the end of the
  * digits. */
 char *json_fmt_u64(char *p, uint64_t v);
+/* "00".."99", for json_fmt_2() and json_fmt_u64(). */
+#define JSON_DIGITS2_LEN 200
+extern const char json_digits2[JSON_DIGITS2_LEN];
+
+/* v % 100 as exactly two digits at p; returns the end. Inline: a call
+ * costs what it saves. */
+static inline char *json_fmt_2(char *p, unsigned v)
+{
+	memcpy(p, &json_digits2[2 * (v % 100)], 2);
+	return p + 2;
+}
 
 #endif

@@ -4,6 +4,7 @@
  * here between key pieces the emitter computes once per report, and handed
  * to it whole: one buffer-space check per record instead of dozens. */
 #include "report.h"
+#include "addr.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -17,12 +18,6 @@
 #define DAYS_0000_TO_1970 719468u	/* from 0000-03-01 */
 #define YEAR_MAX_4DIGITS 9999u
 
-#define IP4_BYTES 4
-#define IP6_BYTES 16
-#define IP6_GROUPS 8
-#define IP6_GROUP_BITS 16
-#define IP6_MAPPED_PREFIX 12	/* ::ffff: */
-#define HEX_DIGIT_BITS 4
 #define REPORT_DATE_LEN (sizeof("0000-00-00T") - 1)	/* "YYYY-MM-DDT" */
 #define REP_BAD_TIME "invalid"	/* a time put_time() cannot write (year > 9999) */
 
@@ -66,7 +61,7 @@ _Static_assert(JSON_PREFIX_MAX(REPORT_KEY_MAX) + 3 <= REPORT_PIECE_MAX,
 /* One record's longest text: every step's room (a piece copy, a formatter's
  * whole buffer, a number's JSON_U64_MAX) counted in full. */
 #define REPORT_REC_MAX ((K_COUNT + FLOW_MAX_CLIENT_PORTS) * REPORT_PIECE_MAX + \
-			2 * REPORT_ADDR_MAX + 2 * REPORT_TIME_MAX + \
+			2 * ADDR_STR_MAX + 2 * REPORT_TIME_MAX + \
 			(REC_NUMBERS + 1 + FLOW_MAX_CLIENT_PORTS) * JSON_U64_MAX + \
 			4 * REPORT_WORD_MAX)	/* the names, true/false, "]" */
 
@@ -131,15 +126,20 @@ static char *put_time(struct rep_day *c, uint64_t ns, int frac, char *p)
 		*q = 'T';
 		c->day = s / SECS_PER_DAY;
 	}
+	/* Two digits per step (json_fmt_2): a record has two times. */
 	memcpy(p, c->date, REPORT_DATE_LEN);
-	p = put_num(p + REPORT_DATE_LEN, sec / 3600, 2);
+	p = json_fmt_2(p + REPORT_DATE_LEN, sec / 3600);
 	*p++ = ':';
-	p = put_num(p, sec / 60 % 60, 2);
+	p = json_fmt_2(p, sec / 60 % 60);
 	*p++ = ':';
-	p = put_num(p, sec % 60, 2);
+	p = json_fmt_2(p, sec % 60);
 	if (frac) {
+		unsigned us = (unsigned)(ns % NS_PER_SEC / NS_PER_US);
+
 		*p++ = '.';
-		p = put_num(p, (unsigned)(ns % NS_PER_SEC / NS_PER_US), 6);
+		p = json_fmt_2(p, us / 10000);
+		p = json_fmt_2(p, us / 100);
+		p = json_fmt_2(p, us);
 	}
 	*p++ = 'Z';
 	*p = '\0';
@@ -152,86 +152,6 @@ char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
 
 	if (sz < sizeof("0000-00-00T00:00:00.000000Z") || !put_time(&c, ns, frac, buf))
 		snprintf(buf, sz, REP_BAD_TIME);
-	return buf;
-}
-
-/* 16 bits in lowercase hex without leading zeros at p; returns the end. */
-static char *put_hex16(char *p, unsigned v)
-{
-	int s = IP6_GROUP_BITS - HEX_DIGIT_BITS;
-
-	while (s > 0 && !(v >> s))
-		s -= HEX_DIGIT_BITS;
-	for (; s >= 0; s -= HEX_DIGIT_BITS)
-		*p++ = "0123456789abcdef"[v >> s & 0xf];
-	return p;
-}
-
-/* RFC 5952, section 4, by hand: glibc's inet_ntop calls sprintf for each
- * group (about 3,000 instructions an address, 14% of a report's). The
- * first longest run of two or more zero groups becomes "::"; only
- * IPv4-mapped addresses end in dotted form (section 5; glibc would also
- * write "::1.2.3.4", musl does not: now every build writes the same). */
-static char *put_ip6(char *p, const uint8_t *a)
-{
-	static const uint8_t mapped[IP6_MAPPED_PREFIX] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-							   0xff, 0xff };
-	unsigned g[IP6_GROUPS], i, n, run = 0, best = 0, at = IP6_GROUPS;
-
-	n = memcmp(a, mapped, sizeof(mapped)) ? IP6_GROUPS : IP6_MAPPED_PREFIX / 2;
-	for (i = 0; i < n; i++) {
-		g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
-		run = g[i] ? 0 : run + 1;
-		if (run > best) {
-			best = run;
-			at = i + 1 - run;
-		}
-	}
-	if (best < 2)
-		at = IP6_GROUPS;
-	for (i = 0; i < n; i++) {
-		if (i == at) {
-			*p++ = ':';
-			*p++ = ':';
-			i += best - 1;
-			continue;
-		}
-		if (i > 0 && i != at + best)
-			*p++ = ':';
-		p = put_hex16(p, g[i]);
-	}
-	if (n < IP6_GROUPS) {
-		*p++ = ':';
-		for (i = IP6_MAPPED_PREFIX; i < IP6_BYTES; i++) {
-			p = json_fmt_u64(p, a[i]);
-			*p++ = '.';
-		}
-		p--;
-	}
-	*p = '\0';
-	return p;
-}
-
-char *report_addr(int family, const uint8_t *a, char *buf, size_t sz)
-{
-	char tmp[REPORT_ADDR_MAX], *p = sz >= REPORT_ADDR_MAX ? buf : tmp;
-	unsigned i;
-
-	if (family == 4) {	/* glibc's inet_ntop calls sprintf */
-		for (i = 0; i < IP4_BYTES; i++) {
-			p = json_fmt_u64(p, a[i]);
-			*p++ = i < IP4_BYTES - 1 ? '.' : '\0';
-		}
-	} else {
-		put_ip6(p, a);
-	}
-	/* Each json_fmt_u64 needs JSON_U64_MAX bytes of room: a smaller
-	 * buffer gets a copy, if the address fits. */
-	if (sz < REPORT_ADDR_MAX && sz > 0) {
-		if (strlen(tmp) >= sz)
-			strcpy(tmp, sz > 1 ? "?" : "");
-		memcpy(buf, tmp, strlen(tmp) + 1);
-	}
 	return buf;
 }
 
@@ -295,8 +215,8 @@ static void report_rec(struct json_out *o, struct rec_shape *sh,
 		switch (k) {
 		case K_CLIENT:
 		case K_SERVER:
-			p = str_end(report_addr(r->key.family, k == K_CLIENT ? r->key.client :
-						r->key.server, p, REPORT_ADDR_MAX));
+			p = str_end(addr_fmt(r->key.family, k == K_CLIENT ? r->key.client :
+						r->key.server, p, ADDR_STR_MAX));
 			break;
 		case K_PROTOCOL:
 			p = stpcpy(p, report_proto(r->key.proto));
@@ -392,13 +312,13 @@ int report_write(struct json_out *o, const struct report_meta *m,
 
 int report_rec_line(const struct flow_rec *r, char *buf, size_t sz)
 {
-	char c[REPORT_ADDR_MAX], s[REPORT_ADDR_MAX];
+	char c[ADDR_STR_MAX], s[ADDR_STR_MAX];
 	int v6 = r->key.family == 6;
 
 	return snprintf(buf, sz, "%s %s -> %s%s%s:%u %s conns=%u pkts=%u/%u bytes=%llu/%llu",
 			report_proto(r->key.proto),
-			report_addr(r->key.family, r->key.client, c, sizeof(c)),
-			v6 ? "[" : "", report_addr(r->key.family, r->key.server, s, sizeof(s)),
+			addr_fmt(r->key.family, r->key.client, c, sizeof(c)),
+			v6 ? "[" : "", addr_fmt(r->key.family, r->key.server, s, sizeof(s)),
 			v6 ? "]" : "", r->key.port, flow_how_name((enum flow_how)r->how),
 			r->conns, r->pkts_c2s, r->pkts_s2c,
 			(unsigned long long)r->bytes_c2s, (unsigned long long)r->bytes_s2c);

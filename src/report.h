@@ -9,9 +9,9 @@
 #include "decode.h"
 #include "flow.h"
 #include "json.h"
+#include "addr.h"
 
 #define REPORT_TIME_MAX 40	/* "2024-01-01T00:00:00.000000Z" + slack */
-#define REPORT_ADDR_MAX 46	/* INET6_ADDRSTRLEN */
 #define REPORT_WORD_MAX 16	/* protocol and direction names, NUL included */
 
 struct report_stats {
@@ -37,7 +37,6 @@ int report_write(struct json_out *o, const struct report_meta *m,
 
 /* Small formatters (return buf). frac: append .uuuuuu microseconds. */
 char *report_time(uint64_t ns, int frac, char *buf, size_t sz);
-char *report_addr(int family, const uint8_t *a, char *buf, size_t sz);
 const char *report_proto(uint8_t proto);
 /* "tcp 10.0.0.2 -> 10.0.0.1:80 syn conns=1 pkts=3/2 bytes=180/120" */
 int report_rec_line(const struct flow_rec *r, char *buf, size_t sz);

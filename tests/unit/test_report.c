@@ -102,14 +102,14 @@ static void test_report_only_stats(void)
 
 static void test_report_formatters(void)
 {
-	char b[REPORT_TIME_MAX], a[REPORT_ADDR_MAX];
+	char b[REPORT_TIME_MAX], a[ADDR_STR_MAX];
 	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 	uint8_t v4[16] = { 192, 0, 2, 7 };
 
 	T_EQ_STR(report_time(0, 0, b, sizeof(b)), "1970-01-01T00:00:00Z");
 	T_EQ_STR(report_time(1 * SEC + 999999999, 1, b, sizeof(b)), "1970-01-01T00:00:01.999999Z");
-	T_EQ_STR(report_addr(6, v6, a, sizeof(a)), "2001:db8::1");
-	T_EQ_STR(report_addr(4, v4, a, sizeof(a)), "192.0.2.7");
+	T_EQ_STR(addr_fmt(6, v6, a, sizeof(a)), "2001:db8::1");
+	T_EQ_STR(addr_fmt(4, v4, a, sizeof(a)), "192.0.2.7");
 	T_EQ_STR(report_proto(DEC_PROTO_UDP), "udp");
 	T_EQ_STR(report_proto(1), "?");
 }
@@ -175,7 +175,7 @@ static int big_fn(void *ctx, const char *d, size_t n)
  * reference report_write's pre-formatted records must match byte for byte. */
 static void ref_records(struct json_out *o, struct flow_table *t)
 {
-	char a[REPORT_ADDR_MAX], tm[REPORT_TIME_MAX];
+	char a[ADDR_STR_MAX], tm[REPORT_TIME_MAX];
 	uint32_t n = flow_sorted(t), i, j;
 
 	json_obj_begin(o, NULL);
@@ -184,8 +184,8 @@ static void ref_records(struct json_out *o, struct flow_table *t)
 		const struct flow_rec *r = flow_sorted_rec(t, i);
 
 		json_obj_begin(o, NULL);
-		json_str(o, "client", report_addr(r->key.family, r->key.client, a, sizeof(a)));
-		json_str(o, "server", report_addr(r->key.family, r->key.server, a, sizeof(a)));
+		json_str(o, "client", addr_fmt(r->key.family, r->key.client, a, sizeof(a)));
+		json_str(o, "server", addr_fmt(r->key.family, r->key.server, a, sizeof(a)));
 		json_u64(o, "port", r->key.port);
 		json_str(o, "protocol", report_proto(r->key.proto));
 		json_str(o, "direction", flow_how_name((enum flow_how)r->how));
@@ -358,20 +358,20 @@ static void test_report_addr_forms(void)
 	static const char *const v6[] = { "::", "::1", "1::", "2001:db8::1",
 					  "::ffff:192.0.2.1", "fe80::1:2:3:4",
 					  "2001:db8:0:1:1:1:1:1" };
-	char a[REPORT_ADDR_MAX], small[16];
+	char a[ADDR_STR_MAX], small[16];
 	uint8_t bin[16];
 	size_t i;
 
 	for (i = 0; i < sizeof(v6) / sizeof(v6[0]); i++) {
 		inet_pton(AF_INET6, v6[i], bin);
-		T_EQ_STR(report_addr(6, bin, a, sizeof(a)), v6[i]);
+		T_EQ_STR(addr_fmt(6, bin, a, sizeof(a)), v6[i]);
 	}
 	inet_pton(AF_INET, "255.255.255.255", bin);
-	T_EQ_STR(report_addr(4, bin, a, sizeof(a)), "255.255.255.255");
-	T_EQ_STR(report_addr(4, bin, small, sizeof(small)), "255.255.255.255");
+	T_EQ_STR(addr_fmt(4, bin, a, sizeof(a)), "255.255.255.255");
+	T_EQ_STR(addr_fmt(4, bin, small, sizeof(small)), "255.255.255.255");
 	inet_pton(AF_INET, "0.0.0.0", bin);
-	T_EQ_STR(report_addr(4, bin, a, sizeof(a)), "0.0.0.0");
-	T_EQ_STR(report_addr(4, bin, small, 4), "?");	/* does not fit */
+	T_EQ_STR(addr_fmt(4, bin, a, sizeof(a)), "0.0.0.0");
+	T_EQ_STR(addr_fmt(4, bin, small, 4), "?");	/* does not fit */
 }
 
 /* RFC 5952 against the C library's inet_ntop on many addresses with runs
@@ -391,14 +391,14 @@ static void test_report_addr_v6_random(void)
 		  "abcd:ef01:2345:6789:abcd:ef01:2345:6789" },
 		{ "1:20:300:4000::", "1:20:300:4000::" },
 	};
-	char a[REPORT_ADDR_MAX], ref[REPORT_ADDR_MAX];
+	char a[ADDR_STR_MAX], ref[ADDR_STR_MAX];
 	uint8_t bin[16], back[16];
 	uint32_t x = 12345;
 	size_t i, j, bad = 0;
 
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		T_EQ_INT(inet_pton(AF_INET6, fixed[i].in, bin), 1);
-		T_EQ_STR(report_addr(6, bin, a, sizeof(a)), fixed[i].out);
+		T_EQ_STR(addr_fmt(6, bin, a, sizeof(a)), fixed[i].out);
 	}
 	for (i = 0; i < 200000; i++) {
 		for (j = 0; j < 16; j += 2) {	/* a group: zero half the time */
@@ -408,7 +408,7 @@ static void test_report_addr_v6_random(void)
 		}
 		if (i % 7 == 0)
 			memcpy(bin, "\0\0\0\0\0\0\0\0\0\0\377\377", 12);
-		report_addr(6, bin, a, sizeof(a));
+		addr_fmt(6, bin, a, sizeof(a));
 		if (inet_pton(AF_INET6, a, back) != 1 || memcmp(back, bin, 16) != 0)
 			bad++;
 #ifdef __GLIBC__
