@@ -44,7 +44,7 @@ DEPS_BUILD := gcc make libc6-dev libpcap-dev libmbedtls-dev
 DEPS_TEST  := $(DEPS_BUILD) clang libclang-rt-14-dev python3 openssl iproute2 \
               tcpdump tshark busybox-static time valgrind util-linux
 
-.PHONY: all deps deps-test demo check check-asan check-mbedtls3 unit clean install bench fuzz
+.PHONY: all deps deps-test demo check check-asan check-mbedtls3 unit clean install uninstall bench fuzz
 all: d42pcap
 
 # Copy then rename: a running ./d42pcap (tests, demo) must not make it fail.
@@ -96,9 +96,13 @@ check-asan: deps-test
 #                                        (or build cross/openwrt/d42pcap)
 #   DOCDIR/                              README.md, LICENSE, docs/*.md and
 #                                        d42pcap.json.example
+#   SYSCONFDIR/d42pcap/spool/            the default spool (0700)
 # The unit and the init script name /usr/sbin and /etc/d42pcap: rewritten
 # for SBINDIR and SYSCONFDIR (the unit's ConfigurationDirectory= is always
-# below /etc). tests/t_install.sh checks the layout.
+# below /etc). `make uninstall` removes the files again but keeps
+# SYSCONFDIR/d42pcap (settings, spooled reports). tests/t_install.sh checks
+# both.
+INSTALL_DOCS = README.md LICENSE $(wildcard docs/*.md) d42pcap.json.example
 INSTALL_PATHS = sed -e 's|/usr/sbin/d42pcap|$(SBINDIR)/d42pcap|g' \
 		    -e 's|/etc/d42pcap|$(SYSCONFDIR)/d42pcap|g'
 
@@ -113,7 +117,7 @@ check-mbedtls3: deps-test
 install: d42pcap
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(INITDIR) $(DESTDIR)$(DATADIR)/openwrt
-	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/d42pcap
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/d42pcap $(DESTDIR)$(SYSCONFDIR)/d42pcap/spool
 	$(INSTALL) -m 0755 d42pcap $(DESTDIR)$(SBINDIR)/d42pcap
 	$(INSTALL) -m 0644 docs/d42pcap.8 $(DESTDIR)$(MANDIR)/man8/d42pcap.8
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json ]; then \
@@ -130,7 +134,15 @@ install: d42pcap
 	$(INSTALL) -m 0755 $(DESTDIR)$(INITDIR)/d42pcap.tmp $(DESTDIR)$(INITDIR)/d42pcap
 	rm -f $(DESTDIR)$(INITDIR)/d42pcap.tmp
 	$(INSTALL) -m 0755 init/d42pcap.procd $(DESTDIR)$(DATADIR)/openwrt/d42pcap.procd
-	$(INSTALL) -m 0644 README.md LICENSE docs/*.md d42pcap.json.example $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/d42pcap $(DESTDIR)$(MANDIR)/man8/d42pcap.8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/d42pcap.service $(DESTDIR)$(INITDIR)/d42pcap \
+		$(DESTDIR)$(DATADIR)/openwrt/d42pcap.procd \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS)))
+	-rmdir $(DESTDIR)$(DATADIR)/openwrt $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/d42pcap (settings and spooled reports)"
 
 clean:
 	rm -rf build d42pcap

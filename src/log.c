@@ -353,9 +353,12 @@ static void log_rotate(size_t len)
 	int fd;
 
 	/* Moved or deleted without a SIGHUP: the name gets a new file; the
-	 * old one is someone else's now, not ours to rename or empty. */
-	if (fstat(log_fd, &st) < 0 ||
-	    fstatat(log_dfd, LOG_FILE_NAME, &nst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	 * old one is someone else's now, not ours to rename or empty. A name
+	 * we may not look up (a 0700 directory, privileges dropped) is not
+	 * known to be moved: rotating it fails, and it is emptied instead. */
+	if (fstat(log_fd, &st) < 0)
+		goto reopen;
+	if (fstatat(log_dfd, LOG_FILE_NAME, &nst, AT_SYMLINK_NOFOLLOW) < 0 ? errno == ENOENT :
 	    nst.st_ino != st.st_ino || nst.st_dev != st.st_dev)
 		goto reopen;
 	/* Somebody (logrotate copytruncate) may have emptied the file. */

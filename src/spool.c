@@ -847,9 +847,9 @@ int spool_chown(struct spool *s, uid_t uid, gid_t gid)
 
 	if (s->mem)
 		return 0;
-	if (fchown(s->dfd, uid, gid) < 0)
-		return -1;
-	/* What the start-up scan found may have been written by root. */
+	/* What the start-up scan found may have been written by root. The
+	 * directory last: root without CAP_DAC_OVERRIDE (the systemd unit's
+	 * bounding set) may no longer look into a 0700 one it gave away. */
 	for (i = 0; i < s->n; i++) {
 		seq_name(name, sizeof(name), slot(s, i)->seq, EXT_DATA);
 		if (slot(s, i)->live &&
@@ -858,6 +858,8 @@ int spool_chown(struct spool *s, uid_t uid, gid_t gid)
 	}
 	if (fchownat(s->dfd, CORRUPT_DIR, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    errno != ENOENT)
+		rc = -1;
+	if (fchown(s->dfd, uid, gid) < 0)
 		rc = -1;
 	return rc;
 }

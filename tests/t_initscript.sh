@@ -191,7 +191,7 @@ ip -n "$NS" link set lo up
 
 # Only busybox on PATH: the script must make do with its applets.
 mkdir -p "$BIN" "$SD"
-for a in cat grep kill mkdir rm sleep tail; do ln -s "$BB" "$BIN/$a"; done
+for a in cat kill mkdir rm sleep tail tr; do ln -s "$BB" "$BIN/$a"; done
 # A long interval: the one report is the final one, written on SIGTERM.
 cat >"$SD/d42pcap.json" <<'EOF'
 {"common": {"Interval": 3600},
@@ -314,11 +314,42 @@ initd stop
 kill "$stray" 2>/dev/null
 stray=
 
+# A stale pid file naming another d42pcap (another settings directory):
+# not this script's, never signalled.
+SD2=$T_TMP/other
+mkdir -p "$SD2"
+cp "$SD/d42pcap.json" "$SD2/"
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$SD2" -logs-dir "$SD2" >/dev/null 2>&1 &
+other=$!
+sleep 0.3
+echo "$other" >"$PF"
+initd status
+expect initscript_other_instance_status 1 "d42pcap is stopped (stale pid file $PF)"
+initd stop
+! gone "$other" && ok initscript_other_instance_untouched ||
+	fail initscript_other_instance_untouched "the other d42pcap was stopped"
+kill "$other" 2>/dev/null
+wait "$other" 2>/dev/null
+
+# Standard error goes beside the pid file (root's), 0600, never into the
+# log directory, where a user the agent runs as could plant a link.
+ln -s "$T_TMP/victim" "$LD/d42pcap.err"
+initd start
+pid=$(pidfile)
+expect initscript_start_err_apart 0 "d42pcap started (pid $pid)"
+if [ ! -e "$T_TMP/victim" ] && [ "$(stat -c %a "${PF%.pid}.err")" = 600 ]; then
+	ok initscript_stderr_not_in_logs_dir
+else
+	fail initscript_stderr_not_in_logs_dir "$(ls -l "$T_TMP/victim" "${PF%.pid}.err" 2>&1)"
+fi
+initd stop
+rm -f "$LD/d42pcap.err"
+
 # A start that fails (invalid settings): status 1, message, no pid file.
 echo '{"common": {"Interval": "soon"}}' >"$SD/d42pcap.json"
 initd start
 if [ "$rc" -eq 1 ] && [ ! -e "$PF" ] && [ "$(agents)" -eq 0 ] &&
-	printf '%s\n' "$out" | grep -q "^d42pcap failed to start; see $LD:" &&
+	printf '%s\n' "$out" | grep -qF "d42pcap failed to start; see $LD and ${PF%.pid}.err:" &&
 	printf '%s\n' "$out" | grep -q 'common.Interval'; then
 	ok initscript_start_fails
 else

@@ -29,6 +29,7 @@ expected() {
 		echo "755 d etc"
 		echo "700 d etc/d42pcap"
 		echo "600 f etc/d42pcap/d42pcap.json"
+		echo "700 d etc/d42pcap/spool"
 		echo "755 d etc/init.d"
 		echo "755 f etc/init.d/d42pcap"
 		d=
@@ -117,6 +118,18 @@ if do_install "$L" /usr/local; then
 	else
 		fail install_paths_local "$(grep -n 'sbin' "$u" "$i" | tr '\n' ' ')"
 	fi
+	# uninstall: every installed file goes, the settings and spool stay
+	echo '{}' >"$L/etc/d42pcap/spool/0000000000000001.d42"
+	make -s --no-print-directory -C "$TOP" uninstall DESTDIR="$L" PREFIX=/usr/local \
+		>"$T_TMP/un.out" 2>&1
+	left=$(cd "$L" && find . -type f | LC_ALL=C sort | tr '\n' ' ')
+	if [ "$left" = "./etc/d42pcap/d42pcap.json ./etc/d42pcap/spool/0000000000000001.d42 " ] &&
+		[ ! -e "$L/usr/local/share/doc/d42pcap" ] && [ ! -e "$L/usr/local/share/d42pcap" ] &&
+		grep -q "^kept $L/etc/d42pcap" "$T_TMP/un.out"; then
+		ok uninstall_keeps_settings_only
+	else
+		fail uninstall_keeps_settings_only "left: $left $(head -c 300 "$T_TMP/un.out")"
+	fi
 else
 	fail install_layout_local "make install failed: $(head -c 600 "$T_TMP/make.out")"
 fi
@@ -151,12 +164,40 @@ else
 		kill -KILL $p 2>/dev/null
 		wait $p
 		rc=$?
-		# CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_SETGID 6, CAP_SETUID 7, CAP_SYS_CHROOT 18
+		# CAP_NET_ADMIN 12, CAP_NET_RAW 13, CAP_SETGID 6, CAP_SETUID 7,
+		# CAP_SYS_CHROOT 18, CAP_CHOWN 0
 		if [ $rc -eq 0 ] && grep -q 'capturing on lo' "$LG/d42pcap.log" &&
-			[ "$bnd" = 00000000000430c0 ] && grep -q '"interface":"lo"' "$T_TMP/cap.out"; then
+			[ "$bnd" = 00000000000430c1 ] && grep -q '"interface":"lo"' "$T_TMP/cap.out"; then
 			ok install_unit_capabilities
 		else
 			fail install_unit_capabilities "status $rc, CapBnd $bnd: $(cat "$T_TMP/cap.err" "$LG"/* 2>/dev/null | head -c 400)"
+		fi
+		# With common.user and an appliance (down): the spool, root's and
+		# 0700, is given to the user, who spools the reports there; that
+		# takes CAP_CHOWN in the bounding set.
+		SPD=$T_TMP/capspool
+		mkdir -p "$SPD" && chmod 700 "$SPD" && rm -f "$LG"/*
+		printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p", "timeout": 1},
+ "common": {"Interval": 1, "user": "nobody", "spool-dir": "%s"}, "pcap": {"Device": "lo"}}\n' \
+			"$SPD" >"$E/d42pcap.json"
+		ip netns exec "$NS" setpriv --bounding-set "$set_caps" --inh-caps -all --no-new-privs \
+			"$R/usr/sbin/d42pcap" -settings-dir "$E" -logs-dir "$LG" >/dev/null 2>"$T_TMP/cap2.err" &
+		p=$!
+		i=0
+		while [ $i -lt 100 ] && ! grep -q 'capturing on lo' "$LG/d42pcap.log" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		sleep 2.5	# reports of two intervals, and the final one
+		kill -TERM $p 2>/dev/null
+		wait $p
+		if [ "$(stat -c %U "$SPD")" = nobody ] &&
+			[ -n "$(find "$SPD" -maxdepth 1 -name '*.d42' -user nobody)" ] &&
+			grep -q 'capturing on lo' "$LG/d42pcap.log" &&
+			! grep -q 'cannot give\|could not write' "$LG/d42pcap.log"; then
+			ok install_unit_capabilities_user
+		else
+			fail install_unit_capabilities_user "$(ls -l "$SPD"; grep -h 'cannot\|error' "$LG"/* "$T_TMP/cap2.err" | head -c 400)"
 		fi
 		ip netns del "$NS"
 	else
@@ -193,11 +234,11 @@ grep -qi 'restart specifier' "$T_TMP/verify.out" && ok install_systemd_verify_de
 # what common.user/chroot need to drop privileges), NoNewPrivileges,
 # ProtectSystem=strict with spool and logs writable.
 u=$T_TMP/unit/d42pcap.service
-if grep -qx 'CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_SYS_CHROOT' "$u" &&
+if grep -qx 'CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN CAP_SETUID CAP_SETGID CAP_CHOWN CAP_SYS_CHROOT' "$u" &&
 	grep -qx 'AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN' "$u" &&
 	grep -qx 'NoNewPrivileges=yes' "$u" && grep -qx 'ProtectSystem=strict' "$u" &&
 	grep -qx 'Restart=always' "$u" && grep -qx 'LogsDirectory=d42pcap' "$u" &&
-	grep -qx 'ReadWritePaths=/etc/d42pcap/spool' "$u"; then
+	grep -qx 'ReadWritePaths=-/etc/d42pcap/spool' "$u" && grep -qx 'RestartPreventExitStatus=2' "$u"; then
 	ok install_unit_hardening
 else
 	fail install_unit_hardening "capabilities, NoNewPrivileges, ProtectSystem or writable paths missing"

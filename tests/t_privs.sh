@@ -130,6 +130,39 @@ else
 	kill $pid 2>/dev/null
 fi
 
+# The log in a directory only root may search (systemd's LogsDirectoryMode
+# 0700): after the drop the agent cannot look its name up, so it cannot
+# rotate; it empties the file it holds, and goes on logging there, instead
+# of giving the log up for standard error.
+RL=$T_TMP/rootlogs
+mkdir -p "$RL" && chmod 700 "$RL"
+cat >"$T_TMP/rl.json" <<JSON
+{"common": {"Interval": 60, "log-max-bytes": 4096},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name rl.json -logs-dir "$RL" \
+	-user nobody >/dev/null 2>"$T_TMP/rl.err" &
+pid=$!
+if wait_for "$RL/d42pcap.log" 'running as nobody'; then
+	i=0
+	while [ $i -lt 80 ]; do kill -USR1 $pid; sleep 0.02; i=$((i + 1)); done
+	sleep 0.5
+	kill -USR1 $pid
+	sleep 0.3
+	size=$(stat -c %s "$RL/d42pcap.log")
+	if [ "$size" -le 4096 ] && tail -1 "$RL/d42pcap.log" | grep -q 'stats:' &&
+		grep -q 'truncating it instead' "$T_TMP/rl.err" &&
+		! grep -q 'logging to standard error' "$T_TMP/rl.err"; then
+		ok privs_log_dir_unsearchable_truncates
+	else
+		fail privs_log_dir_unsearchable_truncates "size $size: $(tail -c 300 "$T_TMP/rl.err")"
+	fi
+	stop_agent $pid TERM
+else
+	fail privs_log_dir_unsearchable_truncates "agent did not start: $(cat "$T_TMP/rl.err")"
+	kill $pid 2>/dev/null
+fi
+
 # ---- chroot to the spool directory ----
 SPOOL=$T_TMP/spool
 mkdir -p "$SPOOL"
