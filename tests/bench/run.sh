@@ -270,6 +270,9 @@ if [ "$MODE" = report ]; then
 		done
 	done
 elif [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
+	# The last run's outputs go: "report" shows what is there, and a
+	# candidate measured before would otherwise stay in the table.
+	rm -f "$B"/cg/*.out
 	for f in $FLOWS; do
 		for p in $CG_PROFILES; do
 			big=$(gen "$f" "$p" "$CG_PACKETS") && tiny=$(gen "$f" "$p" $CG_TINY) || exit 1
