@@ -178,6 +178,17 @@ static void open_log(const struct cli *o)
 		log_warn("cannot open the log in %s: %s; logging to stderr", dir, strerror(errno));
 }
 
+/* An unknown user is a settings error (exit 2, so that a supervisor does
+ * not restart in vain), and -check-config says so too. */
+static void check_user(const struct cli *o)
+{
+	const char *user = o->user ? o->user : cfg.user_name;
+	char err[PRIV_ERR_MAX];
+
+	if (user[0] && priv_check_user(user, err, sizeof(err)) < 0)
+		fatal(EXIT_USAGE, "%s: %s", o->user ? "-user" : "common.user", err);
+}
+
 /* The spool moves aside every file it did not write: the log must not be
  * one of them, whatever the two directories are called. */
 static void check_spool_apart(const struct cli *o)
@@ -309,6 +320,7 @@ int main(int argc, char **argv)
 	if (cfg.chroot && !opt.user && !cfg.user_name[0])
 		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
 		      "-user): root can leave a chroot");
+	check_user(&opt);
 	check_spool_apart(&opt);
 	if (filter_build(&cfg, FILTER_LINK_ETHER, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);

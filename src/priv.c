@@ -64,6 +64,13 @@ static int lookup(const char *user, struct ident *id, char *err, size_t sz)
 	return 0;
 }
 
+int priv_check_user(const char *user, char *err, size_t errsz)
+{
+	struct ident id;
+
+	return lookup(user, &id, err, errsz);
+}
+
 /* Effective and permitted: CAP_NET_RAW or nothing; inheritable: nothing. */
 static void caps_want(struct __user_cap_data_struct *d, int keep_net_raw)
 {

@@ -19,6 +19,10 @@ struct priv_opts {
 	void (*give)(uid_t uid, gid_t gid, const char *user);
 };
 
+/* 0 if user exists (with at most PRIV_MAX_GROUPS groups), else -1 with a
+ * message in err: a settings error to report before anything starts. */
+int priv_check_user(const char *user, char *err, size_t errsz);
+
 /* 0, or -1 with a message in err: the caller must then exit, as the process
  * may be half-way (never running as root by mistake: every step is
  * verified). Call after opening the capture, log, output and spool, after

@@ -240,9 +240,17 @@ st=$?
 ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name p.json \
 	-user d42pcap-no-such-user >/dev/null 2>"$T_TMP/nouser.err"
 st=$?
-[ $st -eq 1 ] && grep -q 'cannot drop privileges: unknown user "d42pcap-no-such-user"' \
+[ $st -eq 2 ] && grep -q -- '-user: unknown user "d42pcap-no-such-user"' \
 	"$T_TMP/nouser.err" && ok privs_unknown_user ||
 	fail privs_unknown_user "exit $st: $(cat "$T_TMP/nouser.err")"
+# -check-config says it too, for common.user
+printf '{"common": {"user": "d42pcap-no-such-user"}}\n' >"$T_TMP/nouser.json"
+"$D42PCAP" -check-config -settings-dir "$T_TMP" -settings-name nouser.json \
+	>/dev/null 2>"$T_TMP/nouser2.err"
+st=$?
+[ $st -eq 2 ] && grep -q 'common.user: unknown user "d42pcap-no-such-user"' \
+	"$T_TMP/nouser2.err" && ok privs_unknown_user_check_config ||
+	fail privs_unknown_user_check_config "exit $st: $(cat "$T_TMP/nouser2.err")"
 
 # With an appliance: the spool, made by root at start-up, and what an
 # earlier run as root left in it, are given to the user, who goes on
