@@ -35,6 +35,9 @@
 #define D42_ADDR_STR      46
 #define MS_PER_SEC        1000ULL
 #define D42_TOTAL_TIMEOUTS 4		/* a whole request: this many timeouts */
+#define D42_FILL_BATCH    4096		/* report records read per step: a listener
+					 * with a million clients must not hold
+					 * up the loop (capture, timers) */
 
 enum d42_state { ST_IDLE, ST_SCAN, ST_RESOLVE, ST_READ, ST_POST, ST_SAMPLE };
 
@@ -50,7 +53,8 @@ struct d42_group {
 	int from_pending;	/* index + 1 of the pending slot, 0: from spool */
 	uint32_t n;
 	uint32_t ours;		/* clients we saw (the first `ours` entries) */
-	int truncated;
+	uint32_t cut;		/* more clients we saw: past D42_MAX_CLIENTS */
+	int truncated;		/* the appliance's remote IPs did not fit */
 	struct d42_addr clients[D42_MAX_CLIENTS];
 };
 
@@ -97,6 +101,13 @@ struct d42 {
 	/* the report being delivered */
 	uint64_t seq;
 	uint64_t rep_ok, rep_nok;	/* its records so far, to stats when done */
+	/* Where a retry of the report picks up: its first resume_groups
+	 * listeners were posted or left out already. Not posted twice, and
+	 * a listener left out is not refused afresh while the next one is. */
+	uint64_t resume_seq;
+	uint32_t resume_groups;
+	uint32_t group_idx;		/* groups of this pass so far */
+	int filling;			/* d->g is still being collected */
 	int reader_open, eof;
 	char chunk[D42_CHUNK];
 	size_t chunk_len, chunk_off;
@@ -298,6 +309,18 @@ static int url_encode(char *out, size_t sz, size_t *len, const char *s)
 	return 0;
 }
 
+/* A record's client: unique within its listener in a report, so not
+ * searched for (a million clients took seconds); past what a POST carries
+ * only counted. */
+static void add_own_client(struct d42_group *g, const struct d42_addr *a)
+{
+	if (g->n < D42_MAX_CLIENTS)
+		g->clients[g->n++] = *a;
+	else
+		g->cut++;
+}
+
+/* One of the appliance's remote IPs; -1 when the POST is full. */
 static int add_client(struct d42_group *g, const struct d42_addr *a)
 {
 	uint32_t i;
@@ -429,14 +452,21 @@ static int d42_check_status(struct d42 *d, const struct http_response *r, const 
 	return -1;
 }
 
-/* A JSON reply; -1 (failure handled) if it is not JSON. */
-static int d42_parse_reply(struct d42 *d, const struct http_response *r, const char *what)
+/* A JSON reply; -1 (failure handled) if it is not JSON. With too_big, a
+ * reply of more than D42_MAX_TOKENS values is the caller's to handle
+ * (-1 with *too_big set, nothing logged): asking again cannot shrink it. */
+static int d42_parse_reply(struct d42 *d, const struct http_response *r, const char *what,
+			   int *too_big)
 {
 	struct json_limits lim = { r->body_len + 1, D42_MAX_DEPTH };
 	struct json_pos pos;
 	int n;
 
 	n = json_parse((const char *)r->body, r->body_len, &lim, d->toks, D42_MAX_TOKENS, &pos);
+	if (n == JSON_ERR_TOKENS && too_big) {
+		*too_big = 1;
+		return -1;
+	}
 	if (n < 0) {
 		log_warn("device42: %s: reply is not valid JSON (%s at %u:%u)", what,
 			 json_strerror(n), pos.line, pos.col);
@@ -546,16 +576,21 @@ static int d42_req_post(struct d42 *d)
  * listener, outside any report, counts at once. */
 static void d42_count(struct d42 *d, int ok)
 {
-	if (d->g.from_pending)
-		*(ok ? &d->stats.records_ok : &d->stats.records_nok) += d->g.ours;
-	else
-		*(ok ? &d->rep_ok : &d->rep_nok) += d->g.ours;
+	uint64_t *okc = d->g.from_pending ? &d->stats.records_ok : &d->rep_ok;
+	uint64_t *nokc = d->g.from_pending ? &d->stats.records_nok : &d->rep_nok;
+
+	*(ok ? okc : nokc) += d->g.ours;
+	*nokc += d->g.cut;
+	if (!d->g.from_pending)	/* this listener is through: see resume_groups */
+		d->resume_groups = d->group_idx;
 }
 
-/* This listener is not posted this time; on to the next. */
+/* This listener is not posted this time; on to the next. That is
+ * progress: the failures before were about this listener only. */
 static void d42_leave_out(struct d42 *d)
 {
 	d42_count(d, 0);
+	d42_ok(d);
 	d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
 
@@ -725,7 +760,8 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 			r = d42_parse_record(d, client, server, port, proto);
 			d->scan.len = 0;
 			if (r > 0) {
-				d->rep_nok++;
+				if (d->group_idx >= d->resume_groups)	/* once */
+					d->rep_nok++;
 				continue;
 			}
 			return r < 0 ? -1 : 1;
@@ -733,25 +769,29 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 	}
 }
 
-/* Collect the next listener's clients into d->g. 1: a group is ready;
- * 0: the report is finished; -1: it is corrupt; SPOOL_ERR_AGAIN: not
- * readable now. */
+/* Collect the next listener's clients into d->g, D42_FILL_BATCH records at
+ * a time. 1: a group is ready; 2: not yet (call again); 0: the report is
+ * finished; -1: it is corrupt; SPOOL_ERR_AGAIN: not readable now. */
 static int d42_fill_group(struct d42 *d)
 {
 	struct d42_addr client, server;
 	uint16_t port;
 	uint8_t proto;
+	uint32_t k;
 	int r;
 
-	memset(&d->g, 0, offsetof(struct d42_group, clients));
-	if (d->have_next) {
-		d->have_next = 0;
-		d->g.server = d->next_server;
-		d->g.port = d->next_port;
-		d->g.proto = d->next_proto;
-		add_client(&d->g, &d->next_client);
+	if (!d->filling) {
+		memset(&d->g, 0, offsetof(struct d42_group, clients));
+		d->filling = 1;
+		if (d->have_next) {
+			d->have_next = 0;
+			d->g.server = d->next_server;
+			d->g.port = d->next_port;
+			d->g.proto = d->next_proto;
+			add_own_client(&d->g, &d->next_client);
+		}
 	}
-	for (;;) {
+	for (k = 0; k < D42_FILL_BATCH; k++) {
 		r = d42_next_record(d, &client, &server, &port, &proto);
 		if (r < 0)
 			return r == SPOOL_ERR_AGAIN ? r : -1;
@@ -769,8 +809,11 @@ static int d42_fill_group(struct d42 *d)
 		d->g.server = server;
 		d->g.port = port;
 		d->g.proto = proto;
-		add_client(&d->g, &client);
+		add_own_client(&d->g, &client);
 	}
+	if (k == D42_FILL_BATCH)
+		return 2;
+	d->filling = 0;
 	d->g.ours = d->g.n;
 	return d->g.n ? 1 : 0;
 }
@@ -785,7 +828,7 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 	char ip[D42_ADDR_STR], dev[D42_MAX_DEVICE];
 	int n, arr, i, k, found = 0;
 
-	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup")) < 0)
+	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup", NULL)) < 0)
 		return;
 	arr = tok_member(js, d->toks, n, 0, "ips");
 	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY) {
@@ -824,17 +867,22 @@ static int d42_merge_remote(struct d42 *d, const char *js, int v)
 		/* The form buffer is free until the POST is built. */
 		if (json_str_decode(js, &d->toks[v], d->form, sizeof(d->form)) < 0)
 			return -1;
-		for (tok = strtok_r(d->form, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-			if (!addr_parse(tok, &a))
-				add_client(&d->g, &a);
+		for (tok = strtok_r(d->form, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			if (addr_parse(tok, &a) < 0)
+				return -1;
+			add_client(&d->g, &a);
+		}
 		return 0;
 	}
 	if (d->toks[v].type != JSON_ARRAY)
 		return d->toks[v].type == JSON_NULL ? 0 : -1;
+	/* An entry we cannot read would be missing from the POST: the
+	 * appliance's list would shrink. */
 	i = v + 1;
 	for (k = 0; k < (int)d->toks[v].size; k++) {
-		if (!tok_str(js, d->toks, i, ip, sizeof(ip)) && !addr_parse(ip, &a))
-			add_client(&d->g, &a);
+		if (tok_str(js, d->toks, i, ip, sizeof(ip)) < 0 || addr_parse(ip, &a) < 0)
+			return -1;
+		add_client(&d->g, &a);
 		i = (int)d->toks[i].next;
 	}
 	return 0;
@@ -845,11 +893,20 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 	const char *js = (const char *)r->body;
 	struct d42_addr a;
 	char ip[D42_ADDR_STR], proto[16];
-	int n, arr, i, k, pv;
+	int n, arr, i, k, pv, too_big = 0;
 
-	if (d42_check_status(d, r, "listener lookup") < 0 ||
-	    (n = d42_parse_reply(d, r, "listener lookup")) < 0)
+	if (d42_check_status(d, r, "listener lookup") < 0)
 		return;
+	n = d42_parse_reply(d, r, "listener lookup", &too_big);
+	if (n < 0 && !too_big)
+		return;
+	if (too_big) {
+		log_warn("device42: the appliance's listeners of %s are more than %u JSON "
+			 "values; %s:%u not updated this time", d->device, D42_MAX_TOKENS,
+			 addr_str(&d->g.server, ip), d->g.port);
+		d42_leave_out(d);
+		return;
+	}
 	arr = tok_member(js, d->toks, n, 0, "service_ports");
 	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY) {
 		i = arr + 1;
@@ -871,9 +928,18 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 			i = (int)d->toks[i].next;
 		}
 	}
-	if (d->g.truncated)
-		log_warn("device42: %s:%u has more than %u remote IPs; sending the first %u",
-			 addr_str(&d->g.server, ip), d->g.port, D42_MAX_CLIENTS, D42_MAX_CLIENTS);
+	if (d->g.truncated) {
+		/* Posting what fits would drop some of the appliance's. */
+		log_warn("device42: %s:%u: the appliance's remote IPs and ours are more than "
+			 "the %u a POST carries; not updated this time",
+			 addr_str(&d->g.server, ip), d->g.port, D42_MAX_CLIENTS);
+		d42_leave_out(d);
+		return;
+	}
+	if (d->g.cut)
+		log_warn("device42: %s:%u: %u clients this interval; the %u past the first %u "
+			 "are not sent", addr_str(&d->g.server, ip), d->g.port,
+			 d->g.n + d->g.cut, d->g.cut, D42_MAX_CLIENTS);
 	if (d42_req_post(d) < 0)
 		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
@@ -886,17 +952,18 @@ static int d42_is_refusal(int status)
 	       status != 404 && status != 408 && status != 429;
 }
 
-/* The appliance refuses this listener's POST as such (a 4xx that is not
- * about the login, the URL or the rate): after D42_MAX_REFUSALS in a row
- * retrying the report cannot help, and would hold up every report behind
- * it. 1 if the listener is left out now. */
-static int d42_refused(struct d42 *d, const struct http_response *r)
+/* The appliance refuses this listener's POST as such (refusal: a 4xx that
+ * is not about the login, the URL or the rate, or a 2xx whose "code" is not
+ * 0): after D42_MAX_REFUSALS in a row retrying the report cannot help, and
+ * would hold up every report behind it. 1 if the listener is left out now.
+ * Anything else ends a run of refusals of this listener. */
+static int d42_refused(struct d42 *d, int refusal, const char *why)
 {
 	char ip[D42_ADDR_STR];
 	int same = d->refused_n && addr_eq(&d->refused_server, &d->g.server) &&
 		   d->refused_port == d->g.port && d->refused_proto == d->g.proto;
 
-	if (!d42_is_refusal(r->status)) {
+	if (!refusal) {
 		if (same)
 			d->refused_n = 0;	/* taken, or failed otherwise */
 		return 0;
@@ -911,8 +978,8 @@ static int d42_refused(struct d42 *d, const struct http_response *r)
 	}
 	if (d->refused_n < D42_MAX_REFUSALS)
 		return 0;
-	log_err("device42: the appliance refused %s:%u (HTTP %d) %u times in a row; "
-		"left out of this report", addr_str(&d->g.server, ip), d->g.port, r->status,
+	log_err("device42: the appliance refused %s:%u (%s) %u times in a row; "
+		"left out of this report", addr_str(&d->g.server, ip), d->g.port, why,
 		d->refused_n);
 	d->refused_n = 0;
 	d42_leave_out(d);
@@ -922,22 +989,31 @@ static int d42_refused(struct d42 *d, const struct http_response *r)
 static void d42_on_post(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
+	char why[32];
 	long code = 0;
 	uint32_t k;
-	int n;
+	int n = 0, ok2xx = r->status >= 200 && r->status < 300, has_code = 0, coded;
 
-	if (d42_refused(d, r) || d42_check_status(d, r, "listener update") < 0 ||
-	    (n = d42_parse_reply(d, r, "listener update")) < 0)
+	/* The API's errors come as a 2xx with a "code" other than 0 too. */
+	if (ok2xx && (n = d42_parse_reply(d, r, "listener update", NULL)) < 0)
 		return;
-	if (tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "code"), &code) < 0 || code != 0) {
+	if (ok2xx)
+		has_code = tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "code"), &code) == 0;
+	coded = has_code && code != 0;
+	snprintf(why, sizeof(why), "%s %ld", coded ? "code" : "HTTP",
+		 coded ? code : (long)r->status);
+	if (d42_refused(d, coded || d42_is_refusal(r->status), why) ||
+	    d42_check_status(d, r, "listener update") < 0)
+		return;
+	if (!has_code || coded) {
 		log_warn("device42: listener update refused (code %ld): %.*s", code,
 			 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
 		d42_fail(d, 0);
 		return;
 	}
-	/* The report is not through yet: a later listener failing again
-	 * must keep backing off (the earlier ones are posted again). */
-	d->auth_refused = 0;
+	/* Progress (a retry resumes after this listener): a later one
+	 * failing starts its backoff afresh. */
+	d42_ok(d);
 	d42_count(d, 1);
 	if (d->cfg->live_ok)
 		for (k = 0; k < d->g.ours; k++)
@@ -1041,13 +1117,22 @@ static int d42_start(struct d42 *d)
 		return d42_set_aside(d, h.seq, "unreadable") == SPOOL_ERR_AGAIN ? -1 : 0;
 	}
 	d->reader_open = 1;
-	d->rep_ok = d->rep_nok = 0;	/* a retry posts the report again */
 	if (d->sample) {
+		d->rep_ok = d->rep_nok = 0;	/* a retry posts the report again */
 		snprintf(d->path, sizeof(d->path), "%s", d->cfg->sample_path);
 		d->st = ST_SAMPLE;
 		d42_send(d, "POST", "application/json", NULL, h.payload_len, d42_body_read);
 		return 0;
 	}
+	/* A retry reads the report again but resumes after the listeners
+	 * already through, whose records stay counted. */
+	if (d->resume_seq != h.seq) {
+		d->resume_seq = h.seq;
+		d->resume_groups = 0;
+		d->rep_ok = d->rep_nok = 0;
+	}
+	d->group_idx = 0;
+	d->filling = 0;
 	d->eof = 0;
 	d->chunk_len = d->chunk_off = 0;
 	d->have_next = 0;
@@ -1154,9 +1239,11 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				d->st = ST_IDLE;
 			} else if (rc == 0) {
 				d42_report_done(d);
-			} else {
+			} else if (rc == 2) {
+				return;	/* more of this listener at the next step */
+			} else if (d->group_idx++ >= d->resume_groups) {
 				d->st = ST_RESOLVE;
-			}
+			}	/* else through before this retry: on to the next */
 			break;
 		case ST_RESOLVE:
 			/* A retry of an unmatched listener ignores the negative
@@ -1174,6 +1261,11 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			}
 			break;
 		default:
+			/* Waiting for a reply with no request in flight: a
+			 * defect, which would spin the loop (timeout 0) for
+			 * ever. Start the report again, after a backoff. */
+			log_err("device42: state %d without a request; starting over", (int)d->st);
+			d42_fail(d, 0);
 			return;
 		}
 	}

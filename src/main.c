@@ -204,6 +204,19 @@ static void check_spool_apart(const struct cli *o)
 		      "spool needs a directory of its own", dir, o->logs_dir ? " (-logs-dir)" : "");
 }
 
+/* A report the spool cannot hold is lost whole: say so at start-up (and
+ * -check-config), not when the table first fills. */
+static void check_spool_size(void)
+{
+	uint64_t full = (uint64_t)cfg.max_flows * REPORT_REC_BYTES;
+
+	if (cfg.host[0] && full > cfg.spool_max_bytes)
+		log_warn("a full table (common.max-flows %u) makes a report of about %llu MiB, "
+			 "more than common.spool-max-bytes (%llu MiB) holds: such a report "
+			 "would be lost", cfg.max_flows, (unsigned long long)(full >> 20),
+			 (unsigned long long)(cfg.spool_max_bytes >> 20));
+}
+
 /* With an appliance configured, reports go to the spool and d42 delivers
  * them; otherwise straight to the local output. */
 static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct output *out,
@@ -322,6 +335,7 @@ int main(int argc, char **argv)
 		      "-user): root can leave a chroot");
 	check_user(&opt);
 	check_spool_apart(&opt);
+	check_spool_size();
 	if (filter_build(&cfg, FILTER_LINK_ETHER, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
 	if (opt.check_config)

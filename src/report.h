@@ -13,6 +13,8 @@
 
 #define REPORT_TIME_MAX 40	/* "2024-01-01T00:00:00.000000Z" + slack */
 #define REPORT_WORD_MAX 16	/* protocol and direction names, NUL included */
+#define REPORT_REC_BYTES 350	/* a compact IPv4 record with a client port
+				 * or two, for size estimates (about 340) */
 
 struct report_stats {
 	uint64_t packets, bytes;	/* seen (after the filter); wire bytes */

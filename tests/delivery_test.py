@@ -529,6 +529,119 @@ def test_unreadable_remote_ips(certs, want):
           "rc %d got:\n%s\n%s" % (rc, got_others[:600], err[-400:]))
 
 
+def test_coded_refusal_left_out(certs, want):
+    """A 200 whose "code" is not 0 is the API's refusal too: after three in
+    a row the listener is left out and the reports get through (before, it
+    was retried for ever and every later report waited behind it)."""
+    rc, err, got, spool = run_dns1_faulted(certs, "coded", "code1", 60)
+    others = norm("\n".join(l for l in want.splitlines() if " 10.1.1.53 " not in l))
+    check("deliver_coded_refusal_left_out",
+          rc == 0 and got == others and spool_files(spool) == [] and
+          "the appliance refused 10.1.1.53:53 (code 1) 3 times in a row" in err,
+          "rc %d got:\n%s\n%s" % (rc, got, err[-500:]))
+
+
+def test_two_refused_listeners(certs, want):
+    """Two listeners of a report refused every time: the first, once left
+    out, stays out while the second is refused (a retry resumes after it),
+    so both are left out and the reports get through. Before, the first
+    was refused afresh on every retry and neither ever got out."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-tworefused")
+    cfg = write_config("tworefused", emu, certs, spool)
+    emu.fault("400", -1, method="POST", body="device_name=db1&")
+    try:
+        rc, out, err = run_agent(cfg, timeout=90)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = norm(emu.listeners())
+    emu.stop()
+    others = norm("\n".join(l for l in want.splitlines() if not l.startswith("db1 ")))
+    check("deliver_two_refused_listeners_left_out",
+          rc == 0 and got == others and spool_files(spool) == [] and
+          err.count("3 times in a row; left out of this report") >= 2,
+          "rc %d got:\n%s\n%s" % (rc, got, err[-600:]))
+
+
+def test_retry_resumes(certs):
+    """A failure at a late listener: the retry resumes there, the listeners
+    before it are not posted a second time: the POSTs the appliance took,
+    per listener, are those of a run without the failure."""
+    runs = []
+    for name, fault in (("resume-clean", 0), ("resume-failed", 1)):
+        emu = Emulator(certs)
+        cfg = write_config(name, emu, certs, os.path.join(TMP, "spool-" + name))
+        if fault:
+            emu.fault("500-plain", fault, method="POST", body="listening_ip=10.1.1.53&")
+        rc, out, err = run_agent(cfg)
+        rc = rc if not fault or "POST /api/2.0/service_listener_ports/: HTTP 500" in err or \
+            "listener update: HTTP 500" in err else "no 500 seen: " + err[-300:]
+        posts = {}
+        for r in emu.state()["requests"]:
+            form = r.get("form") or {}
+            if r["method"] == "POST" and "listening_ip" in form:
+                k = "%s:%s" % (form["listening_ip"], form.get("port"))
+                posts[k] = posts.get(k, 0) + 1
+        emu.stop()
+        runs.append((rc, posts))
+    (rc0, p0), (rc1, p1) = runs
+    dns = "10.1.1.53:53"
+    check("deliver_retry_resumes_after_posted",
+          rc0 == 0 and rc1 == 0 and p0 and p1 == p0,
+          "clean %s, failed once %s" % (p0, p1))
+
+
+def seeded_emulator(certs, ips, extra=()):
+    """An emulator whose web1 10.1.1.10:443 listener already holds ips."""
+    emu = Emulator(certs, extra=extra)
+    emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.1.10",
+                                "port": 443, "protocol": "TCP", "remote_ips": ips})
+    return emu
+
+
+def web1_443(listeners):
+    return [l for l in listeners.splitlines() if l.startswith("web1 10.1.1.10 443 ")]
+
+
+def test_remote_ips_never_shrunk(certs, want):
+    """The appliance's remote_ips for a listener must never shrink: when some
+    cannot be read (objects instead of strings), when they and ours are more
+    than a POST carries (3,000), or when the listing is more JSON values than
+    the agent parses (70,000): that listener is left as it is, with a
+    warning, and the rest delivered."""
+    cases = (
+        # objects: every listener the appliance already has is unreadable,
+        # so only the first report's new ones are posted: others not compared
+        ("objects", ["192.168.5.1", "192.168.5.2"], ("--remote-ips-style", "objects"),
+         "cannot read the remote IPs the appliance has for 10.1.1.10:443"),
+        ("over2048", ["10.%d.%d.%d" % (200, i // 256, i % 256) for i in range(3000)], (),
+         "more than the 2048 a POST carries; not updated"),
+        # each address is two values (remote_ips and remote_ips_ids)
+        ("tokens", ["10.%d.%d.%d" % (201 + i // 65536, i // 256 % 256, i % 256)
+                    for i in range(34000)], (),
+         "are more than 65536 JSON values; 10.1.1.10:443 not updated"),
+    )
+    for name, ips, extra, msg in cases:
+        emu = seeded_emulator(certs, ips, extra)
+        before = web1_443(norm(emu.listeners()))
+        spool = os.path.join(TMP, "spool-shrink-" + name)
+        cfg = write_config("shrink-" + name, emu, certs, spool)
+        try:
+            rc, out, err = run_agent(cfg, timeout=120)
+        except subprocess.TimeoutExpired:
+            rc, err = -1, "timed out"
+        got = norm(emu.listeners())
+        emu.stop()
+        others = [l for l in got.splitlines() if not l.startswith("web1 10.1.1.10 443 ")]
+        want_others = [l for l in want.splitlines() if not l.startswith("web1 10.1.1.10 443 ")]
+        check("deliver_remote_ips_never_shrunk_" + name,
+              rc == 0 and web1_443(got) == before and
+              (name == "objects" or others == want_others) and
+              spool_files(spool) == [] and msg in err,
+              "rc %d web1:443 %d -> %d chars: %s" % (rc, len("".join(before)),
+                                                     len("".join(web1_443(got))), err[-500:]))
+
+
 def test_many_ipv6_clients(certs):
     """2,000 IPv6 clients of the longest text form on one listener: all
     posted (the form is sized for 2,048 of them)."""
@@ -729,6 +842,10 @@ def main():
     guarded(test_retry_counts_once, certs)
     guarded(test_listener_refused_left_out, certs, want)
     guarded(test_unreadable_remote_ips, certs, want)
+    guarded(test_coded_refusal_left_out, certs, want)
+    guarded(test_two_refused_listeners, certs, want)
+    guarded(test_retry_resumes, certs)
+    guarded(test_remote_ips_never_shrunk, certs, want)
     guarded(test_many_ipv6_clients, certs)
     guarded(test_reresolve_after_connect_timeout, certs)
     guarded(test_proxy, certs, want)

@@ -103,6 +103,12 @@ d -check-config -settings-dir "$T_TMP/conf" -settings-name defspool.json
 expect cli_default_spool_is_logs_dir 2 "" 'spool directory .*/conf/spool is also the log directory'
 d -check-config -settings-dir "$T_TMP/conf" -settings-name samedir.json -logs-dir "$T_TMP/other"
 expect cli_spool_dir_other_logs_dir_option 0 '"spool-dir"' -
+# a full table's report larger than the spool holds: warned about
+printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"},
+ "common": {"max-flows": 1000000, "spool-max-bytes": 67108864}}\n' >"$T_TMP/conf/bigrep.json"
+chmod 600 "$T_TMP/conf/bigrep.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name bigrep.json
+expect cli_report_larger_than_spool_warned 0 '"max-flows"' 'about 333 MiB, more than common.spool-max-bytes \(64 MiB\)'
 printf '{"common": {"Interval": "often"}}\n' >"$T_TMP/conf/bad.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name bad.json
 expect cli_check_config_bad 2 "" 'bad\.json:1:[0-9]+: common\.Interval'
