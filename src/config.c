@@ -1198,8 +1198,11 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 }
 
 /* ---- public ---- */
-/* Name without empty or "." components or trailing slashes, into out (out
- * holds CFG_MAX_PATH bytes; longer names are cut, and compared as cut). */
+/* Name without empty or "." components, "x/.." pairs or trailing slashes,
+ * into out (out holds CFG_MAX_PATH bytes; longer names are cut, and
+ * compared as cut). ".." undoes the component before it as the kernel
+ * would, unless that one is a symbolic link: compared by name only where a
+ * directory does not exist yet, so there is none to follow. */
 static const char *dir_name_norm(const char *s, char *out)
 {
 	size_t o = 0, n, c, root = *s == '/';
@@ -1212,6 +1215,15 @@ static const char *dir_name_norm(const char *s, char *out)
 		n = strcspn(s, "/");
 		if (n == 0 || (n == 1 && s[0] == '.'))
 			continue;
+		if (n == 2 && s[0] == '.' && s[1] == '.' && o > root &&
+		    !(o >= root + 2 && out[o - 1] == '.' && out[o - 2] == '.' &&
+		      (o == root + 2 || out[o - 3] == '/'))) {
+			while (o > root && out[o - 1] != '/')
+				o--;		/* drop the last component */
+			if (o > root)
+				o--;		/* and its slash */
+			continue;
+		}
 		if (o > root && o < CFG_MAX_PATH - 1)
 			out[o++] = '/';
 		c = n < CFG_MAX_PATH - 1 - o ? n : CFG_MAX_PATH - 1 - o;

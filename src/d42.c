@@ -54,6 +54,8 @@ struct d42_group {
 	uint32_t n;
 	uint32_t ours;		/* clients we saw (the first `ours` entries) */
 	uint32_t cut;		/* more clients we saw: past D42_MAX_CLIENTS */
+	uint32_t unusable;	/* records read with it that name no listener
+				 * (port 0): counted with it, once */
 	int truncated;		/* the appliance's remote IPs did not fit */
 	struct d42_addr clients[D42_MAX_CLIENTS];
 };
@@ -580,7 +582,7 @@ static void d42_count(struct d42 *d, int ok)
 	uint64_t *nokc = d->g.from_pending ? &d->stats.records_nok : &d->rep_nok;
 
 	*(ok ? okc : nokc) += d->g.ours;
-	*nokc += d->g.cut;
+	*nokc += d->g.cut + d->g.unusable;
 	if (!d->g.from_pending)	/* this listener is through: see resume_groups */
 		d->resume_groups = d->group_idx;
 }
@@ -591,6 +593,8 @@ static void d42_leave_out(struct d42 *d)
 {
 	d42_count(d, 0);
 	d42_ok(d);
+	if (d->g.from_pending)	/* given up: not retried, nor counted, again */
+		d->pend[d->g.from_pending - 1].used = 0;
 	d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
 
@@ -760,8 +764,7 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 			r = d42_parse_record(d, client, server, port, proto);
 			d->scan.len = 0;
 			if (r > 0) {
-				if (d->group_idx >= d->resume_groups)	/* once */
-					d->rep_nok++;
+				d->g.unusable++;	/* see d42_count() */
 				continue;
 			}
 			return r < 0 ? -1 : 1;
@@ -1238,6 +1241,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 					return;
 				d->st = ST_IDLE;
 			} else if (rc == 0) {
+				d->rep_nok += d->g.unusable;	/* after the last listener */
 				d42_report_done(d);
 			} else if (rc == 2) {
 				return;	/* more of this listener at the next step */

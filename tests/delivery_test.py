@@ -422,6 +422,32 @@ def gen_capture(name, build):
     return path
 
 
+def test_unusable_records_counted_once(certs):
+    """Records that name no listener (SYNs to port 0) read with a listener
+    whose POST fails once: the retry reads them again, the summary counts
+    them once (as a run without the failure does)."""
+    def build(G, c):
+        t = G.SUITE_T0 + G.NS
+        c.add(G.tcp_session("10.1.5.1", 41000, "10.1.1.10", 80, t, 1))
+        c.add(G.tcp_pkt(t + G.NS, "10.1.5.2", "10.1.1.10", 41001, 0, G.F_SYN))
+        c.add(G.tcp_pkt(t + G.NS, "10.1.5.4", "10.1.1.10", 41003, 0, G.F_SYN))
+        c.add(G.tcp_session("10.1.5.3", 41002, "10.1.1.20", 5432, t + 2 * G.NS, 1))
+    cap = gen_capture("port0twice", build)
+    counts = []
+    for name, fault in (("port0-clean", 0), ("port0-failed", 1)):
+        emu = Emulator(certs)
+        if fault:
+            emu.fault("500-plain", fault, method="POST", body="listening_ip=10.1.1.10&")
+        cfg = write_config(name, emu, certs, os.path.join(TMP, "spool-" + name))
+        rc, out, err = run_agent(cfg, capture=cap)
+        emu.stop()
+        counts.append((rc, summary_counts(err)))
+    check("deliver_unusable_records_counted_once",
+          counts[0][0] == 0 and counts[1][0] == 0 and counts[0][1] and
+          counts[0][1] == counts[1][1] and counts[0][1][2] >= 2,
+          "clean %s, failed once %s" % (counts[0], counts[1]))
+
+
 def test_port_zero_skipped(certs):
     """A SYN to port 0 makes a record the appliance cannot take: that record
     is skipped, not the report around it."""
@@ -845,6 +871,7 @@ def main():
     guarded(test_coded_refusal_left_out, certs, want)
     guarded(test_two_refused_listeners, certs, want)
     guarded(test_retry_resumes, certs)
+    guarded(test_unusable_records_counted_once, certs)
     guarded(test_remote_ips_never_shrunk, certs, want)
     guarded(test_many_ipv6_clients, certs)
     guarded(test_reresolve_after_connect_timeout, certs)
@@ -976,6 +1003,35 @@ def test_live_unknown_then_known(certs):
     check("live_unknown_clean_exit", rc == 0, "exit %d: %s" % (rc, err[-300:]))
 
 
+def test_live_pending_left_out_once(certs):
+    """A listener kept for a server the appliance did not know, then left out
+    when it is known (its remote_ips unreadable): given up, not retried and
+    counted again at every interval."""
+    emu = Emulator(certs, devices={}, extra=["--port", str(LIVE_EMU_PORT),
+                                             "--remote-ips-style", "objects"])
+    spool = os.path.join(TMP, "spool-live-pending-out")
+    cfg = live_config("live-pending-out", emu, certs, spool)
+    agent = LiveAgent(cfg)
+    traffic()
+    asked = wait_for(lambda: any(r["path"].startswith("/api/1.0/ips/")
+                                 for r in emu.state()["requests"]), 20)
+    time.sleep(1.5)
+    emu.control("/__device", {"ip": "127.0.0.1", "name": "lo4"})
+    emu.control("/__listener", {"device_name": "lo4", "listening_ip": "127.0.0.1",
+                                "port": 8080, "protocol": "TCP", "remote_ips": ["10.9.9.9"]})
+    msg = "cannot read the remote IPs the appliance has for 127.0.0.1:8080"
+    seen = wait_for(lambda: any(r["path"].startswith("/api/2.0/service_listener_ports/") and
+                                "port=8080" in (r.get("query") or "")
+                                for r in emu.state()["requests"]), 20)
+    time.sleep(4)       # four more intervals, each with a round of the kept ones
+    rc, err = agent.stop()
+    emu.stop()
+    check("live_pending_left_out_once",
+          asked and seen and rc == 0 and err.count(msg) == 1,
+          "asked %s, seen %s, exit %d, %d warnings: %s" % (asked, seen, rc, err.count(msg),
+                                                           err[-400:]))
+
+
 def test_live_sigterm_spools(certs):
     """SIGTERM in the middle of an interval, appliance down: the partial
     interval is spooled and the agent exits 0; the next start delivers it."""
@@ -1059,6 +1115,7 @@ def main_live():
     guarded(test_live_sigterm_spools, certs)
     guarded(test_live_stall, certs)
     guarded(test_live_unknown_then_known, certs)
+    guarded(test_live_pending_left_out_once, certs)
     guarded(test_live_out_of_fds, certs)
     guarded(test_password_never_printed)
 

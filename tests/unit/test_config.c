@@ -430,6 +430,22 @@ static void test_snap_length_warning(void)
 	T_CHECK(strstr(log, "snap-length") == NULL);
 }
 
+/* Directories named differently: by inode when both exist, else by name
+ * with "//", "./", "x/.." and trailing slashes taken out. */
+static void test_same_dir_names(void)
+{
+	T_EQ_INT(config_same_dir("/nonexistent-d42/a", "/nonexistent-d42/b/../a"), 1);
+	T_EQ_INT(config_same_dir("/nonexistent-d42/a/", "/nonexistent-d42//./a"), 1);
+	T_EQ_INT(config_same_dir("nonexistent-d42", "./nonexistent-d42/"), 1);
+	T_EQ_INT(config_same_dir("/nonexistent-d42/a", "/nonexistent-d42/b"), 0);
+	T_EQ_INT(config_same_dir("../nonexistent-d42", "nonexistent-d42"), 0);
+	T_EQ_INT(config_same_dir("../../nonexistent-d42", "../nonexistent-d42"), 0);
+	T_EQ_INT(config_same_dir("nonexistent-d42/..", "."), 1);
+	T_EQ_INT(config_same_dir("/..", "/"), 1);
+	T_EQ_INT(config_same_dir("/tmp", "/tmp/"), 1);		/* existing: by inode */
+	T_EQ_INT(config_same_dir("/tmp", "/"), 0);
+}
+
 static void test_lists(void)
 {
 	/* Arrays of numbers, of numeric strings, comma strings, a bare number. */
@@ -1219,6 +1235,7 @@ int main(void)
 	T_RUN(test_urls_checked_fully);
 	T_RUN(test_duplicate_leaves_no_trace);
 	T_RUN(test_snap_length_warning);
+	T_RUN(test_same_dir_names);
 	T_RUN(test_lists);
 	T_RUN(test_list_limit);
 	T_RUN(test_bool_forms);
