@@ -186,6 +186,9 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 	}
 	a->reports++;
 	memset(&a->st, 0, sizeof(a->st));
+	/* The next interval's last packet: a clock set back again must not
+	 * end that one at a time of this one's. */
+	a->last_ts = 0;
 	a->nok_lines = 0;
 	flow_reset(&a->flows, end_ns);
 	a->start_ns = end_ns;
@@ -324,8 +327,12 @@ int agent_tick(struct agent *a, uint64_t now)
 		/* A whole interval or more past its end (suspend, a clock set
 		 * forward: a router without a clock booting in 1970, then NTP):
 		 * the gap is no interval's, start again from now. */
-		if (now - a->end_ns >= a->interval_ns)
+		if (now - a->end_ns >= a->interval_ns) {
 			a->start_ns = now / NS_PER_SEC * NS_PER_SEC;
+			/* nor is the capture's downtime in it */
+			if (a->cap)
+				(void)capture_down_ns(a->cap, a->start_ns);
+		}
 		/* The next boundary after now: after a stall (suspend, clock
 		 * step) not one in the past, and after a SIGHUP changed the
 		 * length, back on its multiples (one interval is shorter). */
@@ -349,6 +356,13 @@ int agent_flush(struct agent *a, uint64_t end_ns)
 		end_ns = a->start_ns;
 	a->started = 0;
 	return agent_report(a, end_ns);
+}
+
+int agent_stop(struct agent *a, uint64_t now_ns)
+{
+	/* Offline, or live with the clock set back before the open interval
+	 * began (as agent_tick() would have cut it): at its last packet. */
+	return agent_flush(a, a->offline || now_ns < a->start_ns ? a->last_ts : now_ns);
 }
 
 void agent_log_stats(const struct agent *a)

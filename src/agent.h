@@ -84,6 +84,9 @@ int agent_tick(struct agent *a, uint64_t now_ns);
 /* Report the open interval as ending at end_ns (stop, end of file) and
  * close it: a second call does nothing. */
 int agent_flush(struct agent *a, uint64_t end_ns);
+/* Stopping (signal, end of file): agent_flush() at the right end: now
+ * live, the last packet's time offline or when the clock went back. */
+int agent_stop(struct agent *a, uint64_t now_ns);
 /* SIGUSR1: statistics to the log. */
 void agent_log_stats(const struct agent *a);
 

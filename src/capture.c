@@ -243,7 +243,8 @@ up:
 
 int capture_live_step(struct capture *c, short revents, capture_fn fn, void *user)
 {
-	int n;
+	unsigned batches;
+	int n, m;
 
 	if (!c->p) {
 		if (mono_ms() >= c->retry_at_ms)
@@ -260,6 +261,11 @@ int capture_live_step(struct capture *c, short revents, capture_fn fn, void *use
 	/* libpcap shrugs off ENETDOWN while the interface still exists; an
 	 * error event on an interface that is no longer up is a loss too. */
 	if ((revents & (POLLERR | POLLHUP | POLLNVAL)) && !iface_up(c)) {
+		/* What the kernel buffered before the loss was traffic: read
+		 * it all (the handle is non-blocking) before closing it. */
+		for (batches = 0, m = n; m > 0 && batches < CAPTURE_DRAIN_BATCHES; batches++)
+			if ((m = capture_dispatch(c, fn, user)) > 0)
+				n += m;
 		snprintf(c->err, sizeof(c->err), "%s: the interface went down", c->name);
 		capture_lose(c);
 	}

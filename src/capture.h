@@ -11,6 +11,9 @@
 #include <pcap/pcap.h>
 
 #define CAPTURE_BATCH     512	/* packets per pcap_dispatch() call */
+/* Batches read from a lost interface's buffer before it is closed: its
+ * largest (pcap.buffer-size 1 GiB) in 64-byte frames. */
+#define CAPTURE_DRAIN_BATCHES ((1u << 30) / 64 / CAPTURE_BATCH)
 #define CAPTURE_SLOW_FILTER_MS 1000	/* warn when compiling the filter takes longer */
 #define CAPTURE_ERR_SIZE  (PCAP_ERRBUF_SIZE + 128)
 #define CAPTURE_RETRY_MIN_MS  1000	/* first reopen attempt after a loss */

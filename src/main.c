@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 	/* ---- tear down ---- */
 	/* A file's reports must all have been written; live, the last one
 	 * (a disk full for a while meanwhile was logged). */
-	if ((agent_flush(&agent, cap.offline ? agent.last_ts : now_realtime_ns()) < 0 ||
+	if ((agent_stop(&agent, now_realtime_ns()) < 0 ||
 	     (cap.offline && agent.report_errors)) && !rc)
 		rc = EXIT_RUNTIME;
 	log_info("stopped after %llu reports", (unsigned long long)agent.reports);

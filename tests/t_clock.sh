@@ -110,3 +110,18 @@ bad = [r["stats"]["capture_down_seconds"] for r in full if r["stats"]["capture_d
 print("" if full and not bad else "after the step: %d reports, down seconds %s" %
       (len(back), [r["stats"]["capture_down_seconds"] for r in back]))' "$OUT3")
 [ -z "$why" ] && ok clock_back_downtime_counts || fail clock_back_downtime_counts "$why"
+
+# No capture, and the clock set an hour forward: the downtime of the gap is
+# no interval's either; no report has more down seconds than seconds.
+OUT4=$T_TMP/out4.json
+clock_agent clock_forward_downtime d.json "$OUT4" '"capture_down_seconds":1'
+echo 3600 >"$SHIFT"
+sleep 3.5
+stop_agent $pid TERM clock_forward_downtime_exit
+why=$(python3 -c '
+import json, sys
+reps = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+bad = [(r["interval"]["seconds"], r["stats"]["capture_down_seconds"]) for r in reps
+       if r["stats"]["capture_down_seconds"] > r["interval"]["seconds"]]
+print("(seconds, down seconds) %s" % bad if bad else "")' "$OUT4")
+[ -z "$why" ] && ok clock_forward_downtime_bounded || fail clock_forward_downtime_bounded "$why"
