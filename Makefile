@@ -117,7 +117,10 @@ check-mbedtls3: deps-test
 install: d42pcap
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(INITDIR) $(DESTDIR)$(DATADIR)/openwrt
-	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/d42pcap $(DESTDIR)$(SYSCONFDIR)/d42pcap/spool
+	@# 0700 when made; an existing one keeps the mode its admin gave it
+	@for d in $(DESTDIR)$(SYSCONFDIR)/d42pcap $(DESTDIR)$(SYSCONFDIR)/d42pcap/spool; do \
+		[ -d "$$d" ] || $(INSTALL) -d -m 0700 "$$d" || exit 1; \
+	done
 	$(INSTALL) -m 0755 d42pcap $(DESTDIR)$(SBINDIR)/d42pcap
 	$(INSTALL) -m 0644 docs/d42pcap.8 $(DESTDIR)$(MANDIR)/man8/d42pcap.8
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/d42pcap/d42pcap.json ]; then \

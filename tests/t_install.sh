@@ -101,6 +101,15 @@ fi
 layout "$R" >"$T_TMP/got2"
 cmp -s "$T_TMP/got" "$T_TMP/got2" && ok install_idempotent ||
 	fail install_idempotent "second install changed the layout: $(diff "$T_TMP/got" "$T_TMP/got2" | tr '\n' ' ')"
+# ... and the mode an admin gave the settings directory (a group that may
+# read it, for a non-root agent: docs/OPERATION.md)
+chmod 0750 "$R/etc/d42pcap"
+if do_install "$R" /usr && [ "$(stat -c %a "$R/etc/d42pcap")" = 750 ]; then
+	ok install_keeps_settings_dir_mode
+else
+	fail install_keeps_settings_dir_mode "mode $(stat -c %a "$R/etc/d42pcap") after a reinstall"
+fi
+chmod 0700 "$R/etc/d42pcap"
 
 # ---- PREFIX=/usr/local: service files name /usr/local/sbin/d42pcap.
 L=$T_TMP/local
