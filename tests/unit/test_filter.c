@@ -39,18 +39,16 @@ static size_t frame(uint8_t *b, int vlan, uint8_t proto, const uint8_t src[4],
 	return tframe_build(b, &f);
 }
 
-/* 1 if the compiled expression accepts the frame. */
-static int accepts(const char *e, int vlan, uint8_t proto, const uint8_t src[4],
-		   const uint8_t dst[4], uint16_t sport, uint16_t dport)
+/* 1 if e, compiled for link type dlt, accepts the len bytes at b. */
+static int accepts_raw(const char *e, int dlt, const uint8_t *b, size_t len)
 {
-	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+	pcap_t *p = pcap_open_dead(dlt, 65535);
 	struct bpf_program prog;
 	struct pcap_pkthdr h;
-	uint8_t b[TFRAME_MAX];
 	int r;
 
 	memset(&h, 0, sizeof(h));
-	h.caplen = h.len = (bpf_u_int32)frame(b, vlan, proto, src, dst, sport, dport);
+	h.caplen = h.len = (bpf_u_int32)len;
 	if (pcap_compile(p, &prog, e, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		printf("  compile failed: %s: %s\n", e, pcap_geterr(p));
 		pcap_close(p);
@@ -60,6 +58,15 @@ static int accepts(const char *e, int vlan, uint8_t proto, const uint8_t src[4],
 	pcap_freecode(&prog);
 	pcap_close(p);
 	return r;
+}
+
+/* 1 if the compiled expression accepts the Ethernet frame. */
+static int accepts(const char *e, int vlan, uint8_t proto, const uint8_t src[4],
+		   const uint8_t dst[4], uint16_t sport, uint16_t dport)
+{
+	uint8_t b[TFRAME_MAX];
+
+	return accepts_raw(e, DLT_EN10MB, b, frame(b, vlan, proto, src, dst, sport, dport));
 }
 
 static const uint8_t A[4] = { 10, 0, 0, 1 }, B[4] = { 10, 0, 0, 2 }, C[4] = { 192, 0, 2, 9 };
@@ -132,27 +139,6 @@ static void test_filter_ipv6_net_compiles(void)
 	T_CHECK(strstr(expr, "dst net 2001:db8::/32") != NULL);
 	T_CHECK(strstr(expr, "net fe80::1/128") != NULL);
 	T_EQ_INT(accepts(expr, 0, 6, A, B, 40000, 80), 0);	/* v4 not in a v6 list */
-}
-
-/* 1 if e, compiled for link type dlt, accepts the len bytes at b. */
-static int accepts_raw(const char *e, int dlt, const uint8_t *b, size_t len)
-{
-	pcap_t *p = pcap_open_dead(dlt, 65535);
-	struct bpf_program prog;
-	struct pcap_pkthdr h;
-	int r;
-
-	memset(&h, 0, sizeof(h));
-	h.caplen = h.len = (bpf_u_int32)len;
-	if (pcap_compile(p, &prog, e, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		printf("  compile failed: %s: %s\n", e, pcap_geterr(p));
-		pcap_close(p);
-		return -1;
-	}
-	r = pcap_offline_filter(&prog, &h, b) != 0;
-	pcap_freecode(&prog);
-	pcap_close(p);
-	return r;
 }
 
 /* What the decoder reads but libpcap's tcp/udp/port cannot see into -
