@@ -709,7 +709,7 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 	char got[PREVIEW_MAX + 32], pv[PREVIEW_MAX + 8];
 	char *f = field(x->c, k);
 	int secret = k->kind == K_SECRET;
-	const char *raw;
+	const char *raw, *what;
 	size_t i, n;
 	int rc;
 
@@ -748,16 +748,15 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 	case K_URL:
 	case K_PROXY:
 		rc = f[0] ? check_url(f, k->kind == K_PROXY) : 0;
+		what = k->kind == K_URL ? "http:// or https://" : "http://host:port proxy";
 		/* Never echo a password: the message goes to the log. */
 		if (rc == URL_ERR_USERINFO)
 			return fail(x, path, tok_off(t), "user:password@ in the URL is not "
 				    "accepted%s", k->kind == K_URL ? " (see User and Password)" : "");
 		if (rc == URL_ERR_SCHEME || (rc == URL_ERR_PATH && k->kind == K_PROXY))
-			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL", pv,
-				    k->kind == K_URL ? "http:// or https://" : "http://host:port proxy");
+			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL", pv, what);
 		if (rc < 0)
-			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL: %s", pv,
-				    k->kind == K_URL ? "http:// or https://" : "http://host:port proxy",
+			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL: %s", pv, what,
 				    url_strerror(rc));
 		break;
 	case K_FPR:

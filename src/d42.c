@@ -322,20 +322,19 @@ static void add_own_client(struct d42_group *g, const struct d42_addr *a)
 		g->cut++;
 }
 
-/* One of the appliance's remote IPs; -1 when the POST is full. */
-static int add_client(struct d42_group *g, const struct d42_addr *a)
+/* One of the appliance's remote IPs, unless we have it; sets truncated
+ * when the POST is full (the caller then leaves the listener out). */
+static void add_client(struct d42_group *g, const struct d42_addr *a)
 {
 	uint32_t i;
 
 	for (i = 0; i < g->n; i++)
 		if (addr_eq(&g->clients[i], a))
-			return 0;
-	if (g->n >= D42_MAX_CLIENTS) {
+			return;
+	if (g->n < D42_MAX_CLIENTS)
+		g->clients[g->n++] = *a;
+	else
 		g->truncated = 1;
-		return -1;
-	}
-	g->clients[g->n++] = *a;
-	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
