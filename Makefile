@@ -78,12 +78,12 @@ demo: deps
 	sh tests/demo.sh
 
 check: deps-test
-	$(MAKE) d42pcap unit $(BENCH_B)/gencap
+	$(MAKE) d42pcap unit $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/bound
 	sh tests/run.sh $(UNIT_BINS)
 
 check-asan: deps-test
 	$(MAKE) SAN=1 CC=clang build/asan/d42pcap unit
-	$(MAKE) $(BENCH_B)/gencap
+	$(MAKE) $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/bound
 	D42PCAP=$(CURDIR)/build/asan/d42pcap D42_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 \
 		sh tests/run.sh $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 

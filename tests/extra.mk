@@ -3,7 +3,7 @@
 BENCH_B      := build/bench
 BENCH_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g \
                 $(WARNFLAGS) -Werror
-BENCH_TOOLS  := $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/runstat
+BENCH_TOOLS  := $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/bound $(BENCH_B)/runstat
 
 $(BENCH_B)/gencap: tests/bench/gencap.c
 	@mkdir -p $(@D)
@@ -14,6 +14,10 @@ $(BENCH_B)/runstat: tests/bench/runstat.c
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
 $(BENCH_B)/floor: tests/bench/floor.c src/capture.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -Isrc -o $@ $< -lpcap
+
+$(BENCH_B)/bound: tests/bench/bound.c src/capture.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -Isrc -o $@ $< -lpcap
 

@@ -9,9 +9,11 @@
 #   BENCH_FLOWS       concurrent-flow counts (default "10000 1000000")
 #   BENCH_PROFILES    size profiles (default "imix small")
 #   BENCH_RUNS        measured runs per tool and capture (default 3, min 3)
-#   BENCH_TOOLS       default "floor floor-plain d42pcap softflowd pmacctd"
+#   BENCH_TOOLS       default "floor floor-plain bound d42pcap softflowd pmacctd"
 #                     (floor: read with d42pcap's stdio buffer, the yardstick;
-#                     floor-plain: pcap_open_offline, as tcpdump reads)
+#                     floor-plain: pcap_open_offline, as tcpdump reads;
+#                     bound: the floor plus about the least a flow tool can
+#                     do per packet, tests/bench/bound.c)
 #   BENCH_CG_PACKETS  packets of the callgrind captures (default 1000000;
 #                     0 skips callgrind)
 #   BENCH_CG_PROFILES size profiles run under callgrind (default "imix")
@@ -31,7 +33,7 @@ FLOWS=${BENCH_FLOWS:-"10000 1000000"}
 PROFILES=${BENCH_PROFILES:-"imix small"}
 RUNS=${BENCH_RUNS:-3}
 CANDIDATE=${BENCH_CANDIDATE:-}
-TOOLS=${BENCH_TOOLS:-"floor floor-plain d42pcap${CANDIDATE:+ candidate} softflowd pmacctd"}
+TOOLS=${BENCH_TOOLS:-"floor floor-plain bound d42pcap${CANDIDATE:+ candidate} softflowd pmacctd"}
 CG_PACKETS=${BENCH_CG_PACKETS:-1000000}
 CG_PROFILES=${BENCH_CG_PROFILES:-imix}
 CG_TINY=1000			# callgrind baseline capture: start-up cost only
@@ -46,6 +48,7 @@ SF_PORT=39995			# softflowd exports to 127.0.0.1 only
 
 GENCAP=$B/gencap
 FLOOR=$B/floor
+BOUND=$B/bound
 RUNSTAT=$B/runstat
 RAW=$B/raw.tsv
 RESULTS=$B/results.md
@@ -54,7 +57,7 @@ T0=$(date +%s)
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
-for x in "$GENCAP" "$FLOOR" "$RUNSTAT" "$D42PCAP"; do
+for x in "$GENCAP" "$FLOOR" "$BOUND" "$RUNSTAT" "$D42PCAP"; do
 	[ -x "$x" ] || die "$x missing: run 'make bench'"
 done
 [ "$RUNS" -ge 3 ] 2>/dev/null || die "BENCH_RUNS must be >= 3"
@@ -172,6 +175,7 @@ EOF
 accounted() {
 	case $1 in
 	floor|floor-plain) sed -n 's/^packets=\([0-9]*\) .*/\1/p' "$B/tmp/$1.out" ;;
+	bound) sed -n 's/.* counted=\([0-9]*\) .*/\1/p' "$B/tmp/bound.out" ;;
 	softflowd) sed -n 's/^Packets processed: *\([0-9]*\)$/\1/p' "$B/tmp/softflowd.out" ;;
 	pmacctd) awk -F, '$1 != "SRC_IP" { p += $6 } END { print p + 0 }' \
 			"$B/tmp/pmacctd.csv" 2>/dev/null ;;
@@ -185,6 +189,7 @@ run_tool() {
 	case $1 in
 	floor)	"$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" "$2" >"$B/tmp/floor.out" 2>&1 ;;
 	floor-plain) "$RUNSTAT" "$TIMEOUT" "$4" "$FLOOR" -plain "$2" >"$B/tmp/floor-plain.out" 2>&1 ;;
+	bound)	"$RUNSTAT" "$TIMEOUT" "$4" "$BOUND" "$3" "$2" >"$B/tmp/bound.out" 2>&1 ;;
 	d42pcap) "$RUNSTAT" "$TIMEOUT" "$4" "$D42PCAP" -r "$2" -settings-dir "$B/conf" \
 			-settings-name "$(d42conf "$3")" >/dev/null 2>"$B/tmp/d42pcap.err" ;;
 	candidate) "$RUNSTAT" "$TIMEOUT" "$4" "$CANDIDATE" -r "$2" -settings-dir "$B/conf" \
@@ -201,7 +206,7 @@ run_tool() {
 }
 tool_ok() {
 	case $1 in
-	floor|floor-plain|d42pcap) return 0 ;;
+	floor|floor-plain|bound|d42pcap) return 0 ;;
 	candidate) [ -n "$CANDIDATE" ] ;;
 	*) have "$1" ;;
 	esac
@@ -254,6 +259,12 @@ for cap in $CAPS; do
 			if [ "$t" = floor ] && [ "$acc" != "$pk" ]; then
 				die "floor read $(cat "$B/tmp/floor.out"), expected $pk packets"
 			fi
+			# bound must have decoded every packet (gencap writes only
+			# its common case) and counted each in its table
+			if [ "$t" = bound ] && ! grep -q "^packets=$pk .* decoded=$pk counted=$pk " \
+				"$B/tmp/bound.out"; then
+				die "bound: $(cat "$B/tmp/bound.out"), expected $pk packets decoded and counted"
+			fi
 		done
 		r=$((r + 1))
 	done
@@ -280,11 +291,12 @@ elif [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
 			set -- $(d42check "$big" "$f")
 			[ "${2:-}" = "$CG_PACKETS" ] && [ "${3:-}" = 0 ] ||
 				die "d42pcap on $big: $* (reports packets flow_drops), expected $CG_PACKETS, 0"
-			for t in floor d42pcap ${CANDIDATE:+candidate}; do
+			for t in floor bound d42pcap ${CANDIDATE:+candidate}; do
 				for c in "$tiny" "$big"; do
 					o=$B/cg/$(basename "$c" .pcap).$t.out
 					case $t in
 					floor) set -- "$FLOOR" "$c" ;;
+					bound) set -- "$BOUND" "$f" "$c" ;;
 					d42pcap) set -- "$D42PCAP" -r "$c" -settings-dir "$B/conf" -settings-name "$conf" ;;
 					candidate) set -- "$CANDIDATE" -r "$c" -settings-dir "$B/conf" -settings-name "$conf" ;;
 					esac
@@ -385,11 +397,14 @@ cg_from() { callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$1
 		echo
 		echo "## Instructions per packet (callgrind, $CG_PACKETS-packet captures minus $CG_TINY-packet ones)"
 		echo
-		echo "| capture | binary | floor Ir/pkt | d42pcap Ir/pkt | d42pcap - floor | of which packet path | of which reports |"
-		echo "|---|---|---|---|---|---|---|"
+		echo "| capture | binary | floor Ir/pkt | bound Ir/pkt | d42pcap Ir/pkt | d42pcap - floor | of which packet path | of which reports |"
+		echo "|---|---|---|---|---|---|---|---|"
 		for fp in $CG; do
 			f=${fp%%-*}; p=${fp#*-}
 			irf=$(cg_per "$B/cg/cap-$f-$p-$CG_PACKETS.floor.out" "$B/cg/cap-$f-$p-$CG_TINY.floor.out")
+			irb=-
+			[ -s "$B/cg/cap-$f-$p-$CG_PACKETS.bound.out" ] &&
+				irb=$(cg_per "$B/cg/cap-$f-$p-$CG_PACKETS.bound.out" "$B/cg/cap-$f-$p-$CG_TINY.bound.out")
 			for t in d42pcap candidate; do
 				o=$B/cg/cap-$f-$p-$CG_PACKETS.$t.out
 				[ -s "$o" ] || continue
@@ -398,7 +413,7 @@ cg_from() { callgrind_annotate --tree=caller --inclusive=yes --threshold=100 "$1
 				rf=$(cg_from "$o" agent_report agent_flush)
 				# agent_packet includes the reports cut while reading;
 				# agent_report covers them all (the last from agent_flush).
-				echo "| $f flows, $p | $t | $irf | $ir | $((ir - irf)) |" \
+				echo "| $f flows, $p | $t | $irf | $irb | $ir | $((ir - irf)) |" \
 					"$(awk -v a="$pp" -v r="$rp" -v f="$rf" -v n="$CG_PACKETS" \
 					'BEGIN { printf "%.0f | %.0f |", (a - (r - f)) / n, r / n }')"
 			done
