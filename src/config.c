@@ -1076,6 +1076,31 @@ out:
 	return rc;
 }
 
+/* The CA file is read once, at start-up, by mbedTLS, whose messages for a
+ * missing file or a directory ("memory allocation failed") mislead; and
+ * -check-config must refuse what start-up would. */
+static int check_ca_file(struct ctx *x)
+{
+	const struct key *k = find_key(SEC_D42, "ca-file");
+	size_t ki = (size_t)(k - keys);
+	char path[PATH_MAX_TXT];
+	struct stat st;
+	int fd, rc = 0;
+
+	if (!x->c->host[0] || !x->c->ca_file[0] || x->reload)
+		return 0;
+	key_path(path, sizeof(path), k);
+	fd = open(x->c->ca_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return fail(x, path, x->val_off[ki], "cannot read \"%s\": %s",
+			    x->c->ca_file, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		rc = fail(x, path, x->val_off[ki], "\"%s\" is not a regular file",
+			  x->c->ca_file);
+	close(fd);
+	return rc;
+}
+
 /* Password-file, then D42PCAP_PASSWORD, fill an empty Password. */
 static int fill_password(struct ctx *x)
 {
@@ -1179,7 +1204,7 @@ static int load(struct config *c, const char *buf, size_t len, const char *name,
 			return -1;
 	}
 	*pw_in_file = c->password[0] != '\0';
-	if (fill_password(&x) < 0)
+	if (fill_password(&x) < 0 || check_ca_file(&x) < 0)
 		return -1;
 	/* The spool moves every file it does not own aside: d42pcap.log in
 	 * the same directory would vanish into spool/corrupt/. */

@@ -801,6 +801,11 @@ struct http_client *http_client_new(const struct http_client_cfg *cfg,
 			goto fail;
 		}
 		wipe(cred, sizeof(cred));
+		/* Basic auth is only encoded: over plain http anyone on the
+		 * path reads the password. Allowed (a lab appliance), said. */
+		if (c->url.scheme == URL_HTTP)
+			log_warn("device42.Host is http://: device42.User's password "
+				 "goes to %s unencrypted; use https://", c->authority);
 	}
 
 	c->connect_ms = cfg->connect_ms ? cfg->connect_ms : HTTP_DEF_CONNECT_MS;

@@ -167,6 +167,10 @@ static int load_ca(struct tls *t, const struct tls_cfg *cfg)
 		t->have_ca = 1;
 		return 0;
 	}
+	/* Pinned or unverified, no chain is checked: the bundle would only
+	 * take memory (about 1 MiB on Debian) for the life of the process. */
+	if (!cfg->verify || cfg->pinned)
+		return 0;
 	for (i = 0; i < sizeof(tls_ca_paths) / sizeof(tls_ca_paths[0]); i++) {
 		if (access(tls_ca_paths[i], R_OK) != 0)
 			continue;
@@ -180,14 +184,11 @@ static int load_ca(struct tls *t, const struct tls_cfg *cfg)
 		mbedtls_x509_crt_free(&t->ca);
 		mbedtls_x509_crt_init(&t->ca);
 	}
-	if (cfg->verify && !cfg->pinned) {
-		snprintf(t->err, sizeof(t->err),
-			 "no system CA bundle found (tried %s and others); "
-			 "set device42.ca-file or device42.tls-fingerprint",
-			 tls_ca_paths[0]);
-		return -1;
-	}
-	return 0;	/* not needed: pinned or unverified */
+	snprintf(t->err, sizeof(t->err),
+		 "no system CA bundle found (tried %s and others); "
+		 "set device42.ca-file or device42.tls-fingerprint",
+		 tls_ca_paths[0]);
+	return -1;
 }
 
 static int configure(struct tls *t)

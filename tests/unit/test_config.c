@@ -23,6 +23,7 @@ static struct config cfg, cfg2;
 static struct cfg_error err;
 static char cap_buf[CAP_MAX];
 static char tmpdir[] = "/tmp/d42cfgXXXXXX";
+static char ca_path[sizeof(tmpdir) + sizeof("/ca.pem")];
 
 static int load(const char *json)
 {
@@ -160,14 +161,17 @@ static void test_defaults(void)
 	check_defaults(&cfg);
 }
 
-static const char full_config[] =
+/* ca-file must name a readable file: main() makes it in tmpdir and writes
+ * tmpdir's name over the template's. */
+#define CA_TEMPLATE "/tmp/d42cfgXXXXXX/ca.pem"
+static char full_config[] =
 	"{\n"
 	" \"device42\": {\n"
 	"  \"Host\": \"https://d42.example.com\",\n"
 	"  \"User\": \"admin\",\n"
 	"  \"Password\": \"" SECRET "\",\n"
 	"  \"password-file\": \"/etc/d42pcap/pw\",\n"
-	"  \"ca-file\": \"/etc/d42pcap/ca.pem\",\n"
+	"  \"ca-file\": \"" CA_TEMPLATE "\",\n"
 	"  \"tls-fingerprint\": \"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
 	"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\",\n"
 	"  \"verify-tls\": false,\n"
@@ -232,7 +236,7 @@ static void check_full(const struct config *c, const char *password)
 	T_EQ_STR(c->user, "admin");
 	T_EQ_STR(c->password, password);
 	T_EQ_STR(c->password_file, "/etc/d42pcap/pw");
-	T_EQ_STR(c->ca_file, "/etc/d42pcap/ca.pem");
+	T_EQ_STR(c->ca_file, ca_path);
 	T_EQ_STR(c->tls_fingerprint,
 		 "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
 	T_EQ_INT(c->verify_tls, 0);
@@ -1222,11 +1226,23 @@ static void test_reload_starts_fresh(void)
 
 int main(void)
 {
+	char *at;
+	FILE *f;
+
 	unsetenv("D42PCAP_PASSWORD");
 	if (!mkdtemp(tmpdir)) {
 		printf("FAIL mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", tmpdir);
+	at = strstr(full_config, CA_TEMPLATE);
+	f = fopen(ca_path, "w");
+	if (!at || strlen(ca_path) != strlen(CA_TEMPLATE) || !f) {
+		printf("FAIL could not make %s\n", ca_path);
+		return 1;
+	}
+	fclose(f);
+	memcpy(at, ca_path, strlen(ca_path));
 	T_RUN(test_spool_dir_not_logs_dir);
 	T_RUN(test_defaults);
 	T_RUN(test_every_key);
@@ -1257,6 +1273,7 @@ int main(void)
 	T_RUN(test_print_roundtrip);
 	T_RUN(test_reload_starts_fresh);
 	unlink(cap_path);
+	unlink(ca_path);
 	rmdir(tmpdir);
 	return T_DONE();
 }

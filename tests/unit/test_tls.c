@@ -31,6 +31,7 @@
 #define OSSL_READY_MS 10000	/* s_server must print ACCEPT within */
 #define OSSL_LIFETIME_S 30	/* alarm survives exec: it never outlives */
 #define RUN_BOUND_MS 10000
+#define TLS_NO_BUNDLE_MAX (128 * 1024)	/* a context without CAs holds less */
 
 static char dir[64];		/* certificates */
 static int have_openssl;
@@ -274,6 +275,48 @@ static void test_tls_bad_ca_file(void)
 	T_CHECK(strstr(err, "cannot load CA file /nonexistent/ca.pem") != NULL);
 }
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+
+/* Heap bytes in use while a context made with cfg exists. */
+static long tls_new_heap(const struct tls_cfg *cfg)
+{
+	char err[256];
+	size_t before = mallinfo2().uordblks, after;
+	struct tls *t = tls_new(cfg, err, sizeof(err));
+
+	after = mallinfo2().uordblks;
+	T_CHECK(t != NULL);
+	tls_free(t);
+	return (long)after - (long)before;
+}
+#endif
+
+/* The system bundle is parsed only when a chain is checked with it: pinned
+ * or unverified, it would hold about 1 MiB for nothing (docs/MEMORY.md). */
+static void test_tls_bundle_only_when_used(void)
+{
+#if defined(__GLIBC__)
+	struct tls_cfg verify = { .verify = 1 }, off = { .verify = 0 },
+		       pinned = { .verify = 1, .pinned = 1 };
+	long v, o, p;
+
+	o = tls_new_heap(&off);
+	p = tls_new_heap(&pinned);
+	printf("  # heap held by a TLS context: unverified %ld, pinned %ld bytes\n", o, p);
+	T_CHECK(o < TLS_NO_BUNDLE_MAX);
+	T_CHECK(p < TLS_NO_BUNDLE_MAX);
+	if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+		/* and the measure would see it: the verifying context's */
+		v = tls_new_heap(&verify);
+		printf("  # with the system bundle: %ld bytes\n", v);
+		T_CHECK(v > TLS_NO_BUNDLE_MAX);
+	}
+#else
+	printf("  # not glibc: no mallinfo2(), nothing measured\n");
+#endif
+}
+
 static void test_tls_verify_ok(void)
 {
 	struct opts op = { "localhost", "ca.pem", NULL, 1 };
@@ -386,6 +429,36 @@ static void test_tls_verify_off_warns(void)
 				 two_unverified_connections), 2);
 	T_EQ_INT(verify_off_results[0], HTTP_DONE);
 	T_EQ_INT(verify_off_results[1], HTTP_DONE);
+}
+
+static const char *cred_url, *cred_user;
+
+static void client_with_credentials(void)
+{
+	struct http_client_cfg cfg = { .url = cred_url, .verify_tls = 1, .user = cred_user,
+				       .password = "secret", .tls_fingerprint =
+				       "d42c99bf0241e1224b1bdd8998e12185f347e68f32930147ed3e29f51b9f5b5d" };
+	char err[256];
+	struct http_client *c = http_client_new(&cfg, err, sizeof(err));
+
+	T_CHECK(c != NULL);
+	http_client_free(c);
+}
+
+/* A password over plain http is allowed (a lab appliance) but said. */
+static void test_plain_http_credentials_warn(void)
+{
+	const char *w = "device42.Host is http://: device42.User's password goes to "
+			"127.0.0.1:8080 unencrypted; use https://";
+
+	cred_url = "http://127.0.0.1:8080";
+	cred_user = "admin";
+	T_EQ_INT(count_in_stderr(w, client_with_credentials), 1);
+	cred_user = "";		/* no credentials, nothing to say */
+	T_EQ_INT(count_in_stderr("unencrypted", client_with_credentials), 0);
+	cred_url = "https://127.0.0.1:8080";
+	cred_user = "admin";
+	T_EQ_INT(count_in_stderr("unencrypted", client_with_credentials), 0);
 }
 
 /* ------------------------------------------- CONNECT proxy (a relay) */
@@ -848,6 +921,8 @@ int main(void)
 	have_openssl = system("openssl version >/dev/null 2>&1") == 0 && gen_certs() == 0;
 	T_RUN(test_tls_fingerprint_parse);
 	T_RUN(test_tls_bad_ca_file);
+	T_RUN(test_tls_bundle_only_when_used);
+	T_RUN(test_plain_http_credentials_warn);
 	T_RUN_OSSL(test_tls_verify_ok);
 	T_RUN_OSSL(test_tls_untrusted);
 	T_RUN_OSSL(test_tls_wrong_name);
