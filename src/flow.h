@@ -10,7 +10,7 @@
 #include "decode.h"
 
 #define FLOW_MAX_CLIENT_PORTS 8		/* distinct client ports kept per record */
-#define FLOW_PROBE_WINDOW     32	/* slots examined per lookup, at most */
+#define FLOW_PROBE_WINDOW     64	/* slots examined per lookup, at most */
 #define FLOW_EPHEMERAL_MIN    32768	/* Linux 32768-60999 and IANA 49152-65535 */
 #define FLOW_MAX_ENTRIES      (1u << 24)	/* largest max_flows/max_listeners */
 /* Index slots hold (tag << FLOW_SLOT_BITS) | (record number + 1), 0 = empty;

@@ -157,8 +157,9 @@ static void test_init_bad_sizes(void)
 	T_EQ_INT(t.nlsn, 32768);
 	T_EQ_INT(t.listener_ttl_ns, 86400 * SEC);
 	flow_free(&t);
-	T_EQ_INT(flow_init(&t, 49152, 1, 1, SEED), 0);	/* exactly 3/4 */
-	T_EQ_INT(t.nslots, 65536);
+	T_EQ_INT(flow_init(&t, 49152, 1, 1, SEED), 0);	/* 3/2 of it is 73,728 */
+	T_EQ_INT(t.nslots, 131072);
+	T_EQ_INT(t.nlsn, FLOW_PROBE_WINDOW);
 	flow_free(&t);
 }
 
@@ -1411,6 +1412,81 @@ static void test_cache_matches_model(void)
  * there (see above), so the reference is the table itself with its cache
  * emptied before every packet: whatever the cache answers, directly or
  * through the probe-ahead steps, must be what the full path answers. */
+/* A SYN older than the newest packet can bring a listener back to life for
+ * the times after it; cached decisions made while it was dead must end
+ * then. Listener TTL 10 s: 10.0.0.2:7000 learned at 0, dead at 15 (the
+ * ACK from 6000 is decided by the lower port and cached), revived by a
+ * SYN stamped 8, alive again at 16: the second ACK goes to the listener. */
+static void test_revived_by_older_syn(void)
+{
+	static struct flow_table t, nc;
+	struct pkt syn1 = mk(4, "10.0.0.1", 40000, "10.0.0.2", 7000, TCP, SYN, 60),
+		   ack = mk(4, "10.0.0.3", 6000, "10.0.0.2", 7000, TCP, ACK, 100),
+		   syn2 = mk(4, "10.0.0.4", 40001, "10.0.0.2", 7000, TCP, SYN, 60);
+	const struct { const struct pkt *p; uint64_t s; } seq[] = {
+		{ &syn1, 0 }, { &ack, 15 }, { &syn2, 8 }, { &ack, 16 } };
+	struct flow_key to_lsn = key(4, "10.0.0.3", "10.0.0.2", 7000, TCP),
+			to_low = key(4, "10.0.0.2", "10.0.0.3", 6000, TCP);
+	const struct flow_rec *r;
+	struct flow_probe q;
+	unsigned i;
+
+	T_EQ_INT(flow_init(&t, 1024, 1024, 10, SEED), 0);
+	T_EQ_INT(flow_init(&nc, 1024, 1024, 10, SEED), 0);
+	for (i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+		flow_update(&t, seq[i].p, T0 + seq[i].s * SEC, NULL);
+		flow_probe(&nc, seq[i].p, &q);
+		memset(nc.conn, 0, (size_t)nc.nconn * sizeof *nc.conn);
+		flow_update_probed(&nc, seq[i].p, &q, T0 + seq[i].s * SEC, NULL);
+	}
+	r = flow_find(&t, &to_lsn);
+	T_CHECK(r != NULL);
+	if (r) {
+		T_EQ_INT(r->how, FLOW_HOW_LISTENER);
+		T_EQ_INT(r->pkts_c2s, 1);
+	}
+	r = flow_find(&t, &to_low);
+	T_CHECK(r != NULL);
+	if (r)
+		T_EQ_INT(r->pkts_s2c, 1);
+	T_EQ_INT(t.st.flows, nc.st.flows);
+	for (i = 0; i < nc.st.flows; i++)
+		T_CHECK(rec_same(&nc.recs[i], flow_find(&t, &nc.recs[i].key)));
+	flow_free(&t);
+	flow_free(&nc);
+}
+
+/* "Table full" must mean full: as many distinct keys as the cap all fit,
+ * at sizes that load the index most (3 * 2^k: 2/3 of its slots), and the
+ * next one is refused. Until 2026-11-27 (load 3/4, 32-slot window) 49,152
+ * flows refused 113 keys from 69% full on, 12,288 listeners 32. */
+static void test_full_before_refusing(void)
+{
+	static const uint32_t sizes[] = { 12288, 49152, 98304 };
+	static struct flow_table t;
+	char ip[32];	/* "10.a.b.c" with i below 2^24 */
+	struct pkt p;
+	uint32_t i, k;
+
+	for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		T_EQ_INT(flow_init(&t, sizes[k], sizes[k], 3600, SEED ^ k), 0);
+		for (i = 0; i <= sizes[k]; i++) {
+			snprintf(ip, sizeof ip, "10.%u.%u.%u", i >> 16, (i >> 8) & 0xff, i & 0xff);
+			/* a new record, and a new listener (ip:80) */
+			p = mk(4, "192.168.0.1", 40000, ip, 80, TCP, SYN, 60);
+			flow_update(&t, &p, T0 + i, NULL);
+		}
+		printf("  %u: %u records, %u listeners; refused %llu, %llu\n", sizes[k],
+		       t.st.flows, t.st.listeners, (unsigned long long)t.st.flow_drops,
+		       (unsigned long long)t.st.listener_drops);
+		T_EQ_INT(t.st.flows, sizes[k]);
+		T_EQ_INT(t.st.flow_drops, 1);
+		T_EQ_INT(t.st.listeners, sizes[k]);
+		T_EQ_INT(t.st.listener_drops, 1);
+		flow_free(&t);
+	}
+}
+
 static void test_cache_time_random(void)
 {
 	const uint64_t ttl_s = 2;
@@ -1433,6 +1509,9 @@ static void test_cache_time_random(void)
 		case 1: ts += ttl_s * SEC; break;
 		case 2: ts -= ttl_s * SEC + step; back++; break;
 		case 3: ts -= step; back++; break;
+		/* back by less than a lifetime: a SYN there can revive a
+		 * listener that expired since, for the times after it */
+		case 4: ts -= ttl_s * SEC / 2 + step; back++; break;
 		default: ts += step; break;
 		}
 		flow_update(&t, &p, ts, NULL);
@@ -1520,6 +1599,8 @@ int main(void)
 	T_RUN(test_cache_time_backwards);
 	T_RUN(test_cache_matches_model);
 	T_RUN(test_cache_time_random);
+	T_RUN(test_revived_by_older_syn);
+	T_RUN(test_full_before_refusing);
 	T_RUN(test_strongest_how);
 	T_RUN(test_invalid_rejected);
 	T_RUN(test_listener_churn);
