@@ -319,7 +319,7 @@ int agent_tick(struct agent *a, uint64_t now)
 	 * its end would stop the reports for as long as the step. Close it
 	 * at its last packet and start again from now. */
 	if (now < a->start_ns) {
-		agent_flush(a, a->last_ts);
+		agent_flush(a, agent_after_last(a));
 		agent_start_live(a, now);
 	}
 	if (now >= a->end_ns) {
@@ -342,6 +342,14 @@ int agent_tick(struct agent *a, uint64_t now)
 	return (int)((next + NS_PER_MS - 1) / NS_PER_MS);
 }
 
+/* Intervals are [start, end): one ending at its last packet must end after
+ * it, or a packet on a whole second would end it at that second (a report
+ * of 0 seconds holding packets, when it was also the first). */
+uint64_t agent_after_last(const struct agent *a)
+{
+	return a->last_ts + 1;
+}
+
 int agent_flush(struct agent *a, uint64_t end_ns)
 {
 	if (!a->started)
@@ -362,7 +370,7 @@ int agent_stop(struct agent *a, uint64_t now_ns)
 {
 	/* Offline, or live with the clock set back before the open interval
 	 * began (as agent_tick() would have cut it): at its last packet. */
-	return agent_flush(a, a->offline || now_ns < a->start_ns ? a->last_ts : now_ns);
+	return agent_flush(a, a->offline || now_ns < a->start_ns ? agent_after_last(a) : now_ns);
 }
 
 void agent_log_stats(const struct agent *a)

@@ -81,9 +81,11 @@ void agent_drain(struct agent *a);
 /* Live: report if the interval ended by now_ns. Returns ms until the next
  * interval end (for the poll timeout). */
 int agent_tick(struct agent *a, uint64_t now_ns);
-/* Report the open interval as ending at end_ns (stop, end of file) and
- * close it: a second call does nothing. */
+/* Report the open interval as ending at end_ns (stop, end of file),
+ * rounded up to a whole second, and close it: a second call does nothing. */
 int agent_flush(struct agent *a, uint64_t end_ns);
+/* The end_ns of an interval ending at its last packet (just after it). */
+uint64_t agent_after_last(const struct agent *a);
 /* Stopping (signal, end of file): agent_flush() at the right end: now
  * live, the last packet's time offline or when the clock went back. */
 int agent_stop(struct agent *a, uint64_t now_ns);

@@ -407,7 +407,7 @@ int main(int argc, char **argv)
 				/* End of file (or a read error): report the rest,
 				 * then only delivery remains. */
 				capturing = 0;
-				agent_flush(&agent, agent.last_ts);
+				agent_flush(&agent, agent_after_last(&agent));
 			}
 		}
 		agent_drain(&agent);	/* no packet waits past its batch */

@@ -84,7 +84,7 @@ static void test_clock_back_twice(void)
 	agent_tick(&a, T0 - 3600 * SEC + 12 * SEC);	/* an hour back */
 	T_EQ_INT(nreps, 1);
 	T_EQ_INT(reps[0].start, T0 + 5 * SEC);
-	T_EQ_INT(reps[0].end, T0 + 10 * SEC);	/* its last packet */
+	T_EQ_INT(reps[0].end, T0 + 11 * SEC);	/* after its last packet, at 10.0 */
 	T_EQ_INT(reps[0].packets, 2);
 	agent_tick(&a, T0 - 7200 * SEC + 15 * SEC);	/* another hour back, no packet */
 	T_EQ_INT(nreps, 2);
@@ -105,7 +105,7 @@ static void test_stop_clock_behind(void)
 	T_EQ_INT(agent_stop(&a, T0 - 3600 * SEC), 0);
 	T_EQ_INT(nreps, 1);
 	T_EQ_INT(reps[0].start, T0 + 5 * SEC);
-	T_EQ_INT(reps[0].end, T0 + 9 * SEC);
+	T_EQ_INT(reps[0].end, T0 + 10 * SEC);	/* after 9.0 */
 	T_EQ_INT(reps[0].packets, 2);
 	agent_free(&a);
 	/* the usual stop: now */
@@ -117,9 +117,40 @@ static void test_stop_clock_behind(void)
 	agent_free(&a);
 }
 
+/* Offline, the last packet on a whole second: the interval ends at the
+ * second after it, [start, end) holding it. A file of one packet at the
+ * start of an interval was reported as 0 seconds long. */
+static void test_last_packet_on_a_second(void)
+{
+	static const struct agent_output out = { rep_begin, rep_write, rep_end, NULL };
+
+	memset(reps, 0, sizeof(reps));
+	nreps = 0;
+	config_defaults(&cfg);
+	cfg.interval = 60;
+	T_EQ_INT(agent_init(&a, &cfg, &out, "file", 1, 1, 1), 0);
+	T_EQ_INT(T0 % (60 * SEC), 0);	/* T0 starts an interval */
+	packet(T0);
+	T_EQ_INT(agent_stop(&a, 0), 0);
+	T_EQ_INT(nreps, 1);
+	T_EQ_INT(reps[0].start, T0);
+	T_EQ_INT(reps[0].end, T0 + SEC);
+	T_EQ_INT(reps[0].packets, 1);
+	agent_free(&a);
+	/* within a second: rounded up as before */
+	memset(reps, 0, sizeof(reps));
+	nreps = 0;
+	T_EQ_INT(agent_init(&a, &cfg, &out, "file", 1, 1, 1), 0);
+	packet(T0 + 2 * SEC + SEC / 2);
+	T_EQ_INT(agent_stop(&a, 0), 0);
+	T_EQ_INT(reps[0].end, T0 + 3 * SEC);
+	agent_free(&a);
+}
+
 int main(void)
 {
 	T_RUN(test_clock_back_twice);
 	T_RUN(test_stop_clock_behind);
+	T_RUN(test_last_packet_on_a_second);
 	return T_DONE();
 }
