@@ -317,7 +317,7 @@ int agent_tick(struct agent *a, uint64_t now)
 		return -1;
 	/* The clock was set back before the open interval began: waiting for
 	 * its end would stop the reports for as long as the step. Close it
-	 * at its last packet and start again from now. */
+	 * just after its last packet and start again from now. */
 	if (now < a->start_ns) {
 		agent_flush(a, agent_after_last(a));
 		agent_start_live(a, now);
@@ -369,7 +369,7 @@ int agent_flush(struct agent *a, uint64_t end_ns)
 int agent_stop(struct agent *a, uint64_t now_ns)
 {
 	/* Offline, or live with the clock set back before the open interval
-	 * began (as agent_tick() would have cut it): at its last packet. */
+	 * began (as agent_tick() would have cut it): just after its last packet. */
 	return agent_flush(a, a->offline || now_ns < a->start_ns ? agent_after_last(a) : now_ns);
 }
 

@@ -87,7 +87,7 @@ int agent_flush(struct agent *a, uint64_t end_ns);
 /* The end_ns of an interval ending at its last packet (just after it). */
 uint64_t agent_after_last(const struct agent *a);
 /* Stopping (signal, end of file): agent_flush() at the right end: now
- * live, the last packet's time offline or when the clock went back. */
+ * live, just after the last packet offline or when the clock went back. */
 int agent_stop(struct agent *a, uint64_t now_ns);
 /* SIGUSR1: statistics to the log. */
 void agent_log_stats(const struct agent *a);

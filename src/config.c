@@ -1078,7 +1078,7 @@ out:
 
 /* The CA file is read once, at start-up, by mbedTLS, whose messages for a
  * missing file or a directory ("memory allocation failed") mislead; and
- * -check-config must refuse what start-up would. */
+ * -check-config must refuse what start-up would. Plain http never reads it. */
 static int check_ca_file(struct ctx *x)
 {
 	const struct key *k = find_key(SEC_D42, "ca-file");
@@ -1087,7 +1087,8 @@ static int check_ca_file(struct ctx *x)
 	struct stat st;
 	int fd, rc = 0;
 
-	if (!x->c->host[0] || !x->c->ca_file[0] || x->reload)
+	if (!x->c->host[0] || !x->c->ca_file[0] || x->reload ||
+	    ci_prefix(x->c->host, "http://"))
 		return 0;
 	key_path(path, sizeof(path), k);
 	fd = open(x->c->ca_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);

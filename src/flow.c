@@ -12,12 +12,13 @@
  *    expired slot on its probe path (the slot stays occupied, chains stay
  *    intact) or, at the cap, delete one further in its window.
  * Slot counts are powers of two (index = hash & mask, no division), at
- * least 3/2 of the cap so that an empty slot always exists and clusters stay
+ * least twice the cap so that an empty slot always exists and clusters stay
  * short, and at least FLOW_PROBE_WINDOW so a window never wraps onto itself.
  * A cluster longer than the window refuses keys before the cap is reached:
- * at load 3/4 with a 32-slot window one key in 400 was refused (49,152
- * flows); at load <= 2/3 with 64 slots none was, up to FLOW_MAX_ENTRIES
- * (test_flow's test_full_before_refusing checks smaller sizes).
+ * at load 3/4 with a 32-slot window one key in 400 was (49,152 flows); at
+ * load 2/3 with 64 slots, 161 of 11 million; at load <= 1/2 with 64 slots
+ * none, checked at full caps of 2^16 to 2^24 records and listeners
+ * (test_flow's test_full_before_refusing fills smaller ones).
  */
 #include "flow.h"
 
@@ -298,11 +299,11 @@ static void *table_alloc(size_t n, size_t size)
 	return p;
 }
 
-/* Power of two >= 3/2 * max (load <= 2/3) and >= the probe window; always
+/* Power of two >= 2 * max (load <= 1/2) and >= the probe window; always
  * more than max, so a cluster always ends in an empty slot. */
 static uint32_t slots_for(uint32_t max)
 {
-	return pow2_at_least(FLOW_PROBE_WINDOW, (uint64_t)max + max / 2);
+	return pow2_at_least(FLOW_PROBE_WINDOW, 2 * (uint64_t)max);
 }
 
 int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
@@ -917,7 +918,7 @@ static void probe_home(const struct flow_table *t, const struct pkt *p,
 }
 
 /* The records the index slots name (a few slots on: clusters are short at
- * load <= 2/3). */
+ * load <= 1/2). */
 void flow_probe_slots(const struct flow_table *t, const struct flow_probe *q)
 {
 	uint32_t w, n, i, s;

@@ -1224,6 +1224,22 @@ static void test_reload_starts_fresh(void)
 	T_EQ_INT(cfg.interval, 60);
 }
 
+/* ca-file is checked only where it will be read: https, at start-up. */
+static void test_ca_file_checked_for_https(void)
+{
+	static const char https_missing[] =
+		"{\"device42\": {\"Host\": \"https://d42.example\", \"ca-file\": \"/nonexistent/ca.pem\"}}";
+	static const char http_missing[] =
+		"{\"device42\": {\"Host\": \"HTTP://d42.example\", \"ca-file\": \"/nonexistent/ca.pem\"}}";
+	static const char no_scheme[] =
+		"{\"device42\": {\"Host\": \"d42.example\", \"ca-file\": \"/nonexistent/ca.pem\"}}";
+
+	T_EQ_INT(load(https_missing), -1);
+	T_CHECK(strstr(err.msg, "cannot read \"/nonexistent/ca.pem\"") != NULL);
+	T_EQ_INT(load(no_scheme), -1);	/* no scheme is https */
+	T_EQ_INT(load(http_missing), 0);
+}
+
 int main(void)
 {
 	char *at;
@@ -1272,6 +1288,7 @@ int main(void)
 	T_RUN(test_file_errors);
 	T_RUN(test_print_roundtrip);
 	T_RUN(test_reload_starts_fresh);
+	T_RUN(test_ca_file_checked_for_https);
 	unlink(cap_path);
 	unlink(ca_path);
 	rmdir(tmpdir);
