@@ -33,6 +33,42 @@ if [ "$(field packets "$out")" = $PK ] && [ "$(field bytes "$out")" = "$bytes" ]
 else
 	fail bench_bound_counts "got \"$out\", expected all $PK packets decoded and counted"
 fi
+# Lookups must find what was stored: on a capture of few 5-tuples (counted
+# here by a decoder of the same cases) in a table far larger, no two collide
+# (gencap's seed is fixed), so nothing is evicted and there is one entry per
+# 5-tuple. A lookup that never matched would evict on every packet; one
+# that matched any key would leave fewer entries.
+"$B/gencap" -o "$T_TMP/few.pcap" -n 500 -f 10 -p imix -s 5 2>/dev/null
+keys=$(python3 - "$T_TMP/few.pcap" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+off, keys = 24, set()
+while off + 16 <= len(d):
+    cap = struct.unpack_from("<I", d, off + 8)[0]
+    f = d[off + 16:off + 16 + cap]
+    off += 16 + cap
+    t, o = struct.unpack_from(">H", f, 12)[0], 14
+    if t == 0x8100:
+        t, o = struct.unpack_from(">H", f, 16)[0], 18
+    if t == 0x0800 and f[o] == 0x45:
+        proto, addrs, l4 = f[o + 9], f[o + 12:o + 20], o + 20
+    elif t == 0x86dd:
+        proto, addrs, l4 = f[o + 6], f[o + 8:o + 40], o + 40
+    else:
+        continue
+    if proto in (6, 17):
+        keys.add((addrs, f[l4:l4 + 4], proto))
+print(len(keys))
+PY
+)
+out=$("$B/bound" 16384 "$T_TMP/few.pcap")
+if [ -n "$keys" ] && [ "$(field decoded "$out")" = 500 ] && [ "$(field evicted "$out")" = 0 ] &&
+   [ "$(field entries "$out")" = "$keys" ]; then
+	ok bench_bound_finds
+else
+	fail bench_bound_finds "got \"$out\", expected 500 decoded, 0 evicted, ${keys:-?} entries"
+fi
+
 # One flow's table (4 entries) for 500 flows: nearly every packet evicts
 # one, and none may be lost.
 out=$("$B/bound" 1 "$T_TMP/g.pcap")

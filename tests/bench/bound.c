@@ -4,14 +4,16 @@
  * (Ethernet, up to one 802.1Q tag, IPv4 without options or IPv6 without
  * extension headers, TCP or UDP), and counts packets, bytes and the last
  * time per 5-tuple as it arrives: no direction, no listeners, no client
- * ports, no records, no report. The table holds BOUND_SLOTS_PER_FLOW
- * 64-byte entries per concurrent flow, is looked up BOUND_AHEAD packets
- * after the packet's slot was prefetched (the least a million flows need,
- * docs/PERFORMANCE.md), and evicts the stalest entry of a full probe window
- * into a total, as a flow cache exports. Prints
+ * ports, no records, no report. The table is direct-mapped, with
+ * BOUND_SLOTS_PER_FLOW 64-byte entries per concurrent flow: a packet
+ * touches one line, prefetched BOUND_AHEAD packets before its update (the
+ * least a million flows need, docs/PERFORMANCE.md); a key found in another
+ * key's entry evicts it into a total, as a flow cache exports. Prints
  * "packets=N bytes=N decoded=N counted=N evicted=N entries=N": counted (all
  * entries' packets plus the evicted ones) equals decoded, which the bench
- * checks, so the updates cannot have been optimised away.
+ * checks, so the updates cannot have been optimised away; with a table
+ * large enough, entries is the number of distinct 5-tuples (tests/t_bench.sh
+ * checks that, so lookups must find what they stored).
  * usage: bound FLOWS FILE */
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -24,8 +26,7 @@
 #include "capture.h"	/* CAPTURE_FILE_BUFFER */
 
 #define BOUND_BATCH          512	/* as d42pcap's CAPTURE_BATCH */
-#define BOUND_SLOTS_PER_FLOW 4		/* load about 1/2 with both directions */
-#define BOUND_PROBE          4		/* slots looked at before evicting */
+#define BOUND_SLOTS_PER_FLOW 4		/* both directions: 2 keys per flow */
 #define BOUND_AHEAD          16		/* packets between prefetch and update */
 #define BOUND_MAX_FLOWS      (1u << 24)
 #define BOUND_HUGE_MIN       (8u << 20)	/* as flow.c: huge pages from 8 MiB */
@@ -61,6 +62,7 @@ struct held {
 struct bound {
 	struct entry *tab;
 	uint32_t mask;
+	int ether;	/* the link type is Ethernet: else nothing decodes */
 	struct held ring[BOUND_AHEAD];
 	uint32_t in, n;
 	uint64_t packets, bytes, decoded, evicted;
@@ -84,29 +86,21 @@ static uint32_t ld32(const uint8_t *p)
 
 static void update(struct bound *b, const struct held *h)
 {
-	struct entry *e, *victim = NULL;
-	uint32_t i, s = h->slot;
+	struct entry *e = &b->tab[h->slot];
 
-	for (i = 0; i < BOUND_PROBE; i++, s = (s + 1) & b->mask) {
-		e = &b->tab[s];
-		if (e->k[0] == h->k[0] && e->k[4] == h->k[4] && e->k[1] == h->k[1] &&
-		    e->k[2] == h->k[2] && e->k[3] == h->k[3]) {
-			e->pkts++;
-			e->bytes += h->len;
-			if (h->ts > e->last_ns)
-				e->last_ns = h->ts;
-			return;
-		}
-		if (!e->k[4] || !victim || e->last_ns < victim->last_ns)
-			victim = e;
-		if (!e->k[4])
-			break;
+	if (e->k[0] == h->k[0] && e->k[4] == h->k[4] && e->k[1] == h->k[1] &&
+	    e->k[2] == h->k[2] && e->k[3] == h->k[3]) {
+		e->pkts++;
+		e->bytes += h->len;
+		if (h->ts > e->last_ns)
+			e->last_ns = h->ts;
+		return;
 	}
-	b->evicted += victim->pkts;
-	memcpy(victim->k, h->k, sizeof(victim->k));
-	victim->pkts = 1;
-	victim->bytes = h->len;
-	victim->last_ns = h->ts;
+	b->evicted += e->pkts;	/* 0 for an empty entry */
+	memcpy(e->k, h->k, sizeof(e->k));
+	e->pkts = 1;
+	e->bytes = h->len;
+	e->last_ns = h->ts;
 }
 
 /* 0 and *k filled for the common case, -1 for anything else. */
@@ -165,7 +159,7 @@ static void packet(u_char *user, const struct pcap_pkthdr *ph, const u_char *d)
 		update(b, h);
 		b->n--;
 	}
-	if (decode(d, ph->caplen, h->k) < 0)
+	if (!b->ether || decode(d, ph->caplen, h->k) < 0)
 		return;
 	b->decoded++;
 	h->ts = (uint64_t)ph->ts.tv_sec * NS_PER_SEC + (uint64_t)ph->ts.tv_usec * NS_PER_US;
@@ -229,6 +223,7 @@ int main(int argc, char **argv)
 		fclose(f);
 		return 1;
 	}
+	b.ether = pcap_datalink(p) == DLT_EN10MB;
 	while ((n = pcap_dispatch(p, BOUND_BATCH, packet, (u_char *)&b)) > 0)
 		;
 	if (n < 0) {

@@ -57,7 +57,10 @@ T0=$(date +%s)
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
-for x in "$GENCAP" "$FLOOR" "$BOUND" "$RUNSTAT" "$D42PCAP"; do
+in_tools() { case " $TOOLS " in *" $1 "*) return 0 ;; esac; return 1; }
+USE_BOUND=
+in_tools bound && USE_BOUND=$BOUND
+for x in "$GENCAP" "$FLOOR" $USE_BOUND "$RUNSTAT" "$D42PCAP"; do
 	[ -x "$x" ] || die "$x missing: run 'make bench'"
 done
 [ "$RUNS" -ge 3 ] 2>/dev/null || die "BENCH_RUNS must be >= 3"
@@ -291,7 +294,7 @@ elif [ "$CG_PACKETS" -gt 0 ] && have valgrind; then
 			set -- $(d42check "$big" "$f")
 			[ "${2:-}" = "$CG_PACKETS" ] && [ "${3:-}" = 0 ] ||
 				die "d42pcap on $big: $* (reports packets flow_drops), expected $CG_PACKETS, 0"
-			for t in floor bound d42pcap ${CANDIDATE:+candidate}; do
+			for t in floor ${USE_BOUND:+bound} d42pcap ${CANDIDATE:+candidate}; do
 				for c in "$tiny" "$big"; do
 					o=$B/cg/$(basename "$c" .pcap).$t.out
 					case $t in
