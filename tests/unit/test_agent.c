@@ -55,7 +55,8 @@ static const uint8_t frame[42] = {
 	[34] = 0x30, [35] = 0x39, [36] = 0x1b, [37] = 0x59, [39] = 8,
 };
 
-static void start(void)
+/* A fresh agent with no reports yet, live on "lo" or reading a file. */
+static void start_as(int offline)
 {
 	static const struct agent_output out = { rep_begin, rep_write, rep_end, NULL };
 
@@ -63,7 +64,12 @@ static void start(void)
 	nreps = 0;
 	config_defaults(&cfg);
 	cfg.interval = 60;
-	T_EQ_INT(agent_init(&a, &cfg, &out, "lo", 1, 0, 1), 0);
+	T_EQ_INT(agent_init(&a, &cfg, &out, offline ? "file" : "lo", 1, offline, 1), 0);
+}
+
+static void start(void)
+{
+	start_as(0);
 }
 
 static void packet(uint64_t ts)
@@ -122,13 +128,7 @@ static void test_stop_clock_behind(void)
  * start of an interval was reported as 0 seconds long. */
 static void test_last_packet_on_a_second(void)
 {
-	static const struct agent_output out = { rep_begin, rep_write, rep_end, NULL };
-
-	memset(reps, 0, sizeof(reps));
-	nreps = 0;
-	config_defaults(&cfg);
-	cfg.interval = 60;
-	T_EQ_INT(agent_init(&a, &cfg, &out, "file", 1, 1, 1), 0);
+	start_as(1);
 	T_EQ_INT(T0 % (60 * SEC), 0);	/* T0 starts an interval */
 	packet(T0);
 	T_EQ_INT(agent_stop(&a, 0), 0);
@@ -138,9 +138,7 @@ static void test_last_packet_on_a_second(void)
 	T_EQ_INT(reps[0].packets, 1);
 	agent_free(&a);
 	/* within a second: rounded up as before */
-	memset(reps, 0, sizeof(reps));
-	nreps = 0;
-	T_EQ_INT(agent_init(&a, &cfg, &out, "file", 1, 1, 1), 0);
+	start_as(1);
 	packet(T0 + 2 * SEC + SEC / 2);
 	T_EQ_INT(agent_stop(&a, 0), 0);
 	T_EQ_INT(reps[0].end, T0 + 3 * SEC);
