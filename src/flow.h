@@ -71,10 +71,12 @@ struct flow_conn {
 	uint16_t cport;		/* client port */
 	uint8_t tag;		/* hash bits: most mismatches skip the record */
 	uint8_t flags;		/* enum flow_how decided (never SYN/SYN+ACK),
-				 * FLOW_CONN_SRV_HI: server = higher endpoint */
+				 * FLOW_CONN_SRV_HI: server = higher endpoint,
+				 * FLOW_CONN_USED: for the victim search */
 };
 #define FLOW_CONN_HOW_MASK 0x07
 #define FLOW_CONN_SRV_HI   0x08
+#define FLOW_CONN_USED     0x10	/* hit since a victim search passed it */
 
 struct flow_stats {
 	uint64_t flow_drops;		/* new records refused: table full */

@@ -1053,6 +1053,61 @@ static void test_cache_listener_birth(void)
 	flow_free(&t);
 }
 
+/* A connection still sending keeps its cache entry while ended ones in
+ * its set give theirs up: every new connection here lands in the live
+ * one's set, which holds 4, and the live one sends between them. With a
+ * victim drawn at random, it would lose its entry about once in 4. */
+static int conn_cached(const struct flow_table *t, const struct flow_probe *q,
+		       const struct flow_rec *r)
+{
+	uint32_t w;
+
+	for (w = 0; w < 4; w++)
+		if (q->set[w].tag == q->tag && q->set[w].rec == (uint32_t)(r - t->recs) + 1)
+			return 1;
+	return 0;
+}
+
+static void test_cache_keeps_live(void)
+{
+	struct flow_table t;
+	struct flow_probe qa, q;
+	struct pkt a = mk(4, "10.1.0.1", 40000, "10.9.0.1", 80, TCP, ACK, 100), e;
+	const struct flow_rec *ra;
+	char ip[32];
+	uint8_t seen[256] = { 0 };
+	uint32_t i, same = 0, lost = 0;
+	uint64_t ts = T0;
+
+	T_EQ_INT(flow_init(&t, 1000, 16, 600, SEED), 0);
+	T_EQ_INT(upd(&t, a, ts++), FLOW_NEW);
+	T_EQ_INT(upd(&t, a, ts++), FLOW_UPDATED);
+	ra = rec_of(&t, 4, "10.1.0.1", "10.9.0.1", 80, TCP);
+	T_CHECK(ra != NULL);
+	flow_probe(&t, &a, &qa);
+	T_CHECK(ra && conn_cached(&t, &qa, ra));
+	for (i = 0; i < 1000000 && same < 40; i++) {
+		snprintf(ip, sizeof ip, "10.%u.%u.%u", 2 + i / 62500, i / 250 % 250, i % 250 + 1);
+		e = mk(4, ip, (uint16_t)(40000 + i % 7919), "10.9.0.1", 80, TCP, ACK, 100);
+		flow_probe(&t, &e, &q);
+		/* A new tag each time: one the set holds would be replaced */
+		if (q.set != qa.set || q.tag == qa.tag || seen[q.tag])
+			continue;
+		seen[q.tag] = 1;
+		same++;
+		T_CHECK(upd(&t, e, ts++) != FLOW_DROPPED);	/* fills a way */
+		lost += !conn_cached(&t, &qa, ra);
+		T_CHECK(upd(&t, a, ts++) != FLOW_DROPPED);	/* a hit, or refills */
+	}
+	T_EQ_INT(same, 40);
+	T_EQ_INT(lost, 0);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.1.0.1", "10.9.0.1", 80, TCP),
+		       (struct want){ FLOW_HOW_WELLKNOWN, 0, 42, 0, 4200, 0,
+				      T0, T0 + 81, 1, 0, { 40000 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
 /* Decided by a listener with a 10 s TTL: once it expires, the same
  * connection falls back to the port rules. */
 static void test_cache_listener_expiry(void)
@@ -1597,6 +1652,7 @@ int main(void)
 	T_RUN(test_expire_counts_live);
 	T_RUN(test_cache_listener_birth);
 	T_RUN(test_cache_listener_expiry);
+	T_RUN(test_cache_keeps_live);
 	T_RUN(test_cache_both_listen);
 	T_RUN(test_cache_time_backwards);
 	T_RUN(test_cache_matches_model);
