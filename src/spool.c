@@ -749,6 +749,52 @@ static int probe_writable(int dfd)
 	return unlinkat(dfd, PROBE_NAME, 0);
 }
 
+/* The directory was removed while open (a tmpfs cleaner, an operator):
+ * its reports went with it, bar one being read, which its descriptor still
+ * reads. Make it again by its path so that later reports are kept, and
+ * count the lost ones as dropped. 0, or -1 if it was not removed or cannot
+ * be made again now (tried again at the next report). */
+static int reopen_dir(struct spool *s)
+{
+	struct drops d = { 0, 0, 0 };
+	struct stat st;
+	uint32_t i;
+	int fd;
+
+	if (fstat(s->dfd, &st) < 0 || st.st_nlink > 0)
+		return -1;
+	fd = open_dir(s, s->dir);
+	if (fd < 0) {
+		log_warn("spool %s: removed while in use and cannot be made "
+			 "again (%s): reports are lost until it can", s->dir,
+			 fd == -2 ? "in use by another process" : strerror(errno));
+		return -1;
+	}
+	close(s->dfd);
+	s->dfd = fd;
+	if (s->cfd >= 0)
+		close(s->cfd);
+	s->cfd = -1;
+	s->nq = 0;
+	for (i = 0; i < s->n; i++) {
+		struct ent *e = slot(s, i);
+
+		if (!e->live || (s->r.active && e->seq == s->r.seq))
+			continue;
+		e->live = 0;
+		s->live--;
+		s->bytes -= e->size;
+		s->dropped++;
+		if (d.n++ == 0)
+			d.first = e->seq;
+		d.last = e->seq;
+	}
+	trim_head(s);
+	log_warn("spool %s: removed while in use; made it again", s->dir);
+	log_drops(s, &d, "removed with the directory");
+	return 0;
+}
+
 struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files)
 {
 	struct spool *s;
@@ -875,9 +921,16 @@ void spool_stats(const struct spool *s, struct spool_stats *st)
 
 /* ---- writer ---- */
 
+static int create_tmp(struct spool *s, const char *name)
+{
+	return openat(s->dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		      O_CLOEXEC, FILE_MODE);
+}
+
 int spool_begin(struct spool *s, int64_t start, int64_t end)
 {
 	char name[NAME_MAX_LEN];
+	int saved;
 
 	if (s->w.active)
 		return -1;
@@ -892,8 +945,14 @@ int spool_begin(struct spool *s, int64_t start, int64_t end)
 		return 0;
 	}
 	seq_name(name, sizeof(name), s->w.seq, EXT_TMP);
-	s->w.fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_TRUNC |
-			 O_NOFOLLOW | O_CLOEXEC, FILE_MODE);
+	s->w.fd = create_tmp(s, name);
+	if (s->w.fd < 0 && errno == ENOENT) {
+		saved = errno;
+		if (reopen_dir(s) == 0)
+			s->w.fd = create_tmp(s, name);
+		else
+			errno = saved;
+	}
 	/* the header is written last, once length and CRC are known */
 	if (s->w.fd < 0 || lseek(s->w.fd, SPOOL_HDR_SIZE, SEEK_SET) < 0) {
 		log_warn("spool %s: cannot create %s: %s", s->dir, name,

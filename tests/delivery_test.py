@@ -11,6 +11,7 @@ Usage: delivery_test.py D42PCAP TOPDIR TMPDIR [live]
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -1057,6 +1058,41 @@ def test_live_sigterm_spools(certs):
           "rc %d got %s: %s" % (rc2, sorted(got), err2[-300:]))
 
 
+def test_live_spool_removed(certs):
+    """The spool directory removed while the agent runs and the appliance is
+    down: the next report makes it again, and what was seen afterwards is
+    delivered once the appliance is back, without a restart."""
+    emu = Emulator(certs, devices={"127.0.0.1": "lo4", "::1": "lo6"},
+                   extra=["--port", str(LIVE_EMU_PORT)])
+    emu.fault("503")
+    spool = os.path.join(TMP, "spool-live-removed")
+    cfg = live_config("live-removed", emu, certs, spool)
+    agent = LiveAgent(cfg)
+    traffic()
+    spooled = wait_for(lambda: len(spool_files(spool)) >= 2, 15)
+    shutil.rmtree(spool)
+    traffic()   # reports with records stay queued while the appliance is down
+    remade = wait_for(lambda: len(spool_files(spool)) >= 1, 15)
+    emu.fault("none")
+    want = {"lo4 127.0.0.1 8080 TCP 127.0.0.1", "lo4 127.0.0.1 5353 UDP 127.0.0.1",
+            "lo6 ::1 8443 TCP ::1"}
+    got = set()
+
+    def delivered():
+        got.clear()
+        got.update(l for l in emu.listeners().splitlines() if l.strip())
+        return got == want
+
+    ok_ = wait_for(delivered, 40, 0.5)
+    rc, err = agent.stop()
+    emu.stop()
+    check("live_spool_removed_made_again", spooled and remade and
+          "removed while in use; made it again" in err,
+          "spooled %s remade %s: %s" % (spooled, remade, err[-300:]))
+    check("live_spool_removed_later_delivered", ok_, "got %s: %s" % (sorted(got), err[-300:]))
+    check("live_spool_removed_clean_exit", rc == 0, "exit %d" % rc)
+
+
 def lowest_free_fd(pid):
     used = {int(f) for f in os.listdir("/proc/%d/fd" % pid)}
     return next(n for n in range(len(used) + 1) if n not in used)
@@ -1117,6 +1153,7 @@ def main_live():
     guarded(test_live_unknown_then_known, certs)
     guarded(test_live_pending_left_out_once, certs)
     guarded(test_live_out_of_fds, certs)
+    guarded(test_live_spool_removed, certs)
     guarded(test_password_never_printed)
 
 

@@ -606,6 +606,81 @@ static void test_corrupt_dir_removed_while_open(void)
 	rm_tmp();
 }
 
+/* The spool directory removed while open (a tmpfs cleaner, an operator):
+ * the next report makes it again, by its path and locked; the reports that
+ * went with it count as dropped, except one being read, which its open
+ * descriptor still reads. While the path cannot be a directory, reports
+ * are lost, and the one after tries again. */
+static void empty_dir(const char *d)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	T_EQ_INT(system(cmd), 0);
+}
+
+static void test_directory_removed_while_open(void)
+{
+	const char *dir = mkdir_tmp();
+	char sub[300], out[64];
+	struct spool *s;
+	struct spool_hdr h;
+	struct spool_stats st;
+	uint64_t seq[6];
+	ssize_t k;
+	int fd;
+
+	snprintf(sub, sizeof(sub), "%s/spool", dir);
+	s = spool_open(sub, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, "{\"report\":1}", 64, 1000, &seq[0]), 0);
+	T_EQ_INT(put(s, "{\"report\":2}", 64, 1060, &seq[1]), 0);
+	T_EQ_INT(put(s, "{\"report\":3}", 64, 1120, &seq[2]), 0);
+	T_EQ_INT(spool_reader_open(s, seq[0]), 0);
+	empty_dir(sub);
+
+	T_EQ_INT(put(s, "{\"report\":4}", 64, 1180, &seq[3]), 0);
+	T_EQ_INT(exists(sub, "0000000000000004.d42"), 1);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 2);	/* the one being read, and the new one */
+	T_EQ_INT(st.dropped, 2);
+	T_EQ_INT(st.bytes, 2 * (SPOOL_HDR_SIZE + 12));
+	T_CHECK(spool_open(sub, BIG, MANY) == NULL && errno == EBUSY);
+
+	k = spool_read(s, out, sizeof(out) - 1);
+	T_EQ_INT(k, 12);
+	out[k > 0 ? k : 0] = '\0';
+	T_EQ_STR(out, "{\"report\":1}");
+	spool_reader_close(s);
+	T_EQ_INT(spool_remove(s, seq[0]), 0);
+	T_EQ_INT(spool_peek(s, &h), 0);
+	T_EQ_INT(h.seq, seq[3]);
+	T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
+	T_EQ_STR(out, "{\"report\":4}");
+
+	/* removed again, and a file where it was: lost until it goes */
+	empty_dir(sub);
+	fd = open(sub, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	T_CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	T_EQ_INT(put(s, "{\"report\":5}", 64, 1240, &seq[4]), -1);
+	T_EQ_INT(unlink(sub), 0);
+	T_EQ_INT(put(s, "{\"report\":6}", 64, 1300, &seq[5]), 0);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 1);
+	T_EQ_INT(st.dropped, 4);	/* 2, 3, 4 with the directory, and 5 */
+	T_EQ_INT(spool_peek(s, &h), 0);
+	T_EQ_INT(h.seq, seq[5]);
+	T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
+	T_EQ_STR(out, "{\"report\":6}");
+	T_EQ_INT(count_files(sub), 1);
+	spool_close(s);
+	rm_tmp();
+}
+
 /* Lowers the descriptor limit to `more` above the lowest free descriptor,
  * so that the (more + 1)-th open at once fails with EMFILE;
  * restore_fds() puts the old limit back. */
@@ -1075,6 +1150,7 @@ int main(void)
 	T_RUN(test_corrupt_files_quarantined);
 	T_RUN(test_planted_numbers_set_aside);
 	T_RUN(test_corrupt_dir_removed_while_open);
+	T_RUN(test_directory_removed_while_open);
 	T_RUN(test_out_of_fds_loses_nothing);
 	T_RUN(test_corrupt_dir_is_bounded);
 	T_RUN(test_temp_files_removed_at_startup);
