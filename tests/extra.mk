@@ -3,7 +3,7 @@
 BENCH_B      := build/bench
 BENCH_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g \
                 $(WARNFLAGS) -Werror
-BENCH_TOOLS  := $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/bound $(BENCH_B)/runstat
+BENCH_HELPERS := $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/bound $(BENCH_B)/runstat
 
 $(BENCH_B)/gencap: tests/bench/gencap.c
 	@mkdir -p $(@D)
@@ -21,7 +21,7 @@ $(BENCH_B)/bound: tests/bench/bound.c src/capture.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -Isrc -o $@ $< -lpcap
 
-bench: d42pcap $(BENCH_TOOLS)
+bench: d42pcap $(BENCH_HELPERS)
 	sh tests/bench/run.sh
 
 # make bench-live: live kernel drops against tcpdump on a veth replay (root).

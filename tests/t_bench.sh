@@ -99,3 +99,13 @@ r1=$?
 r2=$?
 [ $r0 = 2 ] && [ $r1 = 2 ] && [ $r2 = 1 ] && ok bench_bound_usage ||
 	fail bench_bound_usage "exit $r0, $r1 for bad FLOWS (want 2), $r2 for a missing file (want 1)"
+
+# The documented BENCH_* variables reach run.sh through make: none may be
+# one of the Makefile's own (BENCH_TOOLS once was, and measured its list
+# of helper binaries instead).
+got=$(BENCH_TOOLS="floor d42pcap" BENCH_RUNS=5 BENCH_FLOWS=100 BENCH_PACKETS=2000000 \
+	make -s -C "$TOP" --no-print-directory \
+	--eval 'bench-env-probe: ; @echo "$$BENCH_TOOLS|$$BENCH_RUNS|$$BENCH_FLOWS|$$BENCH_PACKETS"' \
+	bench-env-probe 2>&1)
+[ "$got" = "floor d42pcap|5|100|2000000" ] && ok bench_variables_reach_run_sh ||
+	fail bench_variables_reach_run_sh "run.sh would see \"$got\""
