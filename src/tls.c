@@ -18,6 +18,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -90,9 +91,10 @@ static void hex_fp(const uint8_t *fp, char *out, size_t outsz)
 		o += (size_t)snprintf(out + o, outsz - o, i ? ":%02X" : "%02X", fp[i]);
 }
 
-/* mbedTLS 2.28 matches the host name only against dNSName SANs and the
- * CN; 3.x also matches iPAddress SANs. For an IP-literal host, accept a
- * certificate carrying that address as an iPAddress SAN. */
+/* An IP-literal host is not sent as the server name (RFC 6066 forbids
+ * it), so mbedTLS checks no name: the leaf must carry the address as an
+ * iPAddress SAN, or, without any SAN, as its CN's text (what both
+ * mbedTLS versions accept for a name; RFC 2818 allows only the SAN). */
 static int san_has_ip(const mbedtls_x509_crt *crt, const uint8_t *ip, size_t len)
 {
 	const mbedtls_x509_sequence *s;
@@ -104,13 +106,29 @@ static int san_has_ip(const mbedtls_x509_crt *crt, const uint8_t *ip, size_t len
 	return 0;
 }
 
+static int cn_is(const mbedtls_x509_crt *crt, const char *host)
+{
+	const mbedtls_x509_name *n;
+	size_t len = strlen(host);
+
+	for (n = &crt->subject; n; n = n->next)
+		if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
+		    n->val.len == len && memcmp(n->val.p, host, len) == 0)
+			return 1;
+	return 0;
+}
+
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	struct tls *t = ctx;
+	int ok;
 
-	if (depth == 0 && (*flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) &&
-	    t->host_ip_len && san_has_ip(crt, t->host_ip, t->host_ip_len))
-		*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	if (depth != 0 || !t->host_ip_len)
+		return 0;
+	ok = crt->subject_alt_names.buf.p ? san_has_ip(crt, t->host_ip, t->host_ip_len)
+					  : cn_is(crt, t->host);
+	if (!ok)
+		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
 	return 0;
 }
 
@@ -303,8 +321,10 @@ int tls_start(struct tls *t, int fd, const char *host)
 		t->host_ip_len = 4;
 	else if (inet_pton(AF_INET6, host, t->host_ip) == 1)
 		t->host_ip_len = 16;
-	/* Sets SNI and the name the certificate must match. */
-	ret = mbedtls_ssl_set_hostname(&t->ssl, host);
+	/* Sets SNI and the name the certificate must match; for an IP
+	 * literal neither (verify_cb() matches the address), and NULL tells
+	 * mbedTLS 3.6 that skipping its name check is meant. */
+	ret = mbedtls_ssl_set_hostname(&t->ssl, t->host_ip_len ? NULL : host);
 	if (ret != 0) {
 		set_err(t, "TLS host name", ret);
 		return -1;

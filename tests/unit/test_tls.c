@@ -51,6 +51,11 @@ static const char gen_script[] =
 	"}\n"
 	"leaf srv localhost DNS:localhost,IP:127.0.0.1\n"
 	"leaf wrong wrong.example DNS:wrong.example\n"
+	"leaf cnip 127.0.0.1 DNS:other.example\n"
+	"openssl req -new $K -keyout bare.key -out bare.csr -subj /CN=127.0.0.1\n"
+	"printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > bare.ext\n"
+	"openssl x509 -req -in bare.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out bare.pem"
+	" -days 2 -extfile bare.ext\n"
 	"openssl req -x509 $K -keyout self.key -out self.pem -days 2 -subj /CN=localhost"
 	" -addext subjectAltName=DNS:localhost,IP:127.0.0.1\n"
 	"for c in srv self; do openssl x509 -in $c.pem -noout -fingerprint -sha256 > $c.fp; done\n";
@@ -107,6 +112,12 @@ static void read_fp(const char *name, char *out, size_t n)
 
 /* ------------------------------------------------- openssl s_server */
 
+#define OSSL_TRACE_MAX (256 * 1024)
+#define OSSL_TRACE_WAIT_MS 300	/* quiet this long: it wrote all */
+
+static int ossl_trace;			/* run s_server with -trace ... */
+static char ossl_seen[OSSL_TRACE_MAX];	/* ... and keep what it printed */
+
 struct ossl {
 	pid_t pid;
 	int out;	/* its stdout; kept open so it never gets SIGPIPE */
@@ -147,7 +158,8 @@ static int ossl_start(struct ossl *o, const char *cert)
 		dup2(devnull, 2);
 		close(pfd[0]);
 		execlp("openssl", "openssl", "s_server", "-accept", accept_arg,
-		       "-cert", crt, "-key", key, "-www", (char *)NULL);
+		       "-cert", crt, "-key", key, "-www",
+		       ossl_trace ? "-trace" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -172,6 +184,25 @@ static int ossl_start(struct ossl *o, const char *cert)
 	waitpid(o->pid, NULL, 0);
 	close(o->out);
 	return -1;
+}
+
+/* What s_server printed after ACCEPT, into ossl_seen. */
+static void ossl_collect(struct ossl *o)
+{
+	size_t have = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = o->out, .events = POLLIN };
+		ssize_t n;
+
+		if (have + 1 >= sizeof(ossl_seen) || poll(&p, 1, OSSL_TRACE_WAIT_MS) <= 0)
+			break;
+		n = read(o->out, ossl_seen + have, sizeof(ossl_seen) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	ossl_seen[have] = '\0';
 }
 
 static void ossl_stop(struct ossl *o)
@@ -227,6 +258,8 @@ static int ossl_get(const char *cert, const struct opts *op, char *out, size_t n
 	if (tlsver)
 		snprintf(tlsver, tvn, "%s", http_client_tls_version(c));
 	http_client_free(c);
+	if (ossl_trace)
+		ossl_collect(&o);
 	ossl_stop(&o);
 	return r;
 }
@@ -368,6 +401,34 @@ static void test_tls_wrong_name(void)
 		 "The certificate Common Name (CN) does not match with the expected CN");
 	op.host = "127.0.0.1";
 	T_EQ_INT(ossl_get("wrong", &op, out, sizeof(out), NULL, 0), HTTP_FAILED);
+	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
+}
+
+/* An IP-literal host: no server name in the ClientHello (RFC 6066), and
+ * the address matched in the certificate: as an iPAddress SAN, or as the
+ * CN of one without SANs; a CN naming it beside SANs that do not is not
+ * enough. A DNS name is sent (s_server -trace shows the extensions). */
+static void test_tls_ip_host(void)
+{
+	struct opts op = { "localhost", "ca.pem", NULL, 1 };
+	char out[600];
+
+	ossl_trace = 1;
+	T_EQ_INT(ossl_get("srv", &op, out, sizeof(out), NULL, 0), HTTP_DONE);
+	T_CHECK(strstr(ossl_seen, "ClientHello") != NULL);
+	T_CHECK(strstr(ossl_seen, "extension_type=server_name") != NULL);
+	op.host = "127.0.0.1";
+	T_EQ_INT(ossl_get("srv", &op, out, sizeof(out), NULL, 0), HTTP_DONE);
+	T_EQ_STR(out, "200 <HTML><BODY BGCOLOR=\"#ffffff\">\n<pre>\n");
+	T_CHECK(strstr(ossl_seen, "ClientHello") != NULL);
+	T_CHECK(strstr(ossl_seen, "extension_type=server_name") == NULL);
+	ossl_trace = 0;
+
+	T_EQ_INT(ossl_get("bare", &op, out, sizeof(out), NULL, 0), HTTP_DONE);
+	T_EQ_INT(ossl_get("cnip", &op, out, sizeof(out), NULL, 0), HTTP_FAILED);
+	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
+	op.host = "localhost";
+	T_EQ_INT(ossl_get("bare", &op, out, sizeof(out), NULL, 0), HTTP_FAILED);
 	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
 }
 
@@ -935,6 +996,7 @@ int main(void)
 	T_RUN_OSSL(test_tls_verify_ok);
 	T_RUN_OSSL(test_tls_untrusted);
 	T_RUN_OSSL(test_tls_wrong_name);
+	T_RUN_OSSL(test_tls_ip_host);
 	T_RUN_OSSL(test_tls_pin);
 	T_RUN_OSSL(test_tls_verify_off_warns);
 	T_RUN_OSSL(test_tls_through_proxy);
