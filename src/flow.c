@@ -63,7 +63,15 @@ _Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
 #else
 #define FLOW_PREFETCH(addr) ((void)(addr))
 #endif
-#define CONN_VICTIM_SHIFT    8	/* hash bits above the tag, below the set */
+/* Bits of the connection hash: the set from bit 32 up (at most 22 bits),
+ * the victim search's start and the tag from bits above it. Not the low
+ * bits: for endpoints that differ only in address (many clients from one
+ * port, as NTP's 123 to 123), those followed the set, so every entry of a
+ * set had one tag and evicted the others as "the same connection". */
+#define CONN_VICTIM_SHIFT    54
+#define CONN_TAG_SHIFT       56
+_Static_assert((1ull << (CONN_VICTIM_SHIFT - 32)) * CONN_WAYS >= FLOW_MAX_ENTRIES,
+	       "the set's bits end below the victim's and the tag's");
 #define CONN_TIME_SHIFT      20	/* conn valid times count 2^20 ns (~1 ms) */
 #define CONN_FOREVER         UINT32_MAX	/* valid while no listener is born */
 #define CONN_BORN_PER_LSN    2	/* born[] slots per listener: sparse, so
@@ -904,7 +912,7 @@ void flow_probe(const struct flow_table *t, const struct pkt *p,
 	lo = pick64(q->dst_hi, q->es, q->ed);
 	q->h = conn_hash(t, lo, lo ^ q->es ^ q->ed, p->proto);
 	q->set = conn_set(t, q->h);
-	q->tag = (uint8_t)q->h;
+	q->tag = (uint8_t)(q->h >> CONN_TAG_SHIFT);
 	q->nhome = 0;
 	q->way = 0;
 	FLOW_PREFETCH(q->set);

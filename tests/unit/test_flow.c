@@ -1108,6 +1108,46 @@ static void test_cache_keeps_live(void)
 	flow_free(&t);
 }
 
+/* Many clients from one port to one server port (NTP's 123 to 123):
+ * four whose connections share a set all keep their entries. Their hashes
+ * once differed only in bits that followed the set, so they shared a tag,
+ * and each new one replaced the last as if it were the same connection. */
+static void test_cache_same_port_clients(void)
+{
+	struct flow_table t;
+	struct flow_probe q0, q;
+	struct pkt p[4];
+	const struct flow_rec *r;
+	char ip[32];
+	uint32_t i, n = 0, cached = 0;
+	uint64_t ts = T0;
+
+	T_EQ_INT(flow_init(&t, 1000, 16, 600, SEED), 0);
+	for (i = 0; i < 100000 && n < 4; i++) {
+		snprintf(ip, sizeof ip, "10.%u.%u.%u", 2 + i / 62500, i / 250 % 250, i % 250 + 1);
+		p[n] = mk(4, ip, 123, "10.1.0.1", 123, UDP, 0, 76);
+		flow_probe(&t, &p[n], &q);
+		if (n == 0)
+			q0 = q;
+		if (q.set == q0.set)
+			n++;
+	}
+	T_EQ_INT(n, 4);
+	for (i = 0; i < n; i++)
+		T_EQ_INT(upd(&t, p[i], ts++), FLOW_NEW);
+	for (i = 0; i < n; i++) {
+		char cli[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, p[i].src, cli, sizeof cli);
+		flow_probe(&t, &p[i], &q);
+		r = rec_of(&t, 4, cli, "10.1.0.1", 123, UDP);
+		cached += r && conn_cached(&t, &q, r);
+	}
+	T_EQ_INT(cached, 4);
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
 /* Decided by a listener with a 10 s TTL: once it expires, the same
  * connection falls back to the port rules. */
 static void test_cache_listener_expiry(void)
@@ -1653,6 +1693,7 @@ int main(void)
 	T_RUN(test_cache_listener_birth);
 	T_RUN(test_cache_listener_expiry);
 	T_RUN(test_cache_keeps_live);
+	T_RUN(test_cache_same_port_clients);
 	T_RUN(test_cache_both_listen);
 	T_RUN(test_cache_time_backwards);
 	T_RUN(test_cache_matches_model);
