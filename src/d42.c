@@ -1113,6 +1113,9 @@ static int d42_start(struct d42 *d)
 		d42_fail(d, 0);
 		return -1;
 	}
+	/* Dropped by the spool meanwhile (its directory was removed): next. */
+	if (rc == SPOOL_ERR_GONE && (spool_peek(d->sp, &h) < 0 || h.seq != d->seq))
+		return 0;
 	if (rc < 0) {
 		log_warn("device42: cannot open spooled report %llx; moving it aside",
 			 (unsigned long long)h.seq);

@@ -101,6 +101,7 @@ struct spool {
 	unsigned nq;
 	uint64_t qseq;
 	char dir[DIR_LOG_MAX];
+	char path[PATH_MAX_LEN];	/* the directory in full, to make it again */
 	uint8_t iobuf[IO_BUF_SIZE];
 };
 
@@ -713,9 +714,14 @@ static int open_dir(struct spool *s, const char *dir)
 			continue;
 		path[i] = '\0';
 		/* an existing parent may refuse mkdir with EACCES */
-		if (mkdir(path, DIR_MODE) < 0 && errno != EEXIST &&
-		    (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
-			return -1;
+		if (mkdir(path, DIR_MODE) < 0 && errno != EEXIST) {
+			int saved = errno;
+
+			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+				errno = saved;	/* why mkdir failed, not stat */
+				return -1;
+			}
+		}
 		path[i] = dir[i];
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -749,26 +755,72 @@ static int probe_writable(int dfd)
 	return unlinkat(dfd, PROBE_NAME, 0);
 }
 
+/* Copies the report being read, from its open file, into the new
+ * directory: 0, or -1 (it is lost with the old one). */
+static int copy_reading(struct spool *s, int dfd)
+{
+	char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
+	off_t off = 0;
+	ssize_t k;
+	int fd, ok = 1;
+
+	seq_name(tmp, sizeof(tmp), s->r.seq, EXT_TMP);
+	seq_name(name, sizeof(name), s->r.seq, EXT_DATA);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    FILE_MODE);
+	if (fd < 0)
+		return -1;
+	while (ok && (k = pread(s->r.fd, s->iobuf, sizeof(s->iobuf), off)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		ok = k > 0 && write(fd, s->iobuf, (size_t)k) == k;
+		off += k;
+	}
+	ok = ok && fsync(fd) == 0;
+	if (close(fd) < 0 || !ok || renameat(dfd, tmp, dfd, name) < 0) {
+		unlinkat(dfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
 /* The directory was removed while open (a tmpfs cleaner, an operator):
- * its reports went with it, bar one being read, which its descriptor still
- * reads. Make it again by its path so that later reports are kept, and
- * count the lost ones as dropped. 0, or -1 if it was not removed or cannot
- * be made again now (tried again at the next report). */
+ * its reports went with it. Make it again by its path so that later
+ * reports are kept; the report being read, whose open descriptor still
+ * reads it, is copied there; the others are counted as dropped and the
+ * index holds only what is left. 0, or -1 if it was not removed or cannot
+ * be made again now (tried again at the next report or read). */
 static int reopen_dir(struct spool *s)
 {
 	struct drops d = { 0, 0, 0 };
+	struct ent keep = { 0 };
 	struct stat st;
 	uint32_t i;
-	int fd;
+	int fd, kept = 0;
 
 	if (fstat(s->dfd, &st) < 0 || st.st_nlink > 0)
 		return -1;
-	fd = open_dir(s, s->dir);
+	fd = open_dir(s, s->path);
 	if (fd < 0) {
 		log_warn("spool %s: removed while in use and cannot be made "
 			 "again (%s): reports are lost until it can", s->dir,
 			 fd == -2 ? "in use by another process" : strerror(errno));
 		return -1;
+	}
+	for (i = 0; i < s->n; i++) {
+		struct ent *e = slot(s, i);
+
+		if (!e->live)
+			continue;
+		if (s->r.active && e->seq == s->r.seq && copy_reading(s, fd) == 0) {
+			keep = *e;
+			kept = 1;
+			continue;
+		}
+		s->dropped++;
+		if (d.n++ == 0)
+			d.first = e->seq;
+		d.last = e->seq;
 	}
 	close(s->dfd);
 	s->dfd = fd;
@@ -776,20 +828,11 @@ static int reopen_dir(struct spool *s)
 		close(s->cfd);
 	s->cfd = -1;
 	s->nq = 0;
-	for (i = 0; i < s->n; i++) {
-		struct ent *e = slot(s, i);
-
-		if (!e->live || (s->r.active && e->seq == s->r.seq))
-			continue;
-		e->live = 0;
-		s->live--;
-		s->bytes -= e->size;
-		s->dropped++;
-		if (d.n++ == 0)
-			d.first = e->seq;
-		d.last = e->seq;
-	}
-	trim_head(s);
+	s->head = 0;
+	s->n = s->live = kept;
+	s->bytes = kept ? keep.size : 0;
+	if (kept)
+		*slot(s, 0) = keep;
 	log_warn("spool %s: removed while in use; made it again", s->dir);
 	log_drops(s, &d, "removed with the directory");
 	return 0;
@@ -819,6 +862,7 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 	s->dfd = s->cfd = s->w.fd = s->r.fd = -1;
 	s->next_seq = 1;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir ? dir : "");
+	snprintf(s->path, sizeof(s->path), "%s", dir ? dir : "");
 
 	if (dir && *dir) {
 		fd = open_dir(s, dir);
@@ -1206,8 +1250,13 @@ int spool_reader_open(struct spool *s, uint64_t seq)
 	if (!s->mem) {
 		seq_name(name, sizeof(name), seq, EXT_DATA);
 		s->r.fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->r.fd < 0 && errno == ENOENT) {
+			/* the directory removed? then the others went too */
+			(void)reopen_dir(s);
+			return SPOOL_ERR_GONE;
+		}
 		if (s->r.fd < 0)
-			return errno == ENOENT ? SPOOL_ERR_GONE : io_error();
+			return io_error();
 		k = read_full(s->r.fd, hb, sizeof(hb));
 		rc = k < 0 ? io_error() : hdr_decode(hb, (size_t)k, &h);
 		if (rc == 0 && h.seq != seq)

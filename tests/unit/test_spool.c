@@ -607,13 +607,13 @@ static void test_corrupt_dir_removed_while_open(void)
 }
 
 /* The spool directory removed while open (a tmpfs cleaner, an operator):
- * the next report makes it again, by its path and locked; the reports that
- * went with it count as dropped, except one being read, which its open
- * descriptor still reads. While the path cannot be a directory, reports
- * are lost, and the one after tries again. */
+ * the next report, or the next read, makes it again by its full path,
+ * locked; the report being read is copied there from its open file, the
+ * others count as dropped and leave the index. While the path cannot be a
+ * directory, reports are lost, and the one after tries again. */
 static void empty_dir(const char *d)
 {
-	char cmd[400];
+	char cmd[1200];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
 	T_EQ_INT(system(cmd), 0);
@@ -626,7 +626,7 @@ static void test_directory_removed_while_open(void)
 	struct spool *s;
 	struct spool_hdr h;
 	struct spool_stats st;
-	uint64_t seq[6];
+	uint64_t seq[8];
 	ssize_t k;
 	int fd;
 
@@ -642,10 +642,13 @@ static void test_directory_removed_while_open(void)
 	empty_dir(sub);
 
 	T_EQ_INT(put(s, "{\"report\":4}", 64, 1180, &seq[3]), 0);
+	T_EQ_INT(exists(sub, "0000000000000001.d42"), 1);	/* copied */
+	T_EQ_INT(exists(sub, "0000000000000002.d42"), 0);
 	T_EQ_INT(exists(sub, "0000000000000004.d42"), 1);
 	spool_stats(s, &st);
 	T_EQ_INT(st.entries, 2);	/* the one being read, and the new one */
 	T_EQ_INT(st.dropped, 2);
+	T_EQ_INT(st.quarantined, 0);
 	T_EQ_INT(st.bytes, 2 * (SPOOL_HDR_SIZE + 12));
 	T_CHECK(spool_open(sub, BIG, MANY) == NULL && errno == EBUSY);
 
@@ -654,11 +657,22 @@ static void test_directory_removed_while_open(void)
 	out[k > 0 ? k : 0] = '\0';
 	T_EQ_STR(out, "{\"report\":1}");
 	spool_reader_close(s);
+	/* a failed delivery reads it again: from the copy */
+	T_EQ_INT(get(s, seq[0], out, sizeof(out), 64), 0);
+	T_EQ_STR(out, "{\"report\":1}");
 	T_EQ_INT(spool_remove(s, seq[0]), 0);
 	T_EQ_INT(spool_peek(s, &h), 0);
 	T_EQ_INT(h.seq, seq[3]);
-	T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
-	T_EQ_STR(out, "{\"report\":4}");
+
+	/* removed with nothing being read: the next read notices */
+	empty_dir(sub);
+	T_EQ_INT(spool_reader_open(s, seq[3]), SPOOL_ERR_GONE);
+	T_EQ_INT(spool_peek(s, &h), -1);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 0);
+	T_EQ_INT(st.bytes, 0);
+	T_EQ_INT(st.dropped, 3);
+	T_EQ_INT(count_files(sub), 0);
 
 	/* removed again, and a file where it was: lost until it goes */
 	empty_dir(sub);
@@ -671,12 +685,45 @@ static void test_directory_removed_while_open(void)
 	T_EQ_INT(put(s, "{\"report\":6}", 64, 1300, &seq[5]), 0);
 	spool_stats(s, &st);
 	T_EQ_INT(st.entries, 1);
-	T_EQ_INT(st.dropped, 4);	/* 2, 3, 4 with the directory, and 5 */
+	T_EQ_INT(st.dropped, 4);
 	T_EQ_INT(spool_peek(s, &h), 0);
 	T_EQ_INT(h.seq, seq[5]);
 	T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
 	T_EQ_STR(out, "{\"report\":6}");
 	T_EQ_INT(count_files(sub), 1);
+	spool_close(s);
+	rm_tmp();
+}
+
+/* The same with the index full (max_files reports) and a path longer
+ * than the one kept for log lines: the report being read is not dropped
+ * to make room, and the directory is made again where it was. */
+static void test_directory_removed_full_long_path(void)
+{
+	const char *dir = mkdir_tmp();
+	char sub[600], out[64];
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t seq[4];
+
+	snprintf(sub, sizeof(sub), "%s/%0150d/%0150d/spool", dir, 0, 1);
+	s = spool_open(sub, BIG, 3);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, "{\"report\":1}", 64, 1000, &seq[0]), 0);
+	T_EQ_INT(put(s, "{\"report\":2}", 64, 1060, &seq[1]), 0);
+	T_EQ_INT(put(s, "{\"report\":3}", 64, 1120, &seq[2]), 0);
+	T_EQ_INT(spool_reader_open(s, seq[0]), 0);
+	empty_dir(sub);
+	T_EQ_INT(put(s, "{\"report\":4}", 64, 1180, &seq[3]), 0);
+	T_EQ_INT(exists(sub, "0000000000000004.d42"), 1);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 2);
+	T_EQ_INT(st.dropped, 2);
+	T_EQ_INT(spool_read(s, out, sizeof(out)), 12);
+	spool_reader_close(s);
+	T_EQ_INT(spool_remove(s, seq[0]), 0);
 	spool_close(s);
 	rm_tmp();
 }
@@ -1151,6 +1198,7 @@ int main(void)
 	T_RUN(test_planted_numbers_set_aside);
 	T_RUN(test_corrupt_dir_removed_while_open);
 	T_RUN(test_directory_removed_while_open);
+	T_RUN(test_directory_removed_full_long_path);
 	T_RUN(test_out_of_fds_loses_nothing);
 	T_RUN(test_corrupt_dir_is_bounded);
 	T_RUN(test_temp_files_removed_at_startup);
