@@ -93,8 +93,8 @@ static void hex_fp(const uint8_t *fp, char *out, size_t outsz)
 
 /* An IP-literal host is not sent as the server name (RFC 6066 forbids
  * it), so mbedTLS checks no name: the leaf must carry the address as an
- * iPAddress SAN, or, without any SAN, as its CN's text (what both
- * mbedTLS versions accept for a name; RFC 2818 allows only the SAN). */
+ * iPAddress SAN, or, without any SAN, as its CN's text in any case (what
+ * both mbedTLS versions accept for a name; RFC 2818 allows only the SAN). */
 static int san_has_ip(const mbedtls_x509_crt *crt, const uint8_t *ip, size_t len)
 {
 	const mbedtls_x509_sequence *s;
@@ -113,7 +113,7 @@ static int cn_is(const mbedtls_x509_crt *crt, const char *host)
 
 	for (n = &crt->subject; n; n = n->next)
 		if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
-		    n->val.len == len && memcmp(n->val.p, host, len) == 0)
+		    n->val.len == len && strncasecmp((const char *)n->val.p, host, len) == 0)
 			return 1;
 	return 0;
 }
