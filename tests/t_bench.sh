@@ -100,12 +100,17 @@ r2=$?
 [ $r0 = 2 ] && [ $r1 = 2 ] && [ $r2 = 1 ] && ok bench_bound_usage ||
 	fail bench_bound_usage "exit $r0, $r1 for bad FLOWS (want 2), $r2 for a missing file (want 1)"
 
-# The documented BENCH_* variables reach run.sh through make: none may be
-# one of the Makefile's own (BENCH_TOOLS once was, and measured its list
-# of helper binaries instead).
-got=$(BENCH_TOOLS="floor d42pcap" BENCH_RUNS=5 BENCH_FLOWS=100 BENCH_PACKETS=2000000 \
-	make -s -C "$TOP" --no-print-directory \
-	--eval 'bench-env-probe: ; @echo "$$BENCH_TOOLS|$$BENCH_RUNS|$$BENCH_FLOWS|$$BENCH_PACKETS"' \
-	bench-env-probe 2>&1)
-[ "$got" = "floor d42pcap|5|100|2000000" ] && ok bench_variables_reach_run_sh ||
-	fail bench_variables_reach_run_sh "run.sh would see \"$got\""
+# The documented BENCH_* variables (run.sh's header) reach run.sh through
+# make: none may be one of the Makefile's own (BENCH_TOOLS once was, and
+# measured its list of helper binaries instead).
+vars=$(sed -n 's/^#   \(BENCH_[A-Z_]*\)[ =].*/\1/p' "$TOP/tests/bench/run.sh")
+want= set= probe=
+for v in $vars; do
+	want="$want|x-$v"
+	set="$set $v=x-$v"
+	probe="$probe|\$\$$v"
+done
+got=$(env $set make -s -C "$TOP" --no-print-directory \
+	--eval "bench-env-probe: ; @echo \"$probe\"" bench-env-probe 2>&1)
+[ "$(echo $vars | wc -w)" -ge 10 ] && [ "$got" = "$want" ] && ok bench_variables_reach_run_sh ||
+	fail bench_variables_reach_run_sh "variables: $vars; run.sh would see \"$got\""
