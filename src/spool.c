@@ -756,40 +756,54 @@ static int probe_writable(int dfd)
 }
 
 /* Copies the report being read, from its open file, into the new
- * directory: 0, or -1 (it is lost with the old one). */
+ * directory: 0, or -1 (logged; it is still read from the old file). */
 static int copy_reading(struct spool *s, int dfd)
 {
 	char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
 	off_t off = 0;
 	ssize_t k;
-	int fd, ok = 1;
+	int fd, ok;
 
 	seq_name(tmp, sizeof(tmp), s->r.seq, EXT_TMP);
 	seq_name(name, sizeof(name), s->r.seq, EXT_DATA);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		    FILE_MODE);
-	if (fd < 0)
-		return -1;
-	while (ok && (k = pread(s->r.fd, s->iobuf, sizeof(s->iobuf), off)) != 0) {
+	ok = fd >= 0;
+	while (ok) {
+		k = pread(s->r.fd, s->iobuf, sizeof(s->iobuf), off);
+		if (k == 0)
+			break;
 		if (k < 0 && errno == EINTR)
 			continue;
-		ok = k > 0 && write(fd, s->iobuf, (size_t)k) == k;
-		off += k;
+		errno = 0;
+		if (k > 0 && write(fd, s->iobuf, (size_t)k) == k) {
+			off += k;
+			continue;
+		}
+		if (errno == 0)
+			errno = EIO;	/* a short write */
+		ok = 0;
 	}
 	ok = ok && fsync(fd) == 0;
-	if (close(fd) < 0 || !ok || renameat(dfd, tmp, dfd, name) < 0) {
+	if (fd >= 0 && close(fd) < 0)
+		ok = 0;
+	if (!ok || renameat(dfd, tmp, dfd, name) < 0) {
+		log_warn("spool %s: cannot copy %s, being delivered, into it: %s",
+			 s->dir, name, strerror(errno));
 		unlinkat(dfd, tmp, 0);
 		return -1;
 	}
+	(void)fsync(dfd);
 	return 0;
 }
 
 /* The directory was removed while open (a tmpfs cleaner, an operator):
- * its reports went with it. Make it again by its path so that later
- * reports are kept; the report being read, whose open descriptor still
- * reads it, is copied there; the others are counted as dropped and the
- * index holds only what is left. 0, or -1 if it was not removed or cannot
- * be made again now (tried again at the next report or read). */
+ * its reports went with it, bar the one being read, whose open descriptor
+ * still reads it. Those are counted as dropped and the index keeps only
+ * that one, also when the directory cannot be made again. Made again by
+ * its path, later reports are kept there, and the one being read is
+ * copied there. 0 when made again, -1 if it was not removed or cannot be
+ * made again now (tried again at the next report or read). */
 static int reopen_dir(struct spool *s)
 {
 	struct drops d = { 0, 0, 0 };
@@ -801,18 +815,18 @@ static int reopen_dir(struct spool *s)
 	if (fstat(s->dfd, &st) < 0 || st.st_nlink > 0)
 		return -1;
 	fd = open_dir(s, s->path);
-	if (fd < 0) {
+	if (fd < 0)
 		log_warn("spool %s: removed while in use and cannot be made "
 			 "again (%s): reports are lost until it can", s->dir,
 			 fd == -2 ? "in use by another process" : strerror(errno));
-		return -1;
-	}
 	for (i = 0; i < s->n; i++) {
 		struct ent *e = slot(s, i);
 
 		if (!e->live)
 			continue;
-		if (s->r.active && e->seq == s->r.seq && copy_reading(s, fd) == 0) {
+		if (s->r.active && e->seq == s->r.seq) {
+			if (fd >= 0)
+				(void)copy_reading(s, fd);
 			keep = *e;
 			kept = 1;
 			continue;
@@ -822,20 +836,22 @@ static int reopen_dir(struct spool *s)
 			d.first = e->seq;
 		d.last = e->seq;
 	}
-	close(s->dfd);
-	s->dfd = fd;
-	if (s->cfd >= 0)
-		close(s->cfd);
-	s->cfd = -1;
-	s->nq = 0;
 	s->head = 0;
 	s->n = s->live = kept;
 	s->bytes = kept ? keep.size : 0;
 	if (kept)
 		*slot(s, 0) = keep;
-	log_warn("spool %s: removed while in use; made it again", s->dir);
+	if (fd >= 0) {
+		close(s->dfd);
+		s->dfd = fd;
+		if (s->cfd >= 0)
+			close(s->cfd);
+		s->cfd = -1;
+		s->nq = 0;
+		log_warn("spool %s: removed while in use; made it again", s->dir);
+	}
 	log_drops(s, &d, "removed with the directory");
-	return 0;
+	return fd >= 0 ? 0 : -1;
 }
 
 struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,6 +662,7 @@ static void test_directory_removed_while_open(void)
 	T_EQ_INT(get(s, seq[0], out, sizeof(out), 64), 0);
 	T_EQ_STR(out, "{\"report\":1}");
 	T_EQ_INT(spool_remove(s, seq[0]), 0);
+	T_EQ_INT(exists(sub, "0000000000000001.d42"), 0);	/* the copy */
 	T_EQ_INT(spool_peek(s, &h), 0);
 	T_EQ_INT(h.seq, seq[3]);
 
@@ -717,6 +719,7 @@ static void test_directory_removed_full_long_path(void)
 	T_EQ_INT(spool_reader_open(s, seq[0]), 0);
 	empty_dir(sub);
 	T_EQ_INT(put(s, "{\"report\":4}", 64, 1180, &seq[3]), 0);
+	T_EQ_INT(exists(sub, "0000000000000001.d42"), 1);
 	T_EQ_INT(exists(sub, "0000000000000004.d42"), 1);
 	spool_stats(s, &st);
 	T_EQ_INT(st.entries, 2);
@@ -724,6 +727,98 @@ static void test_directory_removed_full_long_path(void)
 	T_EQ_INT(spool_read(s, out, sizeof(out)), 12);
 	spool_reader_close(s);
 	T_EQ_INT(spool_remove(s, seq[0]), 0);
+	spool_close(s);
+	rm_tmp();
+}
+
+/* Removed, and it cannot be made again (a file in its place): the first
+ * read finds the reports gone and counts them as dropped, none is "set
+ * aside"; once the path is free, the next report makes it again. */
+static void test_directory_removed_not_made_again(void)
+{
+	const char *dir = mkdir_tmp();
+	char sub[300];
+	struct spool *s;
+	struct spool_hdr h;
+	struct spool_stats st;
+	uint64_t seq[4];
+	int fd, i;
+
+	snprintf(sub, sizeof(sub), "%s/spool", dir);
+	s = spool_open(sub, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	for (i = 0; i < 3; i++)
+		T_EQ_INT(put(s, "{\"report\":1}", 64, 1000 + 60 * i, &seq[i]), 0);
+	empty_dir(sub);
+	fd = open(sub, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	T_CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	T_EQ_INT(spool_reader_open(s, seq[0]), SPOOL_ERR_GONE);
+	T_EQ_INT(spool_peek(s, &h), -1);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 0);
+	T_EQ_INT(st.bytes, 0);
+	T_EQ_INT(st.dropped, 3);
+	T_EQ_INT(st.quarantined, 0);
+	T_EQ_INT(unlink(sub), 0);
+	T_EQ_INT(put(s, "{\"report\":4}", 64, 1180, &seq[3]), 0);
+	T_EQ_INT(exists(sub, "0000000000000004.d42"), 1);
+	spool_close(s);
+	rm_tmp();
+}
+
+/* The report being read cannot be copied (here: a file size limit): it
+ * stays queued and is still read from its open file, counted neither as
+ * dropped nor twice. */
+static void test_directory_removed_copy_fails(void)
+{
+	const char *dir = mkdir_tmp();
+	char sub[300], big[20001], out[20100];
+	struct spool *s;
+	struct spool_stats st;
+	struct rlimit rl, saved;
+	uint64_t seq[2];
+	void (*old)(int);
+	size_t got = 0;
+	ssize_t k;
+
+	snprintf(sub, sizeof(sub), "%s/spool", dir);
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = '"';
+	big[sizeof(big) - 2] = '"';
+	big[sizeof(big) - 1] = '\0';
+	s = spool_open(sub, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, big, 4096, 1000, &seq[0]), 0);
+	T_EQ_INT(spool_reader_open(s, seq[0]), 0);
+	empty_dir(sub);
+	old = signal(SIGXFSZ, SIG_IGN);
+	T_EQ_INT(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = 4096;
+	T_EQ_INT(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	T_EQ_INT(put(s, "{\"report\":2}", 64, 1060, &seq[1]), 0);
+	T_EQ_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, old);
+	T_EQ_INT(exists(sub, "0000000000000001.d42"), 0);
+	T_EQ_INT(exists(sub, "0000000000000001.tmp"), 0);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 2);
+	T_EQ_INT(st.dropped, 0);
+	while ((k = spool_read(s, out + got, sizeof(out) - 1 - got)) > 0)
+		got += (size_t)k;
+	T_EQ_INT(k, 0);
+	T_EQ_INT(got, sizeof(big) - 1);
+	spool_reader_close(s);
+	T_EQ_INT(spool_remove(s, seq[0]), 0);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 1);
+	T_EQ_INT(st.dropped, 0);
 	spool_close(s);
 	rm_tmp();
 }
@@ -1199,6 +1294,8 @@ int main(void)
 	T_RUN(test_corrupt_dir_removed_while_open);
 	T_RUN(test_directory_removed_while_open);
 	T_RUN(test_directory_removed_full_long_path);
+	T_RUN(test_directory_removed_not_made_again);
+	T_RUN(test_directory_removed_copy_fails);
 	T_RUN(test_out_of_fds_loses_nothing);
 	T_RUN(test_corrupt_dir_is_bounded);
 	T_RUN(test_temp_files_removed_at_startup);
