@@ -921,6 +921,25 @@ def wait_for(cond, seconds, step=0.2):
     return False
 
 
+# What live_traffic.py's connections make the appliance list, as
+# emu.listeners() lines, once both loopback addresses are known devices.
+LIVE_LISTENERS = {"lo4 127.0.0.1 8080 TCP 127.0.0.1", "lo4 127.0.0.1 5353 UDP 127.0.0.1",
+                  "lo6 ::1 8443 TCP ::1"}
+
+
+def wait_live_delivered(emu, seconds=40):
+    """(True, listeners) once the appliance lists LIVE_LISTENERS, else
+    (False, what it lists) after seconds."""
+    got = set()
+
+    def delivered():
+        got.clear()
+        got.update(l for l in emu.listeners().splitlines() if l.strip())
+        return got == LIVE_LISTENERS
+
+    return wait_for(delivered, seconds, 0.5), got
+
+
 def traffic():
     subprocess.run([sys.executable, os.path.join(TOP, "tests", "live_traffic.py"), "3"],
                    check=True, timeout=60, stdout=subprocess.DEVNULL)
@@ -987,16 +1006,7 @@ def test_live_unknown_then_known(certs):
     time.sleep(2.5)     # a few more intervals with the server still unknown
     emu.control("/__device", {"ip": "127.0.0.1", "name": "lo4"})
     emu.control("/__device", {"ip": "::1", "name": "lo6"})
-    want = {"lo4 127.0.0.1 8080 TCP 127.0.0.1", "lo4 127.0.0.1 5353 UDP 127.0.0.1",
-            "lo6 ::1 8443 TCP ::1"}
-    got = set()
-
-    def delivered():
-        got.clear()
-        got.update(l for l in emu.listeners().splitlines() if l.strip())
-        return got == want
-
-    ok_ = wait_for(delivered, 40, 0.5)
+    ok_, got = wait_live_delivered(emu)
     rc, err = agent.stop()
     emu.stop()
     check("live_unknown_asked", asked, "no IP lookup seen")
@@ -1050,11 +1060,9 @@ def test_live_sigterm_spools(certs):
     rc2, _, err2 = run_agent(cfg, capture=EMPTY)
     got = set(l for l in emu.listeners().splitlines() if l.strip())
     emu.stop()
-    want = {"lo4 127.0.0.1 8080 TCP 127.0.0.1", "lo4 127.0.0.1 5353 UDP 127.0.0.1",
-            "lo6 ::1 8443 TCP ::1"}
     check("live_sigterm_exit_0", rc == 0, "exit %d: %s" % (rc, err[-300:]))
     check("live_sigterm_partial_interval_spooled", len(files) == 1, files)
-    check("live_sigterm_spool_delivered_after_restart", rc2 == 0 and got == want,
+    check("live_sigterm_spool_delivered_after_restart", rc2 == 0 and got == LIVE_LISTENERS,
           "rc %d got %s: %s" % (rc2, sorted(got), err2[-300:]))
 
 
@@ -1074,16 +1082,7 @@ def test_live_spool_removed(certs):
     traffic()   # reports with records stay queued while the appliance is down
     remade = wait_for(lambda: len(spool_files(spool)) >= 1, 15)
     emu.fault("none")
-    want = {"lo4 127.0.0.1 8080 TCP 127.0.0.1", "lo4 127.0.0.1 5353 UDP 127.0.0.1",
-            "lo6 ::1 8443 TCP ::1"}
-    got = set()
-
-    def delivered():
-        got.clear()
-        got.update(l for l in emu.listeners().splitlines() if l.strip())
-        return got == want
-
-    ok_ = wait_for(delivered, 40, 0.5)
+    ok_, got = wait_live_delivered(emu)
     rc, err = agent.stop()
     emu.stop()
     check("live_spool_removed_made_again", spooled and remade and
