@@ -4,7 +4,8 @@
 #    PATH: start, status, start twice, reload, stop (final report written),
 #    restart, a stale pid file naming another process, a failing start. The
 #    agent captures on lo in a network namespace of its own (root only).
-#  - init/d42pcap.procd: syntax, and start_service's procd parameters.
+#  - init/d42pcap.procd: syntax, start_service's procd parameters, and no
+#    instance (no respawning) for settings -check-config refuses.
 #  - cross/openwrt/d42pcap/Makefile: evaluated against a stub OpenWrt
 #    (rules.mk, package.mk): fields, conffiles, prepare, compile command,
 #    installed files and modes; its default settings are valid.
@@ -23,25 +24,48 @@ sh -n "$TOP/init/d42pcap.procd" && sh -n "$TOP/init/d42pcap.init" &&
 	ok initscript_syntax_sh || fail initscript_syntax_sh "sh -n failed"
 
 # rc.common sources the script and calls start_service: do the same with
-# procd's helpers recording their arguments.
+# procd's helpers and logger recording their arguments, the built agent as
+# PROG and the package's settings.
 SH=${BB:+$BB sh}
-${SH:-sh} -c '
-	procd_open_instance() { echo open; }
-	procd_set_param() { echo "$*"; }
-	procd_close_instance() { echo close; }
-	. "$1" && start_service && echo "START=$START STOP=$STOP USE_PROCD=$USE_PROCD"
-' sh "$TOP/init/d42pcap.procd" >"$T_TMP/procd.out" 2>&1
-cat >"$T_TMP/procd.want" <<'EOF'
+procd_start() {	# SETTINGS_DIR -> $T_TMP/procd.out
+	${SH:-sh} -c '
+		procd_open_instance() { echo open; }
+		procd_set_param() { echo "$*"; }
+		procd_close_instance() { echo close; }
+		logger() { echo "logger $*"; }
+		. "$1" || exit 1
+		echo "PROG=$PROG SETTINGS_DIR=$SETTINGS_DIR"
+		PROG=$2 SETTINGS_DIR=$3
+		start_service; echo "start_service: $?"
+		echo "START=$START STOP=$STOP USE_PROCD=$USE_PROCD"
+	' sh "$TOP/init/d42pcap.procd" "$D42PCAP" "$1" >"$T_TMP/procd.out" 2>&1
+}
+procd_start "$TOP/cross/openwrt/d42pcap/files"
+cat >"$T_TMP/procd.want" <<EOF
+PROG=/usr/sbin/d42pcap SETTINGS_DIR=/etc/d42pcap
 open
-command /usr/sbin/d42pcap -settings-dir /etc/d42pcap
+command $D42PCAP -settings-dir $TOP/cross/openwrt/d42pcap/files
 respawn 3600 5 0
 stderr 1
-file /etc/d42pcap/d42pcap.json
+file $TOP/cross/openwrt/d42pcap/files/d42pcap.json
 close
+start_service: 0
 START=95 STOP=10 USE_PROCD=1
 EOF
 diff "$T_TMP/procd.want" "$T_TMP/procd.out" >"$T_TMP/diff" && ok procd_start_service ||
 	fail procd_start_service "$(tr '\n' ' ' <"$T_TMP/diff")"
+# Bad settings (exit 2): no instance, so procd does not respawn it every
+# 5 s for ever; the error reaches the console and the system log.
+mkdir -p "$T_TMP/procd-bad"
+printf '{"common": {"Interval": 0}}\n' >"$T_TMP/procd-bad/d42pcap.json"
+procd_start "$T_TMP/procd-bad"
+if ! grep -q '^open' "$T_TMP/procd.out" && grep -q '^start_service: 1$' "$T_TMP/procd.out" &&
+	grep -q '^d42pcap: not started: .*Interval' "$T_TMP/procd.out" &&
+	grep -q '^logger -t d42pcap -p daemon.err not started: .*Interval' "$T_TMP/procd.out"; then
+	ok procd_bad_settings_not_respawned
+else
+	fail procd_bad_settings_not_respawned "$(tr '\n' ' ' <"$T_TMP/procd.out" | head -c 600)"
+fi
 
 # ---------------------------------------------------------------- OpenWrt
 PKGDIR=$TOP/cross/openwrt/d42pcap
