@@ -371,6 +371,17 @@ static void cache_put(struct d42 *d, const struct d42_addr *a, const char *devic
 	snprintf(e->device, sizeof(e->device), "%s", device ? device : "");
 }
 
+/* A refused POST or a failed listing may have named a device the
+ * appliance no longer has (renamed or deleted meanwhile): the next attempt
+ * asks for the name again rather than repeat the old one until it expires. */
+static void cache_forget(struct d42 *d, const struct d42_addr *a)
+{
+	struct d42_cache_ent *e = &d->cache[cache_hash(a)];
+
+	if (e->used && addr_eq(&e->ip, a))
+		e->used = 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* failures and backoff */
 
@@ -890,6 +901,14 @@ static int d42_merge_remote(struct d42 *d, const char *js, int v)
 	return 0;
 }
 
+/* A 4xx about the request itself, not about the login, the URL or the
+ * rate: sending the same again cannot help. */
+static int d42_is_refusal(int status)
+{
+	return status >= 400 && status <= 499 && status != 401 && status != 403 &&
+	       status != 404 && status != 408 && status != 429;
+}
+
 static void d42_on_read(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
@@ -897,6 +916,8 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 	char ip[D42_ADDR_STR], proto[16];
 	int n, arr, i, k, pv, too_big = 0;
 
+	if (d42_is_refusal(r->status) || r->status == 404)
+		cache_forget(d, &d->g.server);
 	if (d42_check_status(d, r, "listener lookup") < 0)
 		return;
 	n = d42_parse_reply(d, r, "listener lookup", &too_big);
@@ -946,14 +967,6 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
 
-/* A 4xx about the request itself, not about the login, the URL or the
- * rate: sending the same again cannot help. */
-static int d42_is_refusal(int status)
-{
-	return status >= 400 && status <= 499 && status != 401 && status != 403 &&
-	       status != 404 && status != 408 && status != 429;
-}
-
 /* The appliance refuses this listener's POST as such (refusal: a 4xx that
  * is not about the login, the URL or the rate, or a 2xx whose "code" is not
  * 0): after D42_MAX_REFUSALS in a row retrying the report cannot help, and
@@ -970,6 +983,7 @@ static int d42_refused(struct d42 *d, int refusal, const char *why)
 			d->refused_n = 0;	/* taken, or failed otherwise */
 		return 0;
 	}
+	cache_forget(d, &d->g.server);
 	if (same) {
 		d->refused_n++;
 	} else {

@@ -87,6 +87,10 @@ Control (no authentication, JSON; not in the request log)
                      substring of the request body) restrict it.
                      {"mode": "none"} clears it. Control requests are exempt.
   POST /__device     {"ip": A, "name": N}: one more known device
+  POST /__rename     {"from": OLD, "to": NEW, "after_posts": N}: device OLD is
+                     called NEW from now on (its IPs and listener records
+                     too; OLD no longer exists), or once N more listener
+                     POSTs for OLD have been accepted
   POST /__listener   {"device_name", "listening_ip", "port", "protocol",
                      "remote_ips": [...]}: seed an existing record
   POST /__reset      forget listeners, samples, requests, TLS errors, fault
@@ -183,6 +187,7 @@ class State:
         self.requests_total = 0
         self.tls_errors = []
         self.fault = {"mode": "none", "count": 0}
+        self.rename = None       # {"from", "to", "after_posts"}
         self.conn_seq = getattr(self, "conn_seq", 0)
 
     def add_device(self, ip, name):
@@ -216,6 +221,27 @@ class State:
         if ip not in self.ip_ids:
             self.ip_ids[ip] = len(self.ip_ids) + 1
         return self.ip_ids[ip]
+
+    def rename_device(self, old, new):
+        if old not in self.device_ids or not new or len(new) > 255 or new in self.device_ids:
+            raise ValueError("cannot rename %r to %r" % (old[:64], new[:64]))
+        self.device_ids[new] = self.device_ids.pop(old)
+        for ip, name in self.devices.items():
+            if name == old:
+                self.devices[ip] = new
+        for key in [k for k in self.listeners if k[0] == old]:
+            rec = self.listeners.pop(key)
+            rec["device_name"] = new
+            self.listeners[(new,) + key[1:]] = rec
+
+    def posted(self, device):
+        """A listener POST for device was accepted: a rename may be due."""
+        r = self.rename
+        if r and r["from"] == device:
+            r["after_posts"] -= 1
+            if r["after_posts"] <= 0:
+                self.rename = None
+                self.rename_device(r["from"], r["to"])
 
     def upsert(self, device, lip, port, proto, remote, extra):
         """Create or update a listener; returns (record, created)."""
@@ -655,6 +681,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 rec, created = st.upsert(device, lip, port, proto, remote, extra)
             except OverflowError as e:
                 raise BadRequest(400, str(e))
+            st.posted(device)
             return {"msg": ["Service listener port added/updated", rec["id"],
                             "%s:%d" % (device, port), True, created], "code": 0}
 
@@ -720,6 +747,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             elif path == "/__device":
                 with st.lock:
                     st.add_device(str(arg["ip"]), str(arg["name"]))
+            elif path == "/__rename":
+                with st.lock:
+                    r = {"from": str(arg["from"]), "to": str(arg["to"]),
+                         "after_posts": int(arg.get("after_posts", 0))}
+                    if r["from"] not in st.device_ids:
+                        raise ValueError("unknown device %r" % r["from"][:64])
+                    if r["after_posts"] <= 0:
+                        st.rename_device(r["from"], r["to"])
+                    else:
+                        st.rename = r
             elif path == "/__listener":
                 with st.lock:
                     device = str(arg["device_name"])

@@ -618,6 +618,28 @@ def test_retry_resumes(certs):
           "clean %s, failed once %s" % (p0, p1))
 
 
+def test_renamed_device(certs, want):
+    """web1 is renamed on the appliance after its first listener is posted:
+    the agent's cached name is refused (400, no such device), so it asks
+    for the name again and posts web1's other listeners under the new one;
+    none is left out as refused."""
+    emu = Emulator(certs)
+    emu.control("/__rename", {"from": "web1", "to": "web1-renamed", "after_posts": 1})
+    spool = os.path.join(TMP, "spool-rename")
+    cfg = write_config("rename", emu, certs, spool)
+    rc, out, err = run_agent(cfg)
+    got = norm(emu.listeners())
+    lookups = [r for r in emu.state()["requests"]
+               if r["path"] == "/api/1.0/ips/" and r["query"] == "ip=10.1.1.10"]
+    emu.stop()
+    # every listener of web1 is there, under either name
+    check("deliver_renamed_device_asked_again",
+          rc == 0 and got.replace("web1-renamed ", "web1 ") == want and
+          "web1-renamed " in got and len(lookups) == 2 and "refused" not in err and
+          spool_files(spool) == [],
+          "rc %d, %d lookups of 10.1.1.10, got:\n%s\n%s" % (rc, len(lookups), got, err[-600:]))
+
+
 def seeded_emulator(certs, ips, extra=()):
     """An emulator whose web1 10.1.1.10:443 listener already holds ips."""
     emu = Emulator(certs, extra=extra)
@@ -871,6 +893,7 @@ def main():
     guarded(test_unreadable_remote_ips, certs, want)
     guarded(test_coded_refusal_left_out, certs, want)
     guarded(test_two_refused_listeners, certs, want)
+    guarded(test_renamed_device, certs, want)
     guarded(test_retry_resumes, certs)
     guarded(test_unusable_records_counted_once, certs)
     guarded(test_remote_ips_never_shrunk, certs, want)
