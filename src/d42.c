@@ -35,6 +35,7 @@
 #define D42_ADDR_STR      46
 #define MS_PER_SEC        1000ULL
 #define D42_TOTAL_TIMEOUTS 4		/* a whole request: this many timeouts */
+#define D42_MAX_PAGES     64		/* pages of one listener's listing */
 #define D42_FILL_BATCH    4096		/* report records read per step: a listener
 					 * with a million clients must not hold
 					 * up the loop (capture, timers) */
@@ -121,6 +122,8 @@ struct d42 {
 
 	struct d42_group g;
 	char device[D42_MAX_DEVICE];
+	uint32_t list_offset;		/* the listing page being read */
+	uint32_t list_pages;
 
 	/* unmatched listeners */
 	struct d42_pending pend[D42_MAX_PENDING];
@@ -526,14 +529,23 @@ static int d42_req_resolve(struct d42 *d)
 	return d42_send(d, "GET", NULL, NULL, 0, NULL);
 }
 
-static int d42_req_read(struct d42 *d)
+/* The listing page from offset on (0: the first, which starts afresh). */
+static int d42_req_read(struct d42 *d, uint32_t offset)
 {
 	size_t n;
 
+	if (!offset)
+		d->list_pages = 0;
+	d->list_offset = offset;
 	n = (size_t)snprintf(d->path, sizeof(d->path),
 			     "/api/2.0/service_listener_ports/?port=%u&device_name=", d->g.port);
 	if (url_encode(d->path, sizeof(d->path), &n, d->device) < 0)
 		return -1;
+	if (offset) {
+		n += (size_t)snprintf(d->path + n, sizeof(d->path) - n, "&offset=%u", (unsigned)offset);
+		if (n >= sizeof(d->path))
+			return -1;
+	}
 	d->st = ST_READ;
 	return d42_send(d, "GET", NULL, NULL, 0, NULL);
 }
@@ -862,7 +874,7 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 		return;
 	}
 	snprintf(d->device, sizeof(d->device), "%s", dev);
-	d42_req_read(d);
+	d42_req_read(d, 0);
 }
 
 /* Add the appliance's remote_ips (array of strings, or one comma list).
@@ -915,6 +927,7 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 	struct d42_addr a;
 	char ip[D42_ADDR_STR], proto[16];
 	int n, arr, i, k, pv, too_big = 0;
+	long total;
 
 	if (d42_is_refusal(r->status) || r->status == 404)
 		cache_forget(d, &d->g.server);
@@ -951,6 +964,24 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 			i = (int)d->toks[i].next;
 		}
 	}
+	/* The listing comes in pages (limit/offset, total_count): this
+	 * listener's record may be on a later one, and a POST without its
+	 * remote_ips would shrink them. An empty page ends it (records
+	 * deleted meanwhile). */
+	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY && d->toks[arr].size > 0 &&
+	    tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "total_count"), &total) == 0 &&
+	    total > 0 && (uint64_t)d->list_offset + d->toks[arr].size < (uint64_t)total) {
+		if (++d->list_pages >= D42_MAX_PAGES ||
+		    (uint64_t)d->list_offset + d->toks[arr].size > UINT32_MAX) {
+			log_warn("device42: the appliance lists %ld listeners of %s on port %u, more "
+				 "than %u pages; %s:%u not updated this time", total, d->device,
+				 d->g.port, D42_MAX_PAGES, addr_str(&d->g.server, ip), d->g.port);
+			d42_leave_out(d);
+		} else {	/* a request that cannot start fails as usual */
+			(void)d42_req_read(d, d->list_offset + d->toks[arr].size);
+		}
+		return;
+	}
 	if (d->g.truncated) {
 		/* Posting what fits would drop some of the appliance's. */
 		log_warn("device42: %s:%u: the appliance's remote IPs and ours are more than "
@@ -963,7 +994,9 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 		log_warn("device42: %s:%u: %u clients this interval; the %u past the first %u "
 			 "are not sent", addr_str(&d->g.server, ip), d->g.port,
 			 d->g.n + d->g.cut, d->g.cut, D42_MAX_CLIENTS);
-	if (d42_req_post(d) < 0)
+	/* A form too large skips the listener; a request that could not
+	 * start was handled as a failure already (d42_fail()). */
+	if (d42_req_post(d) < 0 && d->st == ST_READ)
 		d->st = d->g.from_pending ? ST_IDLE : ST_SCAN;
 }
 
@@ -1271,7 +1304,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			e = cache_get(d, &d->g.server);
 			if (e && e->known) {
 				snprintf(d->device, sizeof(d->device), "%s", e->device);
-				if (d42_req_read(d) < 0)
+				if (d42_req_read(d, 0) < 0)
 					return;
 			} else if (e && !d->g.from_pending) {
 				d42_unmatched(d);

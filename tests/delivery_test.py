@@ -691,6 +691,44 @@ def test_remote_ips_never_shrunk(certs, want):
                                                      len("".join(web1_443(got))), err[-500:]))
 
 
+def test_listing_paged(certs, want):
+    """The appliance's listing comes one record a page (--page-limit 1), and
+    web1 10.1.1.10:443 is its second record on port 443 (web1 also listens
+    on 10.1.1.11): its remote_ips are read from the second page and kept.
+    With 64 records ahead of it, more pages than the agent reads, that
+    listener is left as it is, with a warning, and the rest delivered."""
+    kept = ["198.51.100.1", "198.51.100.2"]
+    for name, ahead in (("paged", 1), ("pages_over", 64)):
+        emu = Emulator(certs, extra=("--page-limit", "1"))
+        for k in range(ahead):
+            emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.2.%d" % k,
+                                        "port": 443, "protocol": "TCP"})
+        emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.1.10",
+                                    "port": 443, "protocol": "TCP", "remote_ips": kept})
+        before = web1_443(norm(emu.listeners()))
+        spool = os.path.join(TMP, "spool-" + name)
+        cfg = write_config(name, emu, certs, spool)
+        rc, out, err = run_agent(cfg, timeout=120)
+        got = norm(emu.listeners())
+        emu.stop()
+        ours = [l for l in got.splitlines() if not l.startswith("web1 10.1.2.")]
+        if name == "paged":
+            w443 = web1_443(want)[0].split(" ")
+            clients = sorted(set(w443[4].split(",")) | set(kept),
+                             key=lambda a: [int(x) for x in a.split(".")])
+            exp = norm("\n".join(l if not l.startswith("web1 10.1.1.10 443 ") else
+                                  " ".join(w443[:4] + [",".join(clients)])
+                                  for l in want.splitlines()))
+            good = rc == 0 and "\n".join(ours) == exp
+        else:
+            others = [l for l in want.splitlines() if not l.startswith("web1 10.1.1.10 443 ")]
+            good = (rc == 0 and web1_443(got) == before and
+                    [l for l in ours if not l.startswith("web1 10.1.1.10 443 ")] == others and
+                    "more than 64 pages; 10.1.1.10:443 not updated" in err)
+        check("deliver_listing_" + name, good and spool_files(spool) == [],
+              "rc %d got:\n%s\n%s" % (rc, "\n".join(ours), err[-500:]))
+
+
 def test_many_ipv6_clients(certs):
     """2,000 IPv6 clients of the longest text form on one listener: all
     posted (the form is sized for 2,048 of them)."""
@@ -897,6 +935,7 @@ def main():
     guarded(test_retry_resumes, certs)
     guarded(test_unusable_records_counted_once, certs)
     guarded(test_remote_ips_never_shrunk, certs, want)
+    guarded(test_listing_paged, certs, want)
     guarded(test_many_ipv6_clients, certs)
     guarded(test_reresolve_after_connect_timeout, certs)
     guarded(test_proxy, certs, want)
