@@ -321,6 +321,10 @@ int agent_tick(struct agent *a, uint64_t now)
 	if (now < a->start_ns) {
 		agent_flush(a, agent_after_last(a));
 		agent_start_live(a, now);
+		/* the capture's downtime too: the flush counted it up to a
+		 * time of the old clock, which this interval never reaches */
+		if (a->cap)
+			(void)capture_down_ns(a->cap, a->start_ns);
 	}
 	if (now >= a->end_ns) {
 		agent_report(a, a->end_ns);

@@ -4,6 +4,7 @@
  * (a live test cannot shift the kernel's packet timestamps). */
 #include "t.h"
 #include "agent.h"
+#include "capture.h"
 
 #include <stdint.h>
 
@@ -14,6 +15,7 @@
 struct rep {
 	uint64_t start, end;
 	uint64_t packets;
+	uint64_t down;		/* capture_down_ns */
 };
 
 static struct rep reps[MAX_REPORTS];
@@ -28,6 +30,7 @@ static int rep_begin(void *ctx, uint64_t start_ns, uint64_t end_ns)
 		reps[nreps].start = start_ns;
 		reps[nreps].end = end_ns;
 		reps[nreps].packets = a.st.packets;	/* still the interval's */
+		reps[nreps].down = a.st.capture_down_ns;
 	}
 	nreps++;
 	return 0;
@@ -100,6 +103,35 @@ static void test_clock_back_twice(void)
 	agent_free(&a);
 }
 
+/* The interface down all along, the clock set back an hour: the interval
+ * begun after the step is down for the whole of it. It was reported as up:
+ * the downtime counted from a time of the old clock, which the new one
+ * had not reached. */
+static void test_down_clock_back(void)
+{
+	static struct capture cap;
+
+	start();
+	memset(&cap, 0, sizeof(cap));
+	cap.fd = -1;
+	cap.down_since_ns = T0 + 10 * SEC;
+	a.cap = &cap;
+	agent_start_live(&a, T0 + 5 * SEC);
+	agent_tick(&a, T0 + 20 * SEC);
+	agent_tick(&a, T0 - 3600 * SEC + 30 * SEC);	/* closes the first */
+	T_EQ_INT(nreps, 1);
+	agent_tick(&a, T0 - 3600 * SEC + 60 * SEC);
+	T_EQ_INT(nreps, 2);
+	T_EQ_INT(reps[1].start, T0 - 3600 * SEC + 30 * SEC);
+	T_EQ_INT(reps[1].end, T0 - 3600 * SEC + 60 * SEC);
+	T_EQ_INT(reps[1].down, 30 * SEC);
+	agent_tick(&a, T0 - 3600 * SEC + 120 * SEC);
+	T_EQ_INT(nreps, 3);
+	T_EQ_INT(reps[2].down, 60 * SEC);
+	a.cap = NULL;
+	agent_free(&a);
+}
+
 /* Stopped while the clock is behind the open interval's start: it ends at
  * its last packet, with its packets, not at its start (zero seconds). */
 static void test_stop_clock_behind(void)
@@ -149,6 +181,7 @@ int main(void)
 {
 	T_RUN(test_clock_back_twice);
 	T_RUN(test_stop_clock_behind);
+	T_RUN(test_down_clock_back);
 	T_RUN(test_last_packet_on_a_second);
 	return T_DONE();
 }
