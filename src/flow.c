@@ -527,7 +527,8 @@ static struct flow_listener *lsn_reclaim(struct flow_table *t, uint32_t home,
 	return NULL;
 }
 
-/* Insert or refresh; reuses the first expired slot on the probe path. */
+/* Insert or refresh; at the cap, or with no empty slot in the window,
+ * reuses the first expired slot on the probe path. */
 static void lsn_learn(struct flow_table *t, uint8_t family, const uint8_t *ip,
 		      uint16_t port, uint8_t proto, uint64_t now)
 {
@@ -556,10 +557,16 @@ static void lsn_learn(struct flow_table *t, uint8_t family, const uint8_t *ip,
 		if (!reuse && lsn_expired(t, l, now))
 			reuse = l;
 	}
-	if (reuse) {
+	/* Below the cap an empty slot comes first: an expired listener is
+	 * still alive for packets older than its expiry (time running back)
+	 * until the report clears it, and which one a new listener displaced
+	 * would depend on the hash seed: the same capture, other records. */
+	if (slot && t->st.listeners < t->max_listeners) {
+		t->st.listeners++;
+	} else if (reuse) {
 		slot = reuse;	/* count unchanged: one out, one in */
 	} else {
-		if (slot && t->st.listeners >= t->max_listeners)
+		if (slot)	/* at the cap */
 			slot = lsn_reclaim(t, home, (uint32_t)(slot - t->lsn),
 					   FLOW_PROBE_WINDOW - 1 - n, now);
 		if (!slot) {
