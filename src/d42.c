@@ -764,8 +764,8 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 			if (d->eof)
 				return d->scan.depth ? -1 : 0;
 			n = spool_read(d->sp, d->chunk, sizeof(d->chunk));
-			if (n == SPOOL_ERR_AGAIN)
-				return SPOOL_ERR_AGAIN;	/* the file is fine */
+			if (n == SPOOL_ERR_AGAIN || n == SPOOL_ERR_GONE)
+				return (int)n;	/* the file is fine; dropped */
 			if (n < 0) {
 				log_warn("device42: spooled report %llx: %s",
 					 (unsigned long long)d->seq, spool_strerror((int)n));
@@ -796,7 +796,8 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 
 /* Collect the next listener's clients into d->g, D42_FILL_BATCH records at
  * a time. 1: a group is ready; 2: not yet (call again); 0: the report is
- * finished; -1: it is corrupt; SPOOL_ERR_AGAIN: not readable now. */
+ * finished; -1: it is corrupt; SPOOL_ERR_AGAIN: not readable now;
+ * SPOOL_ERR_GONE: dropped from the spool meanwhile. */
 static int d42_fill_group(struct d42 *d)
 {
 	struct d42_addr client, server;
@@ -819,7 +820,7 @@ static int d42_fill_group(struct d42 *d)
 	for (k = 0; k < D42_FILL_BATCH; k++) {
 		r = d42_next_record(d, &client, &server, &port, &proto);
 		if (r < 0)
-			return r == SPOOL_ERR_AGAIN ? r : -1;
+			return r == SPOOL_ERR_AGAIN || r == SPOOL_ERR_GONE ? r : -1;
 		if (r == 0)
 			break;
 		if (d->g.n && (!addr_eq(&server, &d->g.server) || port != d->g.port ||
@@ -1283,6 +1284,14 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 					 (unsigned long long)d->seq, strerror(errno));
 				d42_fail(d, 0);
 				return;
+			} else if (rc == SPOOL_ERR_GONE) {
+				/* Pushed out of a full memory queue while being
+				 * delivered (the spool logged and counted it):
+				 * nothing to set aside, nothing failed. */
+				log_info("device42: report %llx was dropped from the spool "
+					 "while being delivered", (unsigned long long)d->seq);
+				d42_close_reader(d);
+				d->st = ST_IDLE;
 			} else if (rc < 0) {
 				log_warn("device42: spooled report %llx is corrupt; moving it aside",
 					 (unsigned long long)d->seq);

@@ -449,6 +449,32 @@ def test_unusable_records_counted_once(certs):
           "clean %s, failed once %s" % (counts[0], counts[1]))
 
 
+def test_memory_queue_drops_report_in_delivery(certs):
+    """No spool directory (reports in memory) and one report kept: while
+    the appliance is slow, the next report pushes out the one being
+    delivered. That is a drop the spool counts, not a corrupt report: no
+    "corrupt" message, no failure and backoff of its own, and the rest is
+    delivered."""
+    def build(G, c):
+        for i in range(3):      # three 10 s intervals, 100 listeners each
+            t = G.SUITE_T0 + (10 * i + 1) * G.NS
+            for k in range(100):
+                c.add(G.tcp_session("10.1.5.%d" % (i + 1), 40000 + k, "10.1.1.10",
+                                    2000 + k, t + k * G.NS // 1000, 1))
+    cap = gen_capture("memdrop", build)
+    emu = Emulator(certs)
+    emu.fault("slow", 1, seconds=2)
+    cfg = write_config("memdrop", emu, certs, "/dev/null/spool",
+                       common={"Interval": 10, "spool-max-files": 1})
+    rc, out, err = run_agent(cfg, capture=cap)
+    emu.stop()
+    check("deliver_memory_queue_drop_not_corrupt",
+          "memory only" in err and "dropped 1 oldest report" in err and
+          "corrupt" not in err and "damaged" not in err and
+          "next attempt" not in err,
+          "rc %d: %s" % (rc, err[-1500:]))
+
+
 def test_port_zero_skipped(certs):
     """A SYN to port 0 makes a record the appliance cannot take: that record
     is skipped, not the report around it."""
@@ -925,6 +951,7 @@ def main():
     guarded(test_sample_refused_set_aside, certs)
     guarded(test_start_out_of_fds, certs)
     guarded(test_port_zero_skipped, certs)
+    guarded(test_memory_queue_drops_report_in_delivery, certs)
     guarded(test_listener_failing_backs_off, certs)
     guarded(test_retry_counts_once, certs)
     guarded(test_listener_refused_left_out, certs, want)
