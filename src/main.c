@@ -189,6 +189,21 @@ static void check_user(const struct cli *o)
 		fatal(EXIT_USAGE, "%s: %s", o->user ? "-user" : "common.user", err);
 }
 
+/* The appliance's client as start-up makes it (the CA file parsed, say),
+ * for -check-config; no spool is opened. */
+static void check_appliance(void)
+{
+	char err[CAPTURE_ERR_SIZE];
+	struct d42 *d;
+
+	if (!cfg.host[0])
+		return;
+	d = d42_new(&cfg, NULL, err, sizeof(err));
+	if (!d)
+		fatal(EXIT_USAGE, "device42.Host \"%s\": %s", cfg.host, err);
+	d42_free(d);
+}
+
 /* The spool moves aside every file it did not write: the log must not be
  * one of them, whatever the two directories are called. */
 static void check_spool_apart(const struct cli *o)
@@ -338,8 +353,10 @@ int main(int argc, char **argv)
 	check_spool_size();
 	if (filter_build(&cfg, FILTER_LINK_ETHER, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
-	if (opt.check_config)
+	if (opt.check_config) {
+		check_appliance();
 		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
+	}
 	open_log(&opt);
 
 	open_capture(&cap, &opt);

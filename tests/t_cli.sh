@@ -82,6 +82,13 @@ expect cli_check_config_double_dash_equals 0 '"Interval": *30' -
 printf '{"pcap": {"ignore-tcp": true, "ignore-udp": true}}\n' >"$T_TMP/conf/both.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name both.json
 expect cli_check_config_filter_refused 2 "" 'exclude everything'
+# a CA file that exists but is no certificate: start-up's TLS set-up
+# refuses it, and so must the check (it passed until 2026-11-27)
+echo 'not a certificate' >"$T_TMP/conf/notca.pem"
+printf '{"device42": {"Host": "https://127.0.0.1:9", "User": "u", "ca-file": "%s/conf/notca.pem"}}\n' \
+	"$T_TMP" >"$T_TMP/conf/notca.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name notca.json
+expect cli_check_config_ca_unparsable 2 "" 'cannot load CA file .*notca.pem'
 printf '{"common": {"chroot": true}}\n' >"$T_TMP/conf/chroot.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name chroot.json
 expect cli_check_config_chroot_needs_user 2 "" 'chroot needs a user'
