@@ -33,6 +33,7 @@
 static int log_fd = -1;		/* -1: stderr (or the file failed) */
 static int log_dfd = -1;	/* the log directory, -1 if none */
 static char log_path[LOG_PATH_MAX];	/* DIR/d42pcap.log, for messages */
+static char log_dir[LOG_PATH_MAX];	/* DIR as given, to find it again */
 static char log_want[LOG_PATH_MAX];	/* a directory that could not be opened yet */
 static enum log_level log_level = LOG_LVL_INFO;
 static uint64_t log_size;	/* bytes in the current file */
@@ -213,12 +214,13 @@ static void log_shut(void)
 		close(log_dfd);
 	log_fd = log_dfd = -1;
 	log_path[0] = '\0';
+	log_dir[0] = '\0';
 	log_failed = 0;
 	log_lost = 0;
 	log_rot_warned = 0;
 }
 
-int log_open(const char *dir)
+int log_open(const char *dir, int wait)
 {
 	char path[LOG_PATH_MAX];
 	uint64_t size = 0;
@@ -232,8 +234,9 @@ int log_open(const char *dir)
 		return -1;
 	}
 	/* With no file yet, messages go to stderr and the directory is tried
-	 * again every LOG_RETRY_SEC (it may be mounted later). */
-	if (log_dfd < 0) {
+	 * again every LOG_RETRY_SEC (it may be mounted later). Only when
+	 * asked: a SIGHUP whose new directory fails keeps what it had. */
+	if (log_dfd < 0 && (wait || dir == log_want)) {
 		if (dir != log_want)
 			snprintf(log_want, sizeof(log_want), "%s", dir);
 		log_retry_at = mono_sec() + LOG_RETRY_SEC;
@@ -249,6 +252,7 @@ int log_open(const char *dir)
 		return -1;
 	}
 	log_shut();
+	snprintf(log_dir, sizeof(log_dir), "%s", dir);	/* dir may be log_want */
 	log_want[0] = '\0';
 	log_dfd = dfd;
 	log_fd = fd;
@@ -276,11 +280,21 @@ static void log_resumed(void)
 
 int log_reopen(void)
 {
+	char dir[LOG_PATH_MAX];
 	uint64_t size = 0;
+	struct stat st;
 	int fd;
 
 	if (log_dfd < 0)
-		return log_want[0] ? log_open(log_want) : 0;
+		return log_want[0] ? log_open(log_want, 1) : 0;
+	/* The directory was removed (an operator, a tmpfs cleaner): the file
+	 * in it is gone for good. Find it again by name, or, until it is
+	 * back, log to stderr and look for it as at start-up. */
+	if (fstat(log_dfd, &st) == 0 && st.st_nlink == 0) {
+		memcpy(dir, log_dir, sizeof(dir));
+		log_shut();
+		return log_open(dir, 1);
+	}
 	fd = open_file(log_dfd, &size);
 	if (fd < 0)
 		return -1;
@@ -366,6 +380,12 @@ static void log_rotate(size_t len)
 		log_size = (uint64_t)st.st_size;
 		return;
 	}
+	/* beyond a log-max-files lowered since they were made */
+	for (i = log_max_files + 1; i <= LOG_MAX_ROTATED; i++) {
+		rotated_name(to, sizeof(to), i);
+		if (unlinkat(log_dfd, to, 0) < 0 && errno == ENOENT)
+			break;
+	}
 	for (i = log_max_files; i > 1; i--) {
 		rotated_name(from, sizeof(from), i - 1);
 		rotated_name(to, sizeof(to), i);
@@ -450,7 +470,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (!log_enabled(lvl))
 		return;
 	if (log_dfd < 0 && log_want[0] && mono_sec() >= log_retry_at &&
-	    log_open(log_want) == 0)
+	    log_open(log_want, 1) == 0)
 		log_info("logging to %s", log_path);
 	if (log_dfd >= 0) {
 		/* Only the file gets timestamps: stderr goes to a journal or a

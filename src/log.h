@@ -18,11 +18,13 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 #define LOG_MAX_ROTATED   1000	/* d42pcap.log.1 .. .N at most */
 
 /* dir NULL or "" keeps stderr. Returns 0, or -1 if the directory or the file
- * cannot be opened (the previous destination stays). The directory stays
- * open, so reopening and rotating keep working after a chroot. */
-int log_open(const char *dir);
-/* SIGHUP / logrotate: reopen DIR/d42pcap.log (created if it was moved).
- * 0, or -1 (the old file stays in use). */
+ * cannot be opened (the previous destination stays; with wait and no file
+ * yet, dir is tried again every LOG_RETRY_SEC). The directory stays open,
+ * so reopening and rotating keep working after a chroot. */
+int log_open(const char *dir, int wait);
+/* SIGHUP / logrotate: reopen DIR/d42pcap.log (created if it was moved; the
+ * directory found again by name if it was removed). 0, or -1 (the old file
+ * stays in use, or none while a removed directory is waited for). */
 int log_reopen(void);
 void log_close(void);
 /* Rotate when the file would exceed max_bytes (0: never): d42pcap.log

@@ -174,7 +174,7 @@ static void open_log(const struct cli *o)
 
 	log_set_rotation(cfg.log_max_bytes, cfg.log_max_files);
 	log_set_syslog(cfg.syslog);
-	if (log_open(dir) < 0)
+	if (log_open(dir, 1) < 0)
 		log_warn("cannot open the log in %s: %s; logging to stderr", dir, strerror(errno));
 }
 

@@ -204,7 +204,7 @@ static void apply_log(const struct settings_env *e, const struct config *n, char
 		} else if (spool_holds(e, n->logs_dir)) {
 			log_warn("SIGHUP: common.logs-dir %s is the spool directory, which needs "
 				 "a directory of its own; keeping the current log", n->logs_dir);
-		} else if (log_open(n->logs_dir) < 0) {
+		} else if (log_open(n->logs_dir, 0) < 0) {
 			log_warn("SIGHUP: cannot open the log in %s; keeping the current one",
 				 n->logs_dir);
 		} else {

@@ -125,6 +125,14 @@ cut -c22- "$FULL/d42pcap.log" | tail -n "$n" >"$T_TMP/full_tail.txt"
 cmp -s "$T_TMP/r.out" "$T_TMP/ref.out" && ok rotate_reports_unchanged ||
 	fail rotate_reports_unchanged "logging changed the reports"
 [ ! -s "$T_TMP/r.err" ] && ok rotate_quiet_stderr || fail rotate_quiet_stderr "$(head -c 300 "$T_TMP/r.err")"
+# log-max-files lowered (3 -> 1) over the same directory: the files past
+# the new count go at the next rotation (until 2026-11-27 .2 and .3 stayed)
+printf '{"common":{"Interval":60,"logs-dir":"%s","log-max-bytes":%d,"log-max-files":1}}\n' \
+	"$LOGS" $MAX >"$T_TMP/r1.json"
+"$D42PCAP" -r "$DEMO" -settings-dir "$T_TMP" -settings-name r1.json -debug >/dev/null 2>&1
+files=$(cd "$LOGS" && ls | sort | tr '\n' ' ')
+[ "$files" = "d42pcap.log d42pcap.log.1 " ] && ok rotate_fewer_files ||
+	fail rotate_fewer_files "files: $files"
 
 # ---- -debug raises the level ----
 LOGS2=$T_TMP/lvl

@@ -287,3 +287,59 @@ else
 	fail hup_logs_dir_into_spool_refused "agent did not start: $(cat "$SP/err")"
 	kill $pid 2>/dev/null
 fi
+
+# The log directory: a SIGHUP naming another directory that cannot be
+# opened leaves the one waited for (until 2026-11-27 the refused one was
+# waited for instead, and the log appeared there); a directory removed
+# while running is found again by name at the next SIGHUP, or waited for
+# until it is back (before, the log went on into the deleted file).
+LD=$T_TMP/ld
+mkdir -p "$LD"
+ld_conf() {
+	printf '{"common": {"Interval": 60, "logs-dir": "%s"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}\n' "$1" \
+		>"$LD/l.json"
+}
+ld_conf "$LD/L1"
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$LD" -settings-name l.json \
+	>/dev/null 2>"$LD/err" &
+pid=$!
+if wait_for "$LD/err" 'capturing on lo'; then
+	ld_conf "$LD/L2"
+	kill -HUP $pid
+	wait_for "$LD/err" 'cannot open the log in .*/L2; keeping the current one' ||
+		fail hup_logs_dir_refused_not_waited "no refusal: $(tail -2 "$LD/err")"
+	mkdir "$LD/L1" "$LD/L2"
+	sleep 4		# LOG_RETRY_SEC 3
+	kill -USR1 $pid
+	if wait_for "$LD/L1/d42pcap.log" 'info: stats: ' && [ ! -e "$LD/L2/d42pcap.log" ]; then
+		ok hup_logs_dir_refused_not_waited
+	else
+		fail hup_logs_dir_refused_not_waited "$(ls -l "$LD/L1" "$LD/L2"; tail -3 "$LD/err")"
+	fi
+	# removed and made again, then SIGHUP: the new directory gets the log
+	ld_conf "$LD/L1"
+	rm -rf "$LD/L1"
+	mkdir "$LD/L1"
+	kill -HUP $pid
+	wait_for "$LD/L1/d42pcap.log" 'SIGHUP: reloaded' &&
+		ok hup_logs_dir_removed_made_again ||
+		fail hup_logs_dir_removed_made_again "$(ls -l "$LD/L1"; tail -3 "$LD/err")"
+	# removed, SIGHUP before it is back: stderr meanwhile, then the file
+	rm -rf "$LD/L1"
+	kill -HUP $pid
+	wait_for "$LD/err" 'SIGHUP: reloaded'
+	kill -USR1 $pid
+	wait_for "$LD/err" 'info: stats: ' ||
+		fail hup_logs_dir_removed_waited "stats not on stderr: $(tail -3 "$LD/err")"
+	mkdir "$LD/L1"
+	sleep 4
+	kill -USR1 $pid
+	wait_for "$LD/L1/d42pcap.log" 'info: stats: ' &&
+		ok hup_logs_dir_removed_waited ||
+		fail hup_logs_dir_removed_waited "$(ls -l "$LD/L1"; tail -3 "$LD/err")"
+	stop_agent $pid TERM
+else
+	fail hup_logs_dir "agent did not start: $(cat "$LD/err")"
+	kill $pid 2>/dev/null
+fi
