@@ -60,7 +60,8 @@ void agent_set_filters(struct agent *a)
 	filter_lists_init(&a->lists, a->cfg);
 	if (a->lists.on && !filter_in_kernel(a->cfg))
 		log_info("the include/ignore lists are longer than pcap.kernel-filter-max "
-			 "(%u entries): matched after decoding", a->cfg->kernel_filter_max);
+			 "(%u entries) or than a capture filter holds: matched after decoding",
+			 a->cfg->kernel_filter_max);
 }
 
 void agent_free(struct agent *a)

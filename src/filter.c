@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+/* p NULL: only count the length an expression would take. */
 struct fbuf {
 	char *p;
 	size_t cap, len;
@@ -28,13 +29,29 @@ static void fb_add(struct fbuf *b, const char *fmt, ...)
 	if (b->err)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
+	if (n < 0 || (b->p && (size_t)n >= b->cap - b->len)) {
 		b->err = 1;
 		return;
 	}
 	b->len += (size_t)n;
+}
+
+/* Append n bytes of what was written from off on. */
+static void fb_again(struct fbuf *b, size_t off, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->p) {
+		if (n >= b->cap - b->len) {
+			b->err = 1;
+			return;
+		}
+		memmove(b->p + b->len, b->p + off, n);
+		b->p[b->len + n] = '\0';
+	}
+	b->len += n;
 }
 
 static void fb_net(struct fbuf *b, const char *dir, const struct cfg_net *n)
@@ -161,15 +178,47 @@ static unsigned filter_entries(const struct config *c)
 	       c->ignore_ips.n + c->ignore_ports.n;
 }
 
+static void filter_expr(const struct config *c, int lists, enum filter_link link,
+			struct fbuf *b)
+{
+	size_t core_len;
+
+	filter_core(c, lists, b);
+	if (link == FILTER_LINK_COOKED)
+		fb_add(b, " or %s", FILTER_COOKED_TAGGED);
+	if (link != FILTER_LINK_ETHER)
+		return;
+	/* libpcap's "vlan" shifts the offsets for everything after it (past
+	 * parentheses too), so "F or (vlan and (F or (vlan and (F or vlan))))"
+	 * tests untagged, single- and double-tagged frames with the same
+	 * clause, and passes those with a third tag (the decoder reads up
+	 * to DEC_MAX_VLAN_TAGS). */
+	core_len = b->len;
+	fb_add(b, " or (vlan and (");
+	fb_again(b, 0, core_len);
+	fb_add(b, " or (vlan and (");
+	fb_again(b, 0, core_len);
+	fb_add(b, " or vlan))))");
+}
+
+/* Lists that fit the count but not FILTER_MAX_EXPR (long IPv6 addresses,
+ * each written three times on Ethernet) are matched after decoding too,
+ * rather than refused. */
 int filter_in_kernel(const struct config *c)
 {
-	return filter_entries(c) <= c->kernel_filter_max;
+	struct fbuf ether = { NULL, 0, 0, 0 }, cooked = { NULL, 0, 0, 0 };
+
+	if (filter_entries(c) > c->kernel_filter_max)
+		return 0;
+	filter_expr(c, 1, FILTER_LINK_ETHER, &ether);
+	filter_expr(c, 1, FILTER_LINK_COOKED, &cooked);
+	return !ether.err && !cooked.err && ether.len < FILTER_MAX_EXPR &&
+	       cooked.len < FILTER_MAX_EXPR;
 }
 
 int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz)
 {
 	struct fbuf b = { out, outsz, 0, 0 };
-	size_t core_len;
 
 	if (!outsz)
 		return -1;
@@ -178,21 +227,7 @@ int filter_build(const struct config *c, enum filter_link link, char *out, size_
 		return 0;
 	if (c->ignore_tcp && c->ignore_udp)
 		return -1;
-	filter_core(c, filter_in_kernel(c), &b);
-	if (b.err)
-		return -1;
-	if (link == FILTER_LINK_COOKED)
-		fb_add(&b, " or %s", FILTER_COOKED_TAGGED);
-	if (link != FILTER_LINK_ETHER)
-		return b.err ? -1 : 0;
-	/* libpcap's "vlan" shifts the offsets for everything after it (past
-	 * parentheses too), so "F or (vlan and (F or (vlan and (F or vlan))))"
-	 * tests untagged, single- and double-tagged frames with the same
-	 * clause, and passes those with a third tag (the decoder reads up
-	 * to DEC_MAX_VLAN_TAGS). */
-	core_len = b.len;
-	fb_add(&b, " or (vlan and (%.*s or (vlan and (%.*s or vlan))))",
-	       (int)core_len, out, (int)core_len, out);
+	filter_expr(c, filter_in_kernel(c), link, &b);
 	return b.err ? -1 : 0;
 }
 

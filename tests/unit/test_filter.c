@@ -395,6 +395,27 @@ static void test_filter_kernel_limit(void)
 	T_EQ_INT(filter_build(&cfg, 1, expr, sizeof(expr)), 0);
 	T_EQ_STR(expr, "((tcp) or " V6X ") or (vlan and (((tcp) or " V6X ") or (vlan and (((tcp) or "
 		 V6X ") or vlan))))");
+	/* Within the limit but longer than an expression holds (600 long
+	 * IPv6 addresses, each written three times on Ethernet): matched
+	 * after decoding, not refused (until 2026-11-27 the start failed). */
+	reset();
+	cfg.kernel_filter_max = 1000;
+	for (i = 0; i < 600; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "2001:db8:%x:%x:1234:5678:9abc:def0", i / 256, i % 256);
+		add_net(i < 200 ? &cfg.inc_dst_tcp_ips : i < 400 ? &cfg.inc_dst_udp_ips :
+			&cfg.ignore_ips, a);
+	}
+	T_EQ_INT(filter_in_kernel(&cfg), 0);
+	T_EQ_INT(filter_build(&cfg, 1, expr, sizeof(expr)), 0);
+	T_CHECK(strstr(expr, "2001:db8") == NULL);
+	T_EQ_INT(filter_build(&cfg, 2, expr, sizeof(expr)), 0);
+	cfg.inc_dst_udp_ips.n = 50;	/* 450: fits, into the kernel */
+	cfg.ignore_ips.n = 0;
+	T_EQ_INT(filter_in_kernel(&cfg), 1);
+	T_EQ_INT(filter_build(&cfg, 1, expr, sizeof(expr)), 0);
+	T_CHECK(strstr(expr, "dst net 2001:db8:0:c7:1234:5678:9abc:def0/128") != NULL);
 	/* No filter keys at all: nothing to match, whatever the limit. */
 	reset();
 	cfg.kernel_filter_max = 0;
