@@ -264,10 +264,11 @@ static inline enum dec_reason dec_link(int linktype, struct cur *c,
 }
 
 /* IPv4 header (options skipped). On DEC_OK, *l4 spans the captured payload
- * and *proto is the protocol. */
+ * and *proto is the protocol; *len0_ok says a UDP length of 0 is acceptable
+ * (total length 0: a segment of TSO/GRO/BIG TCP, UDP tunnels included). */
 static inline enum dec_reason dec_ipv4(struct cur *c, uint8_t vihl,
 				       struct pkt *p, struct cur *l4,
-				       uint8_t *proto, uint32_t uncaptured)
+				       uint8_t *proto, int *len0_ok, uint32_t uncaptured)
 {
 	size_t captured = cur_left(c), hl;
 	const uint8_t *h;
@@ -300,6 +301,7 @@ static inline enum dec_reason dec_ipv4(struct cur *c, uint8_t vihl,
 	 * snaplen, whichever is first. */
 	cur_sub_upto(c, totlen ? (size_t)totlen - hl : SIZE_MAX, l4);
 	*proto = h[IPV4_PROTO_OFF];
+	*len0_ok = totlen == 0;
 	return DEC_OK;
 }
 
@@ -441,7 +443,7 @@ static enum dec_reason dec_general(int linktype, const uint8_t *data,
 	v = h[0] >> IP_VERSION_SHIFT;
 	/* The version must be the one the link layer announced, if any. */
 	if (v == IPV4_VERSION && ver != IPV6_VERSION)
-		r = dec_ipv4(&c, h[0], p, &l4, &proto, uncaptured);
+		r = dec_ipv4(&c, h[0], p, &l4, &proto, &len0_ok, uncaptured);
 	else if (v == IPV6_VERSION && ver != IPV4_VERSION)
 		r = dec_ipv6(&c, p, &l4, &proto, &len0_ok, uncaptured);
 	else
@@ -459,6 +461,7 @@ enum dec_reason decode_packet(int linktype, const uint8_t *data,
 	enum dec_reason r;
 	uint8_t proto;
 	uint32_t uncaptured;
+	int len0_ok;
 
 	memset(p, 0, sizeof(*p));
 	if (!data)
@@ -473,20 +476,20 @@ enum dec_reason decode_packet(int linktype, const uint8_t *data,
 	if (h && be16at(h + ETH_TYPE_OFF) == ETH_IPV4 &&
 	    h[ETH_HDR_LEN] == IPV4_VIHL_PLAIN) {
 		(void)cur_skip(&c, ETH_HDR_LEN);	/* cannot fail */
-		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto, uncaptured);
+		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto, &len0_ok, uncaptured);
 		if (r != DEC_OK)
 			return r;
-		return dec_l4(&l4, proto, 0, p);
+		return dec_l4(&l4, proto, len0_ok, p);
 	}
 	h = cur_peek(&c, ETH_HDR_LEN + VLAN_TAG_LEN + IPV4_MIN_HDR);
 	if (h && be16at(h + ETH_TYPE_OFF) == ETH_8021Q &&
 	    be16at(h + ETH_HDR_LEN + VLAN_TYPE_OFF) == ETH_IPV4 &&
 	    h[ETH_HDR_LEN + VLAN_TAG_LEN] == IPV4_VIHL_PLAIN) {
 		(void)cur_skip(&c, ETH_HDR_LEN + VLAN_TAG_LEN);
-		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto, uncaptured);
+		r = dec_ipv4(&c, IPV4_VIHL_PLAIN, p, &l4, &proto, &len0_ok, uncaptured);
 		if (r != DEC_OK)
 			return r;
-		return dec_l4(&l4, proto, 0, p);
+		return dec_l4(&l4, proto, len0_ok, p);
 	}
 	return dec_general(linktype, data, caplen, uncaptured, p);
 }

@@ -1334,6 +1334,26 @@ static void test_fast_path_edges(void)
 	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_UDP_BAD_LEN);
 	check_no_l4(&p);
 
+	/* ... but with the IPv4 total length 0 too (a GRO/BIG TCP segment
+	 * of a UDP tunnel, VXLAN say), untagged, tagged and through the
+	 * general decoder, as for IPv6 (dropped until 2026-11-27). */
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 0, 0, 17);
+	udp(&b, 47044, 4789, 0);
+	fill(&b, 0x55, 100);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 47044, 4789, 0, 128);
+	T_EQ_INT(decode_packet(DLT_RAW, b.b + 14, (uint32_t)b.n - 14, 80102, &p), DEC_OK);
+	T_EQ_INT(p.ip_len, 80102);
+	b.n = 0;
+	eth(&b, 0x8100);
+	vlan(&b, 5, 0x0800);
+	ipv4(&b, 0, 0, 17);
+	udp(&b, 47044, 4789, 0);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 47044, 4789, 0, 28);
+
 	/* TSO: total length 0, tagged. */
 	b.n = 0;
 	eth(&b, 0x8100);
