@@ -25,6 +25,7 @@
 /* Latest packet time taken as it is (year 2508): later ones are taken as
  * then, so that an interval above it still fits 64-bit nanoseconds. */
 #define CAPTURE_MAX_SEC 17000000000ULL
+#define PCAPNG_VERSION_MAJOR 1	/* pcap_major_version() of a pcapng file (pcap: 2) */
 
 static void capture_reset(struct capture *c)
 {
@@ -330,6 +331,7 @@ int capture_open_file(struct capture *c, const char *path)
 		goto fail;
 	}
 	c->nsec = 1;
+	c->pcapng = pcap_major_version(c->p) == PCAPNG_VERSION_MAJOR;
 	c->linktype = pcap_datalink(c->p);
 	return 0;
 fail:
@@ -406,6 +408,7 @@ struct capture_cb {
 	capture_fn fn;
 	void *user;
 	int nsec;
+	int wide;	/* pcapng: seconds in 64 bits */
 };
 
 static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char *data)
@@ -414,10 +417,14 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 	uint64_t sub = (uint64_t)(uint32_t)h->ts.tv_usec;
 	uint64_t sec, ts;
 
-	/* Files store seconds as an unsigned 32-bit number (valid to 2106);
-	 * libpcap before 1.10.5 hands values past 2038 over as negative.
-	 * pcapng's 64-bit stamps go further than nanoseconds in 64 bits. */
-	sec = h->ts.tv_sec < 0 ? (uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
+	/* pcap files store seconds as an unsigned 32-bit number (valid to
+	 * 2106); libpcap before 1.10.5 hands values past 2038 over as
+	 * negative. pcapng's 64-bit stamps go further than nanoseconds in 64
+	 * bits; past 2^63 s libpcap makes them negative too: the limit. */
+	if (h->ts.tv_sec >= 0)
+		sec = (uint64_t)h->ts.tv_sec;
+	else
+		sec = cb->wide ? CAPTURE_MAX_SEC : (uint32_t)h->ts.tv_sec;
 	if (sec > CAPTURE_MAX_SEC)
 		sec = CAPTURE_MAX_SEC;
 	ts = sec * NS_PER_SEC + (cb->nsec ? sub : sub * NS_PER_US);
@@ -426,7 +433,7 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 
 int capture_dispatch(struct capture *c, capture_fn fn, void *user)
 {
-	struct capture_cb cb = { fn, user, c->nsec };
+	struct capture_cb cb = { fn, user, c->nsec, c->pcapng };
 	int n;
 
 	n = pcap_dispatch(c->p, CAPTURE_BATCH, capture_handler, (u_char *)&cb);

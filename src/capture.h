@@ -36,6 +36,7 @@ struct capture {
 	int offline;
 	int linktype;
 	int nsec;		/* timestamps carry nanoseconds */
+	int pcapng;		/* file: pcapng (64-bit stamps), not pcap */
 	char *filebuf;		/* file: its stdio buffer (CAPTURE_FILE_BUFFER) */
 	int fd;			/* selectable fd, -1 for files or while down */
 	int netdev;		/* live: a network interface (its flags can be read) */

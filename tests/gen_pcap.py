@@ -511,9 +511,11 @@ def frame(p, linktype, endian):
 
 class Capture:
     def __init__(self, linktype=LT_EN10MB, fmt="pcap", endian="<", ns=False, snaplen=65535,
-                 comment=""):
+                 comment="", tsresol=None):
+        """tsresol (pcapng): if_tsresol as a power of ten, 0-9 (units of
+        1 s to 1 ns); None: microseconds, or nanoseconds with ns."""
         self.linktype, self.fmt, self.endian, self.ns = linktype, fmt, endian, ns
-        self.snaplen, self.comment = snaplen, comment
+        self.snaplen, self.comment, self.tsresol = snaplen, comment, tsresol
         self.pkts = []
 
     def add(self, pkts):
@@ -549,12 +551,17 @@ class Capture:
             out += pcapng_block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1)
                                 + pcapng_opts(e, [(4, b"gen_pcap.py (d42pcap tests)")]))
             idb_opts = [(2, b"gen0")]
-            if self.ns:
+            if self.tsresol is not None:
+                idb_opts.append((9, bytes([self.tsresol])))
+            elif self.ns:
                 idb_opts.append((9, bytes([9])))
             out += pcapng_block(e, 1, struct.pack(e + "HHI", self.linktype, 0, self.snaplen)
                                 + pcapng_opts(e, idb_opts))
             for ts, cap, orig, data, _ in recs:
-                units = ts if self.ns else ts // US
+                if self.tsresol is not None:
+                    units = ts // 10 ** (9 - self.tsresol)
+                else:
+                    units = ts if self.ns else ts // US
                 body = struct.pack(e + "IIIII", 0, units >> 32, units & 0xFFFFFFFF, cap, orig)
                 body += data + b"\0" * (-len(data) % 4)
                 out += pcapng_block(e, 6, body)

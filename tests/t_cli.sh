@@ -321,3 +321,23 @@ ok = (len(reps) == 2 and all(s < e for s, e in iv) and iv[0][1] <= iv[1][0]
 print("" if ok else "intervals %s, %d packets" % (iv, n))' "$O" 2>&1)
 [ $rc -eq 0 ] && [ -z "$why" ] && ok cli_far_future_timestamps ||
 	fail cli_far_future_timestamps "exit $rc: $why $(head -c 300 "$E")"
+# Stamps in whole seconds (if_tsresol 10^0) of 2^63 s and more, which
+# libpcap hands over as negative: year 2508 too, not folded into 1970-2106
+# as a pcap file's 32-bit seconds are (until 2026-11-27 they were).
+python3 -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/tests")
+import gen_pcap as G
+c = G.Capture(G.LT_EN10MB, fmt="pcapng", tsresol=0, comment="negative seconds")
+for s in (1700000000, (1 << 63) + 5, (1 << 64) - 1):
+    c.add(G.udp_pkt(s * G.NS, "10.0.0.1", "10.0.0.3", 5000, 53))
+c.write(sys.argv[2], answer=False)' "$TOP" "$T_TMP/neg.pcapng"
+d -r "$T_TMP/neg.pcapng" -settings-dir "$T_TMP" -settings-name x.json
+why=$(python3 -c '
+import json, sys
+reps = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+iv = [(r["interval"]["start"][:4], r["interval"]["end"][:4]) for r in reps]
+n = sum(r["stats"]["packets"] for r in reps)
+print("" if iv == [("2023", "2023"), ("2508", "2508")] and n == 3 else
+      "intervals %s, %d packets" % (iv, n))' "$O" 2>&1)
+[ $rc -eq 0 ] && [ -z "$why" ] && ok cli_pcapng_negative_seconds ||
+	fail cli_pcapng_negative_seconds "exit $rc: $why $(head -c 300 "$E")"
