@@ -380,10 +380,11 @@ static void log_rotate(size_t len)
 		log_size = (uint64_t)st.st_size;
 		return;
 	}
-	/* beyond a log-max-files lowered since they were made */
+	/* beyond a log-max-files lowered since they were made (the first
+	 * missing one, or a directory we may not change, ends it) */
 	for (i = log_max_files + 1; i <= LOG_MAX_ROTATED; i++) {
 		rotated_name(to, sizeof(to), i);
-		if (unlinkat(log_dfd, to, 0) < 0 && errno == ENOENT)
+		if (unlinkat(log_dfd, to, 0) < 0)
 			break;
 	}
 	for (i = log_max_files; i > 1; i--) {
