@@ -189,19 +189,16 @@ static void check_user(const struct cli *o)
 		fatal(EXIT_USAGE, "%s: %s", o->user ? "-user" : "common.user", err);
 }
 
-/* The appliance's client as start-up makes it (the CA file parsed, say),
- * for -check-config; no spool is opened. */
-static void check_appliance(void)
+/* The appliance's client (the CA file parsed, say); sp NULL for
+ * -check-config, which opens no spool. */
+static struct d42 *new_appliance(struct spool *sp)
 {
 	char err[CAPTURE_ERR_SIZE];
-	struct d42 *d;
+	struct d42 *d = d42_new(&cfg, sp, err, sizeof(err));
 
-	if (!cfg.host[0])
-		return;
-	d = d42_new(&cfg, NULL, err, sizeof(err));
 	if (!d)
 		fatal(EXIT_USAGE, "device42.Host \"%s\": %s", cfg.host, err);
-	d42_free(d);
+	return d;
 }
 
 /* The spool moves aside every file it did not write: the log must not be
@@ -237,7 +234,7 @@ static void check_spool_size(void)
 static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct output *out,
 				 struct agent_output *ao)
 {
-	char dir[PATH_MAX + CFG_MAX_STR], err[CAPTURE_ERR_SIZE];
+	char dir[PATH_MAX + CFG_MAX_STR];
 	/* -output is the default; a common.output the user set wins */
 	const char *path = cfg.output[0] || !o->output ? cfg.output : o->output;
 	struct d42 *d;
@@ -252,9 +249,7 @@ static struct d42 *open_delivery(const struct cli *o, struct spool **sp, struct 
 	*sp = spool_open(dir, cfg.spool_max_bytes, cfg.spool_max_files);
 	if (!*sp)
 		fatal(EXIT_RUNTIME, "cannot open the spool in %s: %s", dir, strerror(errno));
-	d = d42_new(&cfg, *sp, err, sizeof(err));
-	if (!d)
-		fatal(EXIT_USAGE, "device42.Host \"%s\": %s", cfg.host, err);
+	d = new_appliance(*sp);
 	output_bind_spool(*sp, ao);
 	return d;
 }
@@ -354,7 +349,8 @@ int main(int argc, char **argv)
 	if (filter_build(&cfg, FILTER_LINK_ETHER, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
 	if (opt.check_config) {
-		check_appliance();
+		if (cfg.host[0])
+			d42_free(new_appliance(NULL));
 		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
 	}
 	open_log(&opt);
