@@ -67,6 +67,32 @@ static int parse_port(struct cur *c, uint16_t *port)
 	return 0;
 }
 
+/* Whether a name's last label (a trailing dot aside) is a number, decimal
+ * or 0x-hex: then it means an IPv4 address, as URL parsers take it. */
+static int ends_in_number(const char *h, size_t n)
+{
+	size_t end = n, start;
+
+	if (end > 0 && h[end - 1] == '.')
+		end--;
+	start = end;
+	while (start > 0 && h[start - 1] != '.')
+		start--;
+	if (start == end)
+		return 0;
+	if (end - start >= 2 && h[start] == '0' && (h[start + 1] == 'x' || h[start + 1] == 'X')) {
+		for (start += 2; start < end; start++)
+			if (!is_digit((uint8_t)h[start]) && !((h[start] | 0x20) >= 'a' &&
+							      (h[start] | 0x20) <= 'f'))
+				return 0;
+		return 1;
+	}
+	for (; start < end; start++)
+		if (!is_digit((uint8_t)h[start]))
+			return 0;
+	return 1;
+}
+
 static int parse_host(struct cur *c, struct url *u)
 {
 	const uint8_t *p = cur_peek(c, 1);
@@ -107,6 +133,11 @@ static int parse_host(struct cur *c, struct url *u)
 	}
 	u->host[n] = '\0';
 	if (n == 0 || u->host[0] == '.' || u->host[0] == '-')
+		return URL_ERR_HOST;
+	/* An IPv4 address only as four decimal numbers without leading
+	 * zeros: the resolver would also take "010.0.0.5" (octal: 8.0.0.5),
+	 * "127.1" or "2130706433", and connect somewhere not written. */
+	if (ends_in_number(u->host, n) && inet_pton(AF_INET, u->host, tmp) != 1)
 		return URL_ERR_HOST;
 	return 0;
 }

@@ -28,6 +28,11 @@ static const struct url_case good[] = {
 	{ "ma.example", 0, URL_HTTPS, "ma.example", 0, 443, "" },	/* no scheme: https */
 	{ "ma.example:8443/x", 0, URL_HTTPS, "ma.example", 0, 8443, "/x" },
 	{ "https://under_score.lan/%7Euser", 0, URL_HTTPS, "under_score.lan", 0, 443, "/%7Euser" },
+	/* numbers in a name, but not as its last label: a name */
+	{ "https://10.ma.example", 0, URL_HTTPS, "10.ma.example", 0, 443, "" },
+	{ "https://d42.0x1g", 0, URL_HTTPS, "d42.0x1g", 0, 443, "" },
+	{ "https://1e3", 0, URL_HTTPS, "1e3", 0, 443, "" },
+	{ "http://0.0.0.0:8", 0, URL_HTTP, "0.0.0.0", 0, 8, "" },
 };
 
 static const struct { const char *in; int ret; } bad[] = {
@@ -46,6 +51,18 @@ static const struct { const char *in; int ret; } bad[] = {
 	{ "https://[::1%eth0]", URL_ERR_HOST },
 	{ "https://[zz::1]", URL_ERR_HOST },
 	{ "https://[]", URL_ERR_HOST },
+	/* IPv4 only as a dotted quad: the resolver reads these differently
+	 * (octal, short and whole-number forms) from what they look like */
+	{ "https://010.0.0.5", URL_ERR_HOST },
+	{ "http://0177.0.0.01:18006", URL_ERR_HOST },
+	{ "https://127.1", URL_ERR_HOST },
+	{ "https://2130706433", URL_ERR_HOST },
+	{ "https://0x7f.1", URL_ERR_HOST },
+	{ "https://ma.0x7f", URL_ERR_HOST },
+	{ "https://10.0.0.256", URL_ERR_HOST },
+	{ "https://1.2.3.4.5", URL_ERR_HOST },
+	{ "https://10.0.0.5.", URL_ERR_HOST },
+	{ "https://ma.example.123", URL_ERR_HOST },
 	{ "https://h:", URL_ERR_PORT },
 	{ "https://h:0", URL_ERR_PORT },
 	{ "https://h:65536", URL_ERR_PORT },
