@@ -648,14 +648,16 @@ static int scan_dir(struct spool *s)
 			goto fail;	/* its number is unknown */
 		}
 		safe_name(safe, sizeof(safe), name);
+		/* Any entry's number is taken: one a directory holds could
+		 * not be written to when it came round again. */
+		if (parse_seq_name(name, NULL, &seq) == 0 && seq > max_seq)
+			max_seq = seq;
 		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			if (strcmp(name, CORRUPT_DIR) != 0)
 				log_warn("spool %s: ignoring %s: not a file",
 					 s->dir, safe);
 			continue;
 		}
-		if (parse_seq_name(name, NULL, &seq) == 0 && seq > max_seq)
-			max_seq = seq;
 		if (S_ISREG(st.st_mode) && ends_with(name, EXT_TMP)) {
 			if (unlinkat(s->dfd, name, 0) == 0)
 				log_info("spool %s: removed unfinished %s",

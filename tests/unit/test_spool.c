@@ -1002,6 +1002,33 @@ static void test_temp_files_removed_at_startup(void)
 	rm_tmp();
 }
 
+/* Directories named like reports or temporaries (an operator's, or a
+ * restore's) hold numbers too: new reports are numbered past them, not
+ * written where a directory stands and lost. */
+static void test_directory_names_not_reused(void)
+{
+	const char *dir = mkdir_tmp();
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t seq;
+
+	T_EQ_INT(mkdir(path_in(dir, "0000000000000002.d42"), 0700), 0);
+	T_EQ_INT(mkdir(path_in(dir, "0000000000000003.tmp"), 0700), 0);
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, "{}", 1, 0, &seq), 0);
+	T_EQ_INT(seq, 4);
+	T_EQ_INT(put(s, "{}", 1, 0, &seq), 0);
+	T_EQ_INT(seq, 5);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 2);
+	T_EQ_INT(st.dropped, 0);
+	spool_close(s);
+	rm_tmp();
+}
+
 static void test_stream_reader_exact_payload(void)
 {
 	const char *dir = mkdir_tmp();
@@ -1290,6 +1317,7 @@ int main(void)
 	T_RUN(test_bounds_by_files_drop_oldest);
 	T_RUN(test_bounds_by_bytes_drop_oldest);
 	T_RUN(test_corrupt_files_quarantined);
+	T_RUN(test_directory_names_not_reused);
 	T_RUN(test_planted_numbers_set_aside);
 	T_RUN(test_corrupt_dir_removed_while_open);
 	T_RUN(test_directory_removed_while_open);
