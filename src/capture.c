@@ -448,6 +448,12 @@ int capture_dispatch(struct capture *c, capture_fn fn, void *user)
 	return n;
 }
 
+void capture_break(struct capture *c)
+{
+	if (c->p)
+		pcap_breakloop(c->p);
+}
+
 void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface)
 {
 	struct pcap_stat ps;

@@ -71,6 +71,8 @@ int capture_open_file(struct capture *c, const char *path);
 int capture_set_filter(struct capture *c, const char *expr, int dump);
 /* Returns packets processed (>= 0), -1 on error (c->err), -2 at end of file. */
 int capture_dispatch(struct capture *c, capture_fn fn, void *user);
+/* From inside fn: capture_dispatch returns after this packet. */
+void capture_break(struct capture *c);
 /* Live, from the poll() loop with the capture fd's revents (0 if it was not
  * polled): reads what is ready; on a read error or the interface going down
  * closes the handle (logged); while down, reopens when due. Never fails:

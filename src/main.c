@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 	struct settings_env env;
 	char err[CLI_ERR_MAX];
 	unsigned sigs, i;
-	int timeout, n, rc = 0, capturing = 1;
+	int timeout, n, rc = 0, capturing = 1, paused = 0;
 
 	/* ---- set up ---- */
 	/* Started with 0-2 closed (by a careless supervisor), the signal pipe
@@ -363,6 +363,8 @@ int main(int argc, char **argv)
 		      cfg.max_flows, cfg.max_listeners);
 	if (!cap.offline)
 		agent.cap = &cap;
+	else if (d42)
+		agent.file = &cap;
 	env = (struct settings_env){ &cfg, settings_file, opt.logs_dir, opt.iface, &cap, &agent,
 				     filter_expr, sizeof(filter_expr), 0 };
 	env.chrooted = drop_privileges(&opt, &cap);
@@ -376,11 +378,14 @@ int main(int argc, char **argv)
 	pfd[PFD_SIG].events = POLLIN;
 	pfd[PFD_CAP].events = POLLIN;
 	while (capturing || (d42 && !d42_idle(d42))) {
-		/* A file is read as fast as possible; live, sleep until a packet,
-		 * a signal, the end of the interval or an HTTP deadline. */
+		/* A file is read as fast as possible, but never so far ahead of
+		 * delivery that a report would push out one not yet delivered;
+		 * live, sleep until a packet, a signal, the end of the interval
+		 * or an HTTP deadline. */
+		paused = capturing && agent.file && spool_full(spool);
 		pfd[PFD_CAP].fd = capturing && !cap.offline ? cap.fd : -1;
-		timeout = !capturing ? -1 : cap.offline ? 0 : min_timeout(agent_tick(&agent,
-			  now_realtime_ns()), capture_timeout_ms(&cap));
+		timeout = !capturing || paused ? -1 : cap.offline ? 0 :
+			  min_timeout(agent_tick(&agent, now_realtime_ns()), capture_timeout_ms(&cap));
 		pfd[PFD_HTTP].fd = -1;
 		if (d42) {
 			d42_pollfd(d42, &pfd[PFD_HTTP]);
@@ -410,7 +415,7 @@ int main(int argc, char **argv)
 				if (capture_ready(&cap, err, sizeof(err)) < 0)
 					log_err("%s", err);
 			}
-		} else if (capturing) {
+		} else if (capturing && !paused) {
 			n = capture_dispatch(&cap, agent_packet, &agent);
 			if (n < 0 && n != -2) {
 				log_err("capture: %s", cap.err);
@@ -426,16 +431,24 @@ int main(int argc, char **argv)
 		agent_drain(&agent);	/* no packet waits past its batch */
 		if (d42) {
 			d42_step(d42, pfd[PFD_HTTP].revents, now_mono_ms());
-			if (!capturing && d42_stuck(d42))
+			if ((!capturing || paused) && d42_stuck(d42))
 				break;
 		}
 	}
 
 	/* ---- tear down ---- */
 	/* A file's reports must all have been written; live, the last one
-	 * (a disk full for a while meanwhile was logged). */
-	if ((agent_stop(&agent, now_realtime_ns()) < 0 ||
-	     (cap.offline && agent.report_errors)) && !rc)
+	 * (a disk full for a while meanwhile was logged). Reading a file
+	 * stopped while it waited for delivery: its open interval holds only
+	 * the packet that began it, and writing it would push out a report
+	 * not yet delivered. */
+	if (paused)
+		log_err("stopped reading %s before its end, while the spool was full "
+			"waiting for the appliance: the rest of the file was not read",
+			cap.name);
+	else if (agent_stop(&agent, now_realtime_ns()) < 0 && !rc)
+		rc = EXIT_RUNTIME;
+	if (cap.offline && agent.report_errors && !rc)
 		rc = EXIT_RUNTIME;
 	log_info("stopped after %llu reports", (unsigned long long)agent.reports);
 	if (d42) {

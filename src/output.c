@@ -188,6 +188,7 @@ void output_bind(struct output *o, struct agent_output *ao)
 	ao->begin = output_begin;
 	ao->write = output_write;
 	ao->end = output_end;
+	ao->full = NULL;	/* waits for nothing: a write either works or fails */
 	ao->ctx = o;
 }
 
@@ -201,10 +202,15 @@ static int spool_out_begin(void *ctx, uint64_t start_ns, uint64_t end_ns)
 static int spool_out_end(void *ctx, int ok)
 {
 	if (!ok) {
-		spool_abort(ctx);
+		spool_lose(ctx);
 		return -1;
 	}
 	return spool_commit(ctx, NULL);
+}
+
+static int spool_out_full(void *ctx)
+{
+	return spool_full(ctx);
 }
 
 void output_bind_spool(struct spool *s, struct agent_output *ao)
@@ -212,5 +218,6 @@ void output_bind_spool(struct spool *s, struct agent_output *ao)
 	ao->begin = spool_out_begin;
 	ao->write = spool_sink;
 	ao->end = spool_out_end;
+	ao->full = spool_out_full;
 	ao->ctx = s;
 }

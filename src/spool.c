@@ -1133,6 +1133,21 @@ void spool_abort(struct spool *s)
 	s->w.active = 0;
 }
 
+int spool_full(const struct spool *s)
+{
+	return s->n >= s->cap || s->bytes > (s->mem ? s->ring_cap : s->max_bytes) / 2;
+}
+
+/* What produced the report failed (its own write, or the JSON writer
+ * before it): the report is lost like one that could not be stored. */
+void spool_lose(struct spool *s)
+{
+	if (!s->w.active)
+		return;
+	s->w.failed = 1;
+	(void)spool_commit(s, NULL);
+}
+
 /* Header, fsync, rename, fsync of the directory: the report exists whole
  * under its final name or not at all. */
 static int disk_commit(struct spool *s)

@@ -58,6 +58,10 @@ struct spool;
 struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files);
 void spool_close(struct spool *s);	/* aborts an unfinished write */
 void spool_stats(const struct spool *s, struct spool_stats *st);
+/* 1 when the next report could push an older one out: at the file bound,
+ * or past half the byte bound (the memory ring's size). Reading a file
+ * waits for delivery then. */
+int spool_full(const struct spool *s);
 /* Gives the directory, its reports and corrupt/ to uid:gid (as root,
  * before switching to that user). 0, or -1 with errno set. */
 int spool_chown(struct spool *s, uid_t uid, gid_t gid);
@@ -69,7 +73,8 @@ int spool_begin(struct spool *s, int64_t start, int64_t end);
 int spool_write(struct spool *s, const char *data, size_t len);
 int spool_sink(void *ctx, const char *data, size_t len);
 int spool_commit(struct spool *s, uint64_t *seq);	/* seq may be NULL */
-void spool_abort(struct spool *s);
+void spool_abort(struct spool *s);	/* not wanted: nothing counted */
+void spool_lose(struct spool *s);	/* the writer failed: lost, counted */
 
 /* Sending: the oldest entry (0, or -1 if empty); a streaming reader over one
  * entry's payload: spool_read returns bytes read, 0 at the end, or a

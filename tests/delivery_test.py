@@ -449,30 +449,77 @@ def test_unusable_records_counted_once(certs):
           "clean %s, failed once %s" % (counts[0], counts[1]))
 
 
-def test_memory_queue_drops_report_in_delivery(certs):
-    """No spool directory (reports in memory) and one report kept: while
-    the appliance is slow, the next report pushes out the one being
-    delivered. That is a drop the spool counts, not a corrupt report: no
-    "corrupt" message, no failure and backoff of its own, and the rest is
-    delivered."""
+def intervals_capture(name, n, interval=10):
+    """n intervals of `interval` seconds, one TCP session each (a listener
+    on 10.1.1.10:2000+i), so every report differs."""
     def build(G, c):
-        for i in range(3):      # three 10 s intervals, 100 listeners each
-            t = G.SUITE_T0 + (10 * i + 1) * G.NS
-            for k in range(100):
-                c.add(G.tcp_session("10.1.5.%d" % (i + 1), 40000 + k, "10.1.1.10",
-                                    2000 + k, t + k * G.NS // 1000, 1))
-    cap = gen_capture("memdrop", build)
+        for i in range(n):
+            t = G.SUITE_T0 + (interval * i + 1) * G.NS
+            c.add(G.tcp_session("10.1.5.%d" % (i + 1), 40000 + i, "10.1.1.10",
+                                2000 + i, t, 1))
+    return gen_capture(name, build)
+
+
+def test_read_waits_for_delivery(certs):
+    """A file is read much faster than the appliance takes its reports: with
+    room for one report in the spool (on disk, and in memory), reading
+    waits for delivery instead of pushing undelivered reports out; every
+    interval arrives, in order, and the run exits 0."""
+    n = 6
+    cap = intervals_capture("waits", n)
+    for name, spool in (("waits-disk", os.path.join(TMP, "spool-waits")),
+                        ("waits-memory", "/dev/null/spool")):
+        emu = Emulator(certs)
+        emu.fault("slow", 3, seconds=0.5)
+        cfg = write_config(name, emu, certs, spool, device42={"upload-mode": "sample"},
+                           common={"Interval": 10, "spool-max-files": 1})
+        rc, out, err = run_agent(cfg, capture=cap)
+        st = emu.state()
+        emu.stop()
+        starts = [s["interval"]["start"] for s in st["samples"]]
+        check("deliver_%s_every_interval" % name.replace("-", "_"),
+              rc == 0 and len(starts) == n and starts == sorted(starts) and
+              "dropped" not in err,
+              "rc %d, %d of %d intervals %s: %s" % (rc, len(starts), n, starts, err[-800:]))
+
+
+def test_read_stops_when_spool_full(certs):
+    """Reading a file with the appliance down and room for one report: the
+    agent does not read on and push that report out; after four failures it
+    stops, says the rest of the file was not read, keeps the report and
+    exits 3."""
+    cap = intervals_capture("stops", 4)
     emu = Emulator(certs)
-    emu.fault("slow", 1, seconds=2)
-    cfg = write_config("memdrop", emu, certs, "/dev/null/spool",
+    emu.fault("503")
+    spool = os.path.join(TMP, "spool-stops")
+    cfg = write_config("stops", emu, certs, spool, device42={"upload-mode": "sample"},
                        common={"Interval": 10, "spool-max-files": 1})
     rc, out, err = run_agent(cfg, capture=cap)
     emu.stop()
-    check("deliver_memory_queue_drop_not_corrupt",
-          "memory only" in err and "dropped 1 oldest report" in err and
-          "corrupt" not in err and "damaged" not in err and
-          "next attempt" not in err,
-          "rc %d: %s" % (rc, err[-1500:]))
+    check("deliver_read_stops_when_spool_full",
+          rc == 3 and "the rest of the file was not read" in err and
+          "dropped" not in err and spool_files(spool) == ["0000000000000001.d42"],
+          "rc %d, spool %s: %s" % (rc, spool_files(spool), err[-800:]))
+
+
+def test_report_over_spool_bound_lost_counted(certs):
+    """A report larger than spool-max-bytes cannot be kept: it is lost, and
+    the spool says so and counts it, as for any other report it loses."""
+    def build(G, c):
+        t = G.SUITE_T0 + G.NS
+        for k in range(400):    # about 350 bytes a record: over 64 KiB
+            c.add(G.tcp_session("10.1.%d.%d" % (6 + k // 200, 1 + k % 200), 40000 + k,
+                                "10.1.1.10", 80, t + k * G.NS // 1000, 1))
+    cap = gen_capture("overbound", build)
+    emu = Emulator(certs)
+    cfg = write_config("overbound", emu, certs, os.path.join(TMP, "spool-overbound"),
+                       common={"spool-max-bytes": 65536})
+    rc, out, err = run_agent(cfg, capture=cap)
+    emu.stop()
+    check("deliver_report_over_spool_bound_lost_counted",
+          rc == 1 and "larger than the spool bound" in err and
+          re.search(r"report for interval \d+-\d+ lost, 1 dropped so far", err),
+          "rc %d: %s" % (rc, err[-800:]))
 
 
 def test_port_zero_skipped(certs):
@@ -951,7 +998,9 @@ def main():
     guarded(test_sample_refused_set_aside, certs)
     guarded(test_start_out_of_fds, certs)
     guarded(test_port_zero_skipped, certs)
-    guarded(test_memory_queue_drops_report_in_delivery, certs)
+    guarded(test_read_waits_for_delivery, certs)
+    guarded(test_read_stops_when_spool_full, certs)
+    guarded(test_report_over_spool_bound_lost_counted, certs)
     guarded(test_listener_failing_backs_off, certs)
     guarded(test_retry_counts_once, certs)
     guarded(test_listener_refused_left_out, certs, want)
@@ -1034,9 +1083,12 @@ def traffic():
                    check=True, timeout=60, stdout=subprocess.DEVNULL)
 
 
-def live_config(name, emu, certs, spool, device42=None, capture=None, interval=1):
+def live_config(name, emu, certs, spool, device42=None, capture=None, interval=1,
+                common=None):
+    com = {"Interval": interval}
+    com.update(common or {})
     cfg = write_config(name, emu, certs, spool, device42=device42, capture=capture,
-                       common={"Interval": interval})
+                       common=com)
     path = os.path.join(TMP, cfg)
     with open(path) as f:
         c = json.load(f)
@@ -1130,6 +1182,59 @@ def test_live_pending_left_out_once(certs):
           asked and seen and rc == 0 and err.count(msg) == 1,
           "asked %s, seen %s, exit %d, %d warnings: %s" % (asked, seen, rc, err.count(msg),
                                                            err[-400:]))
+
+
+def udp_burst(n, small_port=1000, big_port=9999):
+    """Right after a second begins (an interval, at Interval 1): one client
+    of 127.0.0.1:small_port, then n clients (127.0.0.10 on) of
+    127.0.0.1:big_port, each answered. One report then holds a small first
+    listener and, past the spool reader's first 8 KiB, a large one."""
+    import socket
+    time.sleep(1.05 - time.time() % 1)
+    srv = {}
+    for port in (small_port, big_port):
+        srv[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        srv[port].bind(("127.0.0.1", port))
+    for i in range(n + 1):
+        port = small_port if i == 0 else big_port
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.bind(("127.0.0.%d" % (10 + i), 0))
+        c.settimeout(2)
+        c.sendto(b"q", ("127.0.0.1", port))
+        _, addr = srv[port].recvfrom(64)
+        srv[port].sendto(b"a", addr)
+        c.recv(64)
+        c.close()
+    for x in srv.values():
+        x.close()
+
+
+def test_live_memory_queue_drop(certs):
+    """No spool directory (reports in memory) and one report kept: while
+    the appliance is slow to answer about the report's first listener, the
+    next report pushes out the one being delivered, whose later listeners
+    are still to be read. That is a drop the spool counts, not a corrupt
+    report: no "corrupt" message, no failure and backoff of its own, and
+    what comes after is delivered. (Live only: reading a file waits for
+    delivery instead.)"""
+    emu = Emulator(certs, devices={"127.0.0.1": "lo4", "::1": "lo6"},
+                   extra=["--port", str(LIVE_EMU_PORT)])
+    emu.fault("slow", 1, seconds=2)    # under the 3 s timeout: no failure
+    cfg = live_config("live-memdrop", emu, certs, "/dev/null/spool",
+                      common={"spool-max-files": 1})
+    agent = LiveAgent(cfg)
+    udp_burst(60)
+    msg = "was dropped from the spool while being delivered"
+    dropped = wait_for(lambda: msg in open(agent.err).read(), 20)
+    traffic()
+    later = wait_for(lambda: any(" 8080 TCP " in l for l in emu.listeners().splitlines()), 30)
+    rc, err = agent.stop()
+    emu.stop()
+    check("live_memory_queue_drop_not_corrupt",
+          dropped and later and rc == 0 and "memory only" in err and
+          "corrupt" not in err and "damaged" not in err and "next attempt" not in err,
+          "dropped in delivery %s, delivered later %s, rc %d: %s" % (dropped, later, rc,
+                                                                     err[-1500:]))
 
 
 def test_live_sigterm_spools(certs):
@@ -1241,6 +1346,7 @@ def main_live():
     guarded(test_live_unknown_then_known, certs)
     guarded(test_live_pending_left_out_once, certs)
     guarded(test_live_out_of_fds, certs)
+    guarded(test_live_memory_queue_drop, certs)
     guarded(test_live_spool_removed, certs)
     guarded(test_password_never_printed)
 

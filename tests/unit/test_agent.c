@@ -61,7 +61,7 @@ static const uint8_t frame[42] = {
 /* A fresh agent with no reports yet, live on "lo" or reading a file. */
 static void start_as(int offline)
 {
-	static const struct agent_output out = { rep_begin, rep_write, rep_end, NULL };
+	static const struct agent_output out = { rep_begin, rep_write, rep_end, NULL, NULL };
 
 	memset(reps, 0, sizeof(reps));
 	nreps = 0;

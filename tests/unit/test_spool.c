@@ -998,6 +998,14 @@ static void test_temp_files_removed_at_startup(void)
 	T_EQ_INT(st.entries, 2);
 	T_EQ_INT(st.dropped, 0);
 	T_EQ_INT(count_files(dir), 2);
+	/* a report whose writer failed is lost, and counted */
+	T_EQ_INT(spool_begin(s, 0, 60), 0);
+	T_EQ_INT(spool_write(s, "{\"x\"", 4), 0);
+	spool_lose(s);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 2);
+	T_EQ_INT(st.dropped, 1);
+	T_EQ_INT(count_files(dir), 2);
 	spool_close(s);
 	rm_tmp();
 }
