@@ -156,6 +156,10 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 	if (a->cap) {
 		capture_drops(a->cap, &a->st.kernel_drops, &a->st.if_drops);
 		a->st.capture_down_ns = capture_down_ns(a->cap, end_ns);
+		/* An interval cut short (the clock set back) or begun within a
+		 * second of an outage: no more down than it lasted. */
+		if (a->st.capture_down_ns > end_ns - a->start_ns)
+			a->st.capture_down_ns = end_ns - a->start_ns;
 	}
 	if (a->flows.st.flow_drops)
 		log_warn("flow table full (%u records): %llu packets of new communications dropped "

@@ -130,6 +130,22 @@ static void test_down_clock_back(void)
 	T_EQ_INT(reps[2].down, 60 * SEC);
 	a.cap = NULL;
 	agent_free(&a);
+	/* An outage over before the clock goes back: the interval it cuts
+	 * short reports no more down than it lasted. */
+	start();
+	memset(&cap, 0, sizeof(cap));
+	cap.fd = -1;
+	cap.down_ns = 8 * SEC;
+	a.cap = &cap;
+	agent_start_live(&a, T0 + 5 * SEC);
+	packet(T0 + 6 * SEC);
+	agent_tick(&a, T0 + 15 * SEC);
+	agent_tick(&a, T0 - 3600 * SEC);
+	T_EQ_INT(nreps, 1);
+	T_EQ_INT(reps[0].end - reps[0].start, 2 * SEC);	/* just after 6.0 */
+	T_EQ_INT(reps[0].down, 2 * SEC);
+	a.cap = NULL;
+	agent_free(&a);
 }
 
 /* Stopped while the clock is behind the open interval's start: it ends at
