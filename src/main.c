@@ -221,12 +221,16 @@ static void check_spool_apart(const struct cli *o)
 static void check_spool_size(void)
 {
 	uint64_t full = (uint64_t)cfg.max_flows * REPORT_REC_BYTES;
+	/* the smallest spool-max-bytes is 64 KiB: not "0 MiB" */
+	int kib = cfg.spool_max_bytes < (1u << 20);
 
 	if (cfg.host[0] && full > cfg.spool_max_bytes)
-		log_warn("a full table (common.max-flows %u) makes a report of about %llu MiB, "
-			 "more than common.spool-max-bytes (%llu MiB) holds: such a report "
-			 "would be lost", cfg.max_flows, (unsigned long long)(full >> 20),
-			 (unsigned long long)(cfg.spool_max_bytes >> 20));
+		log_warn("a full table (common.max-flows %u) makes a report of about %llu %s, "
+			 "more than common.spool-max-bytes (%llu %s) holds: such a report "
+			 "would be lost", cfg.max_flows,
+			 (unsigned long long)(full >> (kib ? 10 : 20)), kib ? "KiB" : "MiB",
+			 (unsigned long long)(cfg.spool_max_bytes >> (kib ? 10 : 20)),
+			 kib ? "KiB" : "MiB");
 }
 
 /* With an appliance configured, reports go to the spool and d42 delivers

@@ -116,6 +116,11 @@ printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"
 chmod 600 "$T_TMP/conf/bigrep.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name bigrep.json
 expect cli_report_larger_than_spool_warned 0 '"max-flows"' 'about 333 MiB, more than common.spool-max-bytes \(64 MiB\)'
+printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"},
+ "common": {"max-flows": 1000, "spool-max-bytes": 65536}}\n' >"$T_TMP/conf/bigrep2.json"
+chmod 600 "$T_TMP/conf/bigrep2.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name bigrep2.json
+expect cli_report_larger_than_small_spool_warned 0 '"max-flows"' 'about 341 KiB, more than common.spool-max-bytes \(64 KiB\)'
 printf '{"common": {"Interval": "often"}}\n' >"$T_TMP/conf/bad.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name bad.json
 expect cli_check_config_bad 2 "" 'bad\.json:1:[0-9]+: common\.Interval'
