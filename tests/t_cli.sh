@@ -346,3 +346,18 @@ print("" if iv == [("2023", "2023"), ("2508", "2508")] and n == 3 else
       "intervals %s, %d packets" % (iv, n))' "$O" 2>&1)
 [ $rc -eq 0 ] && [ -z "$why" ] && ok cli_pcapng_negative_seconds ||
 	fail cli_pcapng_negative_seconds "exit $rc: $why $(head -c 300 "$E")"
+
+# A link type libpcap cannot filter (MTP2) and the agent does not decode:
+# with a filter setting its packets are counted unfiltered, as when such an
+# interface appears later; the run used to end with exit 2.
+python3 -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/tests")
+import gen_pcap as G
+c = G.Capture(140, comment="MTP2")
+for i in range(3):
+    c.add(G.P((1700000000 + i) * G.NS, b"", 0, {"reason": "link_unsupported"},
+              frame=bytes(range(8 + i))))
+c.write(sys.argv[2], answer=False)' "$TOP" "$T_TMP/mtp2.pcap"
+printf '{"pcap": {"ignore-tcp": true}}\n' >"$T_TMP/conf/mtp2.json"
+d -r "$T_TMP/mtp2.pcap" -settings-dir "$T_TMP/conf" -settings-name mtp2.json
+expect cli_unfilterable_link_counted 0 '"link_unsupported":3' 'counting its packets unfiltered'
