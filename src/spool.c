@@ -746,10 +746,19 @@ static int open_dir(struct spool *s, const char *dir)
 	return fd;
 }
 
+/* A new file of ours: whatever has the name goes first, and O_EXCL opens
+ * nothing else. A FIFO planted there (the directory is common.user's)
+ * would block open() until a reader came, signals and all. */
+static int create_new(int dfd, const char *name)
+{
+	(void)unlinkat(dfd, name, 0);
+	return openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      FILE_MODE);
+}
+
 static int probe_writable(int dfd)
 {
-	int fd = openat(dfd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC |
-			O_NOFOLLOW | O_CLOEXEC, FILE_MODE);
+	int fd = create_new(dfd, PROBE_NAME);
 
 	if (fd < 0)
 		return -1;
@@ -768,8 +777,7 @@ static int copy_reading(struct spool *s, int dfd)
 
 	seq_name(tmp, sizeof(tmp), s->r.seq, EXT_TMP);
 	seq_name(name, sizeof(name), s->r.seq, EXT_DATA);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    FILE_MODE);
+	fd = create_new(dfd, tmp);
 	ok = fd >= 0;
 	while (ok) {
 		k = pread(s->r.fd, s->iobuf, sizeof(s->iobuf), off);
@@ -985,8 +993,7 @@ void spool_stats(const struct spool *s, struct spool_stats *st)
 
 static int create_tmp(struct spool *s, const char *name)
 {
-	return openat(s->dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-		      O_CLOEXEC, FILE_MODE);
+	return create_new(s->dfd, name);
 }
 
 int spool_begin(struct spool *s, int64_t start, int64_t end)
@@ -1282,7 +1289,8 @@ int spool_reader_open(struct spool *s, uint64_t seq)
 	s->r.want = slot(s, (uint32_t)i)->crc;
 	if (!s->mem) {
 		seq_name(name, sizeof(name), seq, EXT_DATA);
-		s->r.fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* O_NONBLOCK: a FIFO swapped in must not block the open */
+		s->r.fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (s->r.fd < 0 && errno == ENOENT) {
 			/* the directory removed? then the others went too */
 			(void)reopen_dir(s);
@@ -1290,12 +1298,14 @@ int spool_reader_open(struct spool *s, uint64_t seq)
 		}
 		if (s->r.fd < 0)
 			return io_error();
-		k = read_full(s->r.fd, hb, sizeof(hb));
-		rc = k < 0 ? io_error() : hdr_decode(hb, (size_t)k, &h);
+		if (fstat(s->r.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			rc = SPOOL_ERR_IO;
+		} else {
+			k = read_full(s->r.fd, hb, sizeof(hb));
+			rc = k < 0 ? io_error() : hdr_decode(hb, (size_t)k, &h);
+		}
 		if (rc == 0 && h.seq != seq)
 			rc = SPOOL_ERR_HEADER;
-		if (rc == 0 && fstat(s->r.fd, &st) < 0)
-			rc = SPOOL_ERR_IO;
 		if (rc == 0 && (uint64_t)st.st_size < SPOOL_HDR_SIZE + h.payload_len)
 			rc = SPOOL_ERR_TRUNCATED;
 		if (rc == 0 && (uint64_t)st.st_size > SPOOL_HDR_SIZE + h.payload_len)

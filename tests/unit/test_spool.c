@@ -1037,6 +1037,41 @@ static void test_directory_names_not_reused(void)
 	rm_tmp();
 }
 
+/* FIFOs where the spool creates or reads files (the directory belongs to
+ * common.user: anything running as that user can make them): open() on a
+ * FIFO waits for the other end, signals included, so the agent hung at
+ * start-up or at its next report. Nothing may block (the alarm fails the
+ * run if it does); the FIFOs are replaced or refused. */
+static void test_fifo_names_never_block(void)
+{
+	const char *dir = mkdir_tmp();
+	struct spool *s;
+	struct spool_stats st;
+	struct spool_hdr h;
+	uint64_t seq;
+
+	T_EQ_INT(mkfifo(path_in(dir, ".probe.tmp"), 0600), 0);
+	alarm(20);
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		goto out;
+	spool_stats(s, &st);
+	T_EQ_INT(st.in_memory, 0);
+	T_EQ_INT(mkfifo(path_in(dir, "0000000000000001.tmp"), 0600), 0);
+	T_EQ_INT(put(s, "{\"a\":1}", 3, 0, &seq), 0);
+	T_EQ_INT(seq, 1);
+	/* the report swapped for a FIFO before delivery reads it */
+	T_EQ_INT(unlink(path_in(dir, "0000000000000001.d42")), 0);
+	T_EQ_INT(mkfifo(path_in(dir, "0000000000000001.d42"), 0600), 0);
+	T_EQ_INT(spool_peek(s, &h), 0);
+	T_CHECK(spool_reader_open(s, h.seq) < 0);
+	spool_close(s);
+out:
+	alarm(0);
+	rm_tmp();
+}
+
 static void test_stream_reader_exact_payload(void)
 {
 	const char *dir = mkdir_tmp();
@@ -1326,6 +1361,7 @@ int main(void)
 	T_RUN(test_bounds_by_bytes_drop_oldest);
 	T_RUN(test_corrupt_files_quarantined);
 	T_RUN(test_directory_names_not_reused);
+	T_RUN(test_fifo_names_never_block);
 	T_RUN(test_planted_numbers_set_aside);
 	T_RUN(test_corrupt_dir_removed_while_open);
 	T_RUN(test_directory_removed_while_open);
