@@ -320,6 +320,22 @@ initd stop
 expect initscript_stop_after_restart 0 "d42pcap stopped"
 [ "$(agents)" -eq 0 ] && ok initscript_none_left || fail initscript_none_left "$(agents) agents left"
 
+# Two starts at once (a boot script and an operator): one agent, which
+# the pid file names and stop ends; the lock is gone afterwards.
+for k in 1 2; do
+	timeout 60 ip netns exec "$NS" env -i PATH="$BIN" DEFAULTS=/dev/null \
+		DAEMON="$D42PCAP" SETTINGS_DIR="$SD" LOGS_DIR="$LD" PIDFILE="$PF" STOP_WAIT=10 \
+		"$BB" sh "$TOP/init/d42pcap.init" start >"$T_TMP/init$k.out" 2>&1 &
+done
+wait
+n2=$(agents)
+pid=$(pidfile)
+initd stop
+[ "$n2" -eq 1 ] && [ "$(agents)" -eq 0 ] && [ ! -e "${PF%.pid}.lock" ] &&
+	grep -q "already running (pid $pid)" "$T_TMP/init1.out" "$T_TMP/init2.out" &&
+	ok initscript_concurrent_starts_one_agent ||
+	fail initscript_concurrent_starts_one_agent "$n2 agents, $(agents) after stop: $(cat "$T_TMP/init1.out" "$T_TMP/init2.out")"
+
 # A stale pid file naming another live process: not ours, never signalled.
 sleep 30 &
 stray=$!
