@@ -66,6 +66,32 @@ if ! grep -q '^open' "$T_TMP/procd.out" && grep -q '^start_service: 1$' "$T_TMP/
 else
 	fail procd_bad_settings_not_respawned "$(tr '\n' ' ' <"$T_TMP/procd.out" | head -c 600)"
 fi
+# reload: rc.common calls reload_service, which must not hand procd an
+# empty instance list (that stops the running agent) for broken settings,
+# and must start (procd compares the file's checksum) for good ones.
+procd_reload() {	# SETTINGS_DIR -> $T_TMP/procd.out
+	${SH:-sh} -c '
+		procd_open_instance() { echo open; }
+		procd_set_param() { :; }
+		procd_close_instance() { echo close; }
+		logger() { echo "logger $*"; }
+		start() { echo start; start_service; }
+		. "$1" || exit 1
+		PROG=$2 SETTINGS_DIR=$3
+		reload_service; echo "reload_service: $?"
+	' sh "$TOP/init/d42pcap.procd" "$D42PCAP" "$1" >"$T_TMP/procd.out" 2>&1
+}
+procd_reload "$T_TMP/procd-bad"
+if ! grep -q '^start$' "$T_TMP/procd.out" && grep -q '^reload_service: 1$' "$T_TMP/procd.out" &&
+	grep -q '^d42pcap: not reloaded, still running .*Interval' "$T_TMP/procd.out"; then
+	ok procd_reload_bad_settings_keeps_agent
+else
+	fail procd_reload_bad_settings_keeps_agent "$(tr '\n' ' ' <"$T_TMP/procd.out" | head -c 600)"
+fi
+procd_reload "$TOP/cross/openwrt/d42pcap/files"
+[ "$(tr '\n' ' ' <"$T_TMP/procd.out")" = "start open close reload_service: 0 " ] &&
+	ok procd_reload_good_settings_starts ||
+	fail procd_reload_good_settings_starts "$(tr '\n' ' ' <"$T_TMP/procd.out" | head -c 600)"
 
 # ---------------------------------------------------------------- OpenWrt
 PKGDIR=$TOP/cross/openwrt/d42pcap
