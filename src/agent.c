@@ -184,15 +184,15 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 		log_err("could not write the report for the interval ending %llu",
 			(unsigned long long)(end_ns / NS_PER_SEC));
 	}
-	/* A file is read faster than delivered: the next report would push
-	 * this one or an older one out, so reading waits for delivery. */
-	if (a->file && a->out.full && a->out.full(a->out.ctx))
-		capture_break(a->file);
 	else if (a->cfg->live_ok && !a->cfg->only_stats) {
 		n = flow_sorted(&a->flows);
 		for (i = 0; i < n; i++)
 			agent_live_line("ok", flow_sorted_rec(&a->flows, i));
 	}
+	/* A file is read faster than delivered: the next report would push
+	 * this one or an older one out, so reading waits for delivery. */
+	if (a->file && a->out.full && a->out.full(a->out.ctx))
+		capture_break(a->file);
 	a->reports++;
 	memset(&a->st, 0, sizeof(a->st));
 	/* The next interval's last packet: a clock set back again must not
