@@ -95,7 +95,7 @@ static void agent_live_line(const char *tag, const struct flow_rec *r)
 	char line[AGENT_LINE_MAX];
 
 	report_rec_line(r, line, sizeof(line));
-	fprintf(stderr, "%s: %s\n", tag, line);
+	log_print("%s: %s", tag, line);
 }
 
 static struct agent_pending *agent_oldest(struct agent *a)
@@ -219,7 +219,7 @@ static void agent_print_packet(const struct pkt *p, uint64_t ts)
 {
 	char s[ADDR_STR_MAX], d[ADDR_STR_MAX], t[REPORT_TIME_MAX];
 
-	fprintf(stderr, "data: %s %s %s:%u -> %s:%u len=%u flags=0x%02x\n",
+	log_print("data: %s %s %s:%u -> %s:%u len=%u flags=0x%02x",
 		report_time(ts, 1, t, sizeof(t)), report_proto(p->proto),
 		addr_fmt(p->family, p->src, s, sizeof(s)), p->sport,
 		addr_fmt(p->family, p->dst, d, sizeof(d)), p->dport,
@@ -233,7 +233,7 @@ static void agent_undecoded(struct agent *a, enum dec_reason why,
 	log_debug("packet not used: %s (caplen %u, len %u)",
 		  decode_reason_name(why), caplen, wirelen);
 	if (a->cfg->unprocessed_packets)
-		fprintf(stderr, "unprocessed: %s caplen=%u len=%u\n",
+		log_print("unprocessed: %s caplen=%u len=%u",
 			decode_reason_name(why), caplen, wirelen);
 }
 
@@ -252,7 +252,7 @@ static void agent_account_loud(struct agent *a, const struct pkt *p, uint64_t ts
 		agent_live_line("live", rec);
 	else if (fr == FLOW_DROPPED && a->cfg->live_nok &&
 		 a->nok_lines++ < AGENT_MAX_NOK_LINES)
-		fprintf(stderr, "nok: %s %s:%u -> %s:%u (table full)\n",
+		log_print("nok: %s %s:%u -> %s:%u (table full)",
 			report_proto(p->proto), addr_fmt(p->family, p->src, s, sizeof(s)),
 			p->sport, addr_fmt(p->family, p->dst, d, sizeof(d)), p->dport);
 	if (fr != FLOW_DROPPED)

@@ -626,7 +626,7 @@ static void d42_live(const struct d42 *d, const char *tag, const struct d42_addr
 	char c[D42_ADDR_STR], s[D42_ADDR_STR];
 	int v6 = d->g.server.family == 6;
 
-	fprintf(stderr, "%s: %s %s -> %s%s%s:%u%s%s\n", tag, d->g.proto == 6 ? "tcp" : "udp",
+	log_print("%s: %s %s -> %s%s%s:%u%s%s", tag, d->g.proto == 6 ? "tcp" : "udp",
 		addr_str(client, c), v6 ? "[" : "", addr_str(&d->g.server, s), v6 ? "]" : "",
 		d->g.port, why ? " " : "", why ? why : "");
 }

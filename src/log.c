@@ -7,6 +7,7 @@
  * reopening (SIGHUP) and rotation work by name relative to it, even after a
  * chroot. */
 #include "log.h"
+#include "sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,8 @@ static time_t mono_sec(void)
 
 static void to_stderr(const char *s, size_t len)
 {
-	if (write(STDERR_FILENO, s, len) < 0) {
+	/* A stop is not held up by a stalled reader (sig_write()). */
+	if (sig_write(STDERR_FILENO, s, len) < 0) {
 		/* nowhere left to report it */
 	}
 }
@@ -458,6 +460,21 @@ void log_set_level(enum log_level lvl)
 int log_enabled(enum log_level lvl)
 {
 	return lvl <= log_level;
+}
+
+void log_print(const char *fmt, ...)
+{
+	char line[LOG_MAX_LINE];
+	size_t len = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	grow(&len, vsnprintf(line, sizeof(line), fmt, ap), sizeof(line));
+	va_end(ap);
+	if (len >= sizeof(line) - 1)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	to_stderr(line, len);
 }
 
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)

@@ -47,6 +47,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* A line of the per-packet output (print-data, live-entries...): to stderr
+ * whatever the log's destination, as one write(2) that a stop signal does
+ * not wait on for long (sig_write()). fmt without the newline. */
+void log_print(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)

@@ -2,6 +2,7 @@
  * report is on disk or in the pipe as soon as its interval closes. */
 #include "output.h"
 #include "log.h"
+#include "sig.h"
 #include "spool.h"
 
 #include <errno.h>
@@ -151,21 +152,18 @@ static int output_begin(void *ctx, uint64_t start_ns, uint64_t end_ns)
 static int output_write(void *ctx, const char *data, size_t len)
 {
 	struct output *o = ctx;
-	ssize_t n;
 
-	while (len) {
-		n = write(o->fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!o->failed)
-				log_err("cannot write reports to %s: %s", o->path,
-					n < 0 ? strerror(errno) : "short write");
-			o->failed = 1;
-			return -1;
+	if (sig_write(o->fd, data, len) < 0) {
+		if (!o->failed) {
+			if (errno == ETIMEDOUT && sig_stopping())
+				log_err("cannot write reports to %s: its reader took nothing "
+					"for %d s after the stop signal", o->path,
+					SIG_STOP_WRITE_SEC);
+			else
+				log_err("cannot write reports to %s: %s", o->path, strerror(errno));
 		}
-		data += n;
-		len -= (size_t)n;
+		o->failed = 1;
+		return -1;
 	}
 	if (o->failed)
 		log_info("writing reports to %s again", o->path);

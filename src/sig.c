@@ -3,13 +3,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SIG_DRAIN_BYTES 64
+#define MS_PER_SEC      1000
+#define NS_PER_MS       1000000
 
 static volatile sig_atomic_t sig_pending_stop, sig_pending_reload, sig_pending_stats;
+static volatile sig_atomic_t sig_stopped;	/* never cleared */
+static long long stop_deadline_ms;		/* for sig_write(); 0: not set */
 static int sig_pipe[2] = { -1, -1 };
 
 static void sig_handler(int s)
@@ -18,7 +25,7 @@ static void sig_handler(int s)
 	char b = 0;
 
 	if (s == SIGTERM || s == SIGINT)
-		sig_pending_stop = 1;
+		sig_pending_stop = sig_stopped = 1;
 	else if (s == SIGHUP)
 		sig_pending_reload = 1;
 	else if (s == SIGUSR1)
@@ -52,11 +59,14 @@ int sig_init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sig_handler;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
 	sigemptyset(&set);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+	/* A stop interrupts a write blocked on a reader that takes nothing
+	 * (see sig_write()); the others must not disturb any call. */
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sa.sa_flags = sigs[i] == SIGTERM || sigs[i] == SIGINT ? 0 : SA_RESTART;
 		if (sigaction(sigs[i], &sa, NULL) < 0 || sigaddset(&set, sigs[i]) < 0)
 			return -1;
+	}
 	/* A parent may have left them blocked (the mask is inherited): they
 	 * would wait forever. */
 	if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
@@ -91,4 +101,71 @@ unsigned sig_take(void)
 		bits |= SIG_STATS;
 	}
 	return bits;
+}
+
+int sig_stopping(void)
+{
+	return sig_stopped;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * MS_PER_SEC + ts.tv_nsec / NS_PER_MS;
+}
+
+/* After a stop: 0 once fd takes data, -1 (ETIMEDOUT) when it took none
+ * until the deadline, which is shared by every write of the stop. */
+static int stop_wait_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	long long left;
+	int r;
+
+	if (stop_deadline_ms == 0)
+		stop_deadline_ms = mono_ms() + SIG_STOP_WRITE_SEC * MS_PER_SEC;
+	for (;;) {
+		left = stop_deadline_ms - mono_ms();
+		r = poll(&p, 1, left > 0 ? (int)left : 0);
+		if (r > 0)
+			return p.revents & POLLNVAL ? (errno = EBADF, -1) : 0;
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int sig_write(int fd, const void *buf, size_t len)
+{
+	const char *b = buf;
+	size_t chunk;
+	ssize_t n;
+
+	while (len > 0) {
+		chunk = len;
+		if (sig_stopped) {
+			if (stop_wait_writable(fd) < 0)
+				return -1;
+			/* What poll() promises a pipe: no wait for this much. */
+			if (chunk > PIPE_BUF)
+				chunk = PIPE_BUF;
+		}
+		n = write(fd, b, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;	/* a stop: the loop now waits with a bound */
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

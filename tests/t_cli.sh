@@ -361,3 +361,39 @@ c.write(sys.argv[2], answer=False)' "$TOP" "$T_TMP/mtp2.pcap"
 printf '{"pcap": {"ignore-tcp": true}}\n' >"$T_TMP/conf/mtp2.json"
 d -r "$T_TMP/mtp2.pcap" -settings-dir "$T_TMP/conf" -settings-name mtp2.json
 expect cli_unfilterable_link_counted 0 '"link_unsupported":3' 'counting its packets unfiltered'
+
+# A stop signal ends the agent even while the reader of its standard output
+# or error takes nothing (a pipe to a stalled program): writes after the
+# signal wait for it SIG_STOP_WRITE_SEC (2 s) in all. Before, a write
+# blocked there was restarted after the signal, and the agent hung until
+# the reader went away. Each run writes more than a pipe holds (3000
+# records), so it blocks before its end; the signal comes while it does.
+$GEN flows 3000 "$T_TMP/f3k.pcap" >/dev/null
+printf '{"capture": {"live-entries": true}}\n' >"$T_TMP/conf/entries.json"
+# stalled NAME OUT ERR ARGS...: OUT or ERR is "fifo", the other a file
+stalled() {
+	n=$1 so=$2 se=$3
+	shift 3
+	rm -f "$T_TMP/fifo"
+	mkfifo "$T_TMP/fifo"
+	sleep 60 <"$T_TMP/fifo" &
+	rd=$!
+	[ "$so" = fifo ] && so=$T_TMP/fifo
+	[ "$se" = fifo ] && se=$T_TMP/fifo
+	"$D42PCAP" "$@" >"$so" 2>"$se" &
+	pid=$!
+	sleep 1
+	stop_agent $pid TERM
+	st=$?
+	kill $rd 2>/dev/null
+	wait $rd 2>/dev/null
+}
+stalled cli_stop_stalled_stdout fifo "$E" -r "$T_TMP/f3k.pcap"
+[ $st -eq 1 ] && grep -q 'reader took nothing for 2 s after the stop signal' "$E" &&
+	ok cli_stop_stalled_stdout ||
+	fail cli_stop_stalled_stdout "exit status $st (1 expected; 137: hung): $(head -c 300 "$E")"
+stalled cli_stop_stalled_stderr "$O" fifo -r "$T_TMP/f3k.pcap" \
+	-settings-dir "$T_TMP/conf" -settings-name entries.json
+# It stops reading there: the report holds the packets read until then.
+[ $st -eq 0 ] && grep -q '"packets":[1-9]' "$O" && ok cli_stop_stalled_stderr ||
+	fail cli_stop_stalled_stderr "exit status $st (0 expected; 137: hung): $(head -c 300 "$O")"
