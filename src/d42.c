@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #define D42_BODY_EXCERPT  160		/* bytes of an error body logged */
 #define D42_MAX_DEPTH     16
 #define D42_ADDR_STR      46
+#define D42_NUM_MAX       32		/* text of a number in a reply */
 #define MS_PER_SEC        1000ULL
 #define D42_TOTAL_TIMEOUTS 4		/* a whole request: this many timeouts */
 #define D42_MAX_PAGES     64		/* pages of one listener's listing */
@@ -287,6 +289,27 @@ static int tok_int(const char *js, const struct json_tok *t, int i, long *out)
 	buf[n] = '\0';
 	*out = strtol(buf, &end, 10);
 	return *end ? -1 : 0;
+}
+
+/* A number the appliance may write as 2, 2.0, 2e0 or "2": the value, which
+ * must be finite. */
+static int tok_num(const char *js, const struct json_tok *t, int i, double *out)
+{
+	char buf[D42_NUM_MAX], *end;
+
+	if (i < 0 || (t[i].type != JSON_NUMBER && t[i].type != JSON_STRING))
+		return -1;
+	if (t[i].type == JSON_STRING) {
+		if (json_str_decode(js, &t[i], buf, sizeof(buf)) < 0)
+			return -1;
+	} else {
+		if (t[i].end - t[i].start >= sizeof(buf))
+			return -1;
+		memcpy(buf, js + t[i].start, t[i].end - t[i].start);
+		buf[t[i].end - t[i].start] = '\0';
+	}
+	*out = strtod(buf, &end);
+	return end == buf || *end || !isfinite(*out) ? -1 : 0;
 }
 
 /* Percent-encoding for forms and queries: unreserved characters pass. */
@@ -852,7 +875,7 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 	const char *js = (const char *)r->body;
 	struct d42_addr a;
 	char ip[D42_ADDR_STR], dev[D42_MAX_DEVICE];
-	int n, arr, i, k, found = 0;
+	int n, arr, i, k, t, found = 0, too_long = 0;
 
 	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup", NULL)) < 0)
 		return;
@@ -861,13 +884,20 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 		i = arr + 1;
 		for (k = 0; k < (int)d->toks[arr].size && i < n && !found; k++) {
 			if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "ip"), ip, sizeof(ip)) &&
-			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server) &&
-			    !tok_str(js, d->toks, tok_member(js, d->toks, n, i, "device"), dev, sizeof(dev)) &&
-			    dev[0])
-				found = 1;
+			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server)) {
+				t = tok_member(js, d->toks, n, i, "device");
+				found = !tok_str(js, d->toks, t, dev, sizeof(dev)) && dev[0];
+				too_long |= !found && t >= 0 && d->toks[t].type == JSON_STRING &&
+					    d->toks[t].end - d->toks[t].start >= sizeof(dev);
+			}
 			i = (int)d->toks[i].next;
 		}
 	}
+	/* Not to be mistaken for a device the appliance does not know. */
+	if (!found && too_long)
+		log_warn("device42: the appliance's name for the device of %s is longer than "
+			 "%u bytes: its listeners are held as if it had none",
+			 addr_str(&d->g.server, ip), D42_MAX_DEVICE - 1);
 	cache_put(d, &d->g.server, found ? dev : NULL);
 	if (!found) {
 		d42_unmatched(d);
@@ -922,13 +952,40 @@ static int d42_is_refusal(int status)
 	       status != 404 && status != 408 && status != 429;
 }
 
+/* Record i of a listing is this listener: its listening IP, and where the
+ * record has them, its port, device and protocol ("TCP" or, as the
+ * appliance stores it, 6). The query filters by port and device already,
+ * but an appliance that ignores a filter must not have one listener's
+ * clients posted to another, for good (nothing is ever removed). */
+static int listing_is_ours(const struct d42 *d, const char *js, int n, int i)
+{
+	char s[D42_MAX_DEVICE];
+	struct d42_addr a;
+	double v;
+	int t;
+
+	if (tok_str(js, d->toks, tok_member(js, d->toks, n, i, "listening_ip"), s, sizeof(s)) < 0 ||
+	    addr_parse(s, &a) < 0 || !addr_eq(&a, &d->g.server))
+		return 0;
+	if ((t = tok_member(js, d->toks, n, i, "port")) >= 0 &&
+	    (tok_num(js, d->toks, t, &v) < 0 || v != d->g.port))
+		return 0;
+	if ((t = tok_member(js, d->toks, n, i, "device_name")) >= 0 && d->toks[t].type != JSON_NULL &&
+	    (tok_str(js, d->toks, t, s, sizeof(s)) < 0 || strcmp(s, d->device) != 0))
+		return 0;
+	if ((t = tok_member(js, d->toks, n, i, "protocol")) < 0 || d->toks[t].type == JSON_NULL)
+		return 1;
+	if (d->toks[t].type == JSON_NUMBER)
+		return tok_num(js, d->toks, t, &v) == 0 && v == d->g.proto;
+	return tok_str(js, d->toks, t, s, sizeof(s)) == 0 && !strcasecmp(s, proto_upper(d->g.proto));
+}
+
 static void d42_on_read(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
-	struct d42_addr a;
-	char ip[D42_ADDR_STR], proto[16];
-	int n, arr, i, k, pv, too_big = 0;
-	long total;
+	char ip[D42_ADDR_STR];
+	int n, arr, i, k, too_big = 0, has_total;
+	double total = 0;
 
 	if (d42_is_refusal(r->status) || r->status == 404)
 		cache_forget(d, &d->g.server);
@@ -945,37 +1002,40 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 		return;
 	}
 	arr = tok_member(js, d->toks, n, 0, "service_ports");
-	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY) {
-		i = arr + 1;
-		for (k = 0; k < (int)d->toks[arr].size && i < n; k++) {
-			pv = tok_member(js, d->toks, n, i, "protocol");
-			if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "listening_ip"), ip, sizeof(ip)) &&
-			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server) &&
-			    (pv < 0 || (!tok_str(js, d->toks, pv, proto, sizeof(proto)) &&
-					!strcasecmp(proto, proto_upper(d->g.proto)))) &&
-			    d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips")) < 0) {
-				/* Retrying cannot make them readable: skip this
-				 * listener rather than hold up every report. */
-				log_warn("device42: cannot read the remote IPs the appliance has "
-					 "for %s:%u; not updated this time", addr_str(&d->g.server, ip),
-					 d->g.port);
-				d42_leave_out(d);
-				return;
-			}
-			i = (int)d->toks[i].next;
+	if (arr < 0 || d->toks[arr].type != JSON_ARRAY) {
+		/* Not the listing we know: posting as if the appliance had no
+		 * record would shrink its remote IPs, and asking again would
+		 * get the same. */
+		log_warn("device42: listener lookup: the reply has no \"service_ports\" list; "
+			 "%s:%u not updated this time: %.*s", addr_str(&d->g.server, ip), d->g.port,
+			 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
+		d42_leave_out(d);
+		return;
+	}
+	for (i = arr + 1, k = 0; k < (int)d->toks[arr].size && i < n; k++) {
+		if (listing_is_ours(d, js, n, i) &&
+		    d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips")) < 0) {
+			/* Retrying cannot make them readable: skip this
+			 * listener rather than hold up every report. */
+			log_warn("device42: cannot read the remote IPs the appliance has "
+				 "for %s:%u; not updated this time", addr_str(&d->g.server, ip),
+				 d->g.port);
+			d42_leave_out(d);
+			return;
 		}
+		i = (int)d->toks[i].next;
 	}
 	/* The listing comes in pages (limit/offset, total_count): this
 	 * listener's record may be on a later one, and a POST without its
 	 * remote_ips would shrink them. An empty page ends it (records
-	 * deleted meanwhile). */
-	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY && d->toks[arr].size > 0 &&
-	    tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "total_count"), &total) == 0 &&
-	    total > 0 && (uint64_t)d->list_offset + d->toks[arr].size < (uint64_t)total) {
+	 * deleted meanwhile), and so does the total, if it can be read. */
+	has_total = tok_num(js, d->toks, tok_member(js, d->toks, n, 0, "total_count"), &total) == 0;
+	if (d->toks[arr].size > 0 &&
+	    (!has_total || (double)d->list_offset + d->toks[arr].size < total)) {
 		if (++d->list_pages >= D42_MAX_PAGES ||
 		    (uint64_t)d->list_offset + d->toks[arr].size > UINT32_MAX) {
-			log_warn("device42: the appliance lists %ld listeners of %s on port %u, more "
-				 "than %u pages; %s:%u not updated this time", total, d->device,
+			log_warn("device42: the appliance lists the listeners of %s on port %u in "
+				 "more than %u pages; %s:%u not updated this time", d->device,
 				 d->g.port, D42_MAX_PAGES, addr_str(&d->g.server, ip), d->g.port);
 			d42_leave_out(d);
 		} else {	/* a request that cannot start fails as usual */
@@ -1040,23 +1100,30 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
 	char why[32];
-	long code = 0;
+	double code = 0;
 	uint32_t k;
-	int n = 0, ok2xx = r->status >= 200 && r->status < 300, has_code = 0, coded;
+	int n = 0, ok2xx = r->status >= 200 && r->status < 300, ci = -1, coded = 0;
 
-	/* The API's errors come as a 2xx with a "code" other than 0 too. */
-	if (ok2xx && (n = d42_parse_reply(d, r, "listener update", NULL)) < 0)
+	/* The API's errors come as a 2xx with a "code" other than 0 too; a
+	 * 2xx with no body (204) or no "code" is taken. A "code" that is not
+	 * a number is not 0. */
+	if (ok2xx && r->body_len > 0 &&
+	    (n = d42_parse_reply(d, r, "listener update", NULL)) < 0)
 		return;
-	if (ok2xx)
-		has_code = tok_int(js, d->toks, tok_member(js, d->toks, n, 0, "code"), &code) == 0;
-	coded = has_code && code != 0;
-	snprintf(why, sizeof(why), "%s %ld", coded ? "code" : "HTTP",
-		 coded ? code : (long)r->status);
+	if (ok2xx && n > 0 && (ci = tok_member(js, d->toks, n, 0, "code")) >= 0)
+		coded = tok_num(js, d->toks, ci, &code) < 0 || code != 0;
+	if (coded)
+		snprintf(why, sizeof(why), "code %.*s",
+			 (int)(d->toks[ci].end - d->toks[ci].start < D42_NUM_MAX ?
+			       d->toks[ci].end - d->toks[ci].start : D42_NUM_MAX),
+			 js + d->toks[ci].start);
+	else
+		snprintf(why, sizeof(why), "HTTP %d", r->status);
 	if (d42_refused(d, coded || d42_is_refusal(r->status), why) ||
 	    d42_check_status(d, r, "listener update") < 0)
 		return;
-	if (!has_code || coded) {
-		log_warn("device42: listener update refused (code %ld): %.*s", code,
+	if (coded) {
+		log_warn("device42: listener update refused (%s): %.*s", why,
 			 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
 		d42_fail(d, 0);
 		return;
@@ -1235,6 +1302,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 {
 	const struct http_response *r;
 	struct d42_cache_ent *e;
+	char ip[D42_ADDR_STR];
 	int steps, rc;
 
 	d->now = now_ms;
@@ -1254,6 +1322,16 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				if (d42_set_aside(d, d->seq, "damaged") == SPOOL_ERR_AGAIN)
 					return;
 				d->st = ST_IDLE;
+				continue;
+			}
+			if (rc != HTTP_DONE && d->st == ST_READ && http_client_too_large(d->http)) {
+				/* Asking again cannot shrink it, as with too many
+				 * values (d42_on_read()). */
+				log_warn("device42: the appliance's listing of %s on port %u is larger "
+					 "than %u bytes; %s:%u not updated this time", d->device,
+					 d->g.port, HTTP_MAX_BODY_BYTES, addr_str(&d->g.server, ip),
+					 d->g.port);
+				d42_leave_out(d);
 				continue;
 			}
 			if (rc != HTTP_DONE) {

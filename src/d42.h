@@ -14,7 +14,7 @@
 #include "config.h"
 #include "spool.h"
 
-#define D42_MAX_DEVICE     128		/* device name bytes */
+#define D42_MAX_DEVICE     256		/* device name bytes, with the NUL */
 #define D42_CACHE_SIZE     1024		/* IP -> device entries (power of two) */
 #define D42_CACHE_TTL_MS   (15 * 60 * 1000)	/* re-resolve a known IP after */
 #define D42_NEG_TTL_MS     (60 * 1000)	/* re-ask about an unknown IP after */

@@ -640,6 +640,7 @@ enum cstate {
 
 struct http_client {
 	enum cstate st;
+	int too_large;		/* the last response failed HTTP_ERR_BODY_TOO_LARGE */
 	struct url url, proxy;
 	int use_proxy;
 	char authority[URL_MAX_HOST + 16];	/* host:port for CONNECT */
@@ -1156,6 +1157,7 @@ int http_client_start(struct http_client *c, const struct http_request *req,
 	c->head_len = (size_t)n;
 	c->err[0] = '\0';
 	c->have_response = 0;
+	c->too_large = 0;
 	c->retried = c->send_cut = 0;
 	c->again = 0;
 	c->total_deadline = now_ms + c->total_ms;
@@ -1344,12 +1346,14 @@ static int step_recv(struct http_client *c, uint64_t now, int proxy)
 			r = http_parser_eof(c->parser, n == 0);
 			if (r == HTTP_PARSE_DONE)
 				return proxy ? proxy_done(c, 0, now) : response_done(c, 0);
+			c->too_large = r == HTTP_ERR_BODY_TOO_LARGE;
 			return failf(c, "%s%s: %s", proxy ? "proxy " : "",
 				     peer_host(c), http_strerror(r)), 1;
 		}
 		c->rx_bytes += (uint64_t)n;
 		c->deadline = now + c->io_ms;
 		r = http_parser_feed(c->parser, c->rbuf, (size_t)n, &used);
+		c->too_large = r == HTTP_ERR_BODY_TOO_LARGE;
 		if (r < 0)
 			return failf(c, "%s%s: %s", proxy ? "proxy " : "",
 				     peer_host(c), http_strerror(r)), 1;
@@ -1446,6 +1450,11 @@ int http_client_step(struct http_client *c, short revents, uint64_t now_ms)
 const struct http_response *http_client_response(const struct http_client *c)
 {
 	return c->have_response ? http_parser_response(c->parser) : NULL;
+}
+
+int http_client_too_large(const struct http_client *c)
+{
+	return c->too_large;
 }
 
 const char *http_client_error(const struct http_client *c)

@@ -151,6 +151,14 @@ MAX_REMOTE_IPS = 100000   # per record
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to complete TLS
 CHUNK = 7                 # bytes per chunk of the "chunked" faults
 FILLER_HEADERS = 1000
+LISTING_PADDING = 5 << 20 # bytes of the listing-padding quirk's extra field
+# --quirk: reply shapes the API documents loosely or an appliance may use.
+# POST: "code" as "0" or 0.0, no "code", 204 without a body. Listing:
+# total_count as "2" or 2.0, protocol as 6/17 (as stored), "service_ports"
+# under another name, the port filter ignored, 5 MiB of another field.
+QUIRKS = ("code-string", "code-float", "no-code", "post-empty", "total-string",
+          "total-float", "protocol-number", "no-service-ports", "ignore-port-filter",
+          "listing-padding")
 FAULT_MODES = {
     "none", "400", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
@@ -455,6 +463,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except BadRequest as e:
             status, obj = e.status, {"msg": e.msg, "code": 1}
         entry["status"] = status
+        if obj is None:         # quirk post-empty: a 204 without a body
+            entry["status"] = 204
+            self.send_body(204, b"", "application/json", (), fault)
+            return
         self.send_json(status, obj, (), fault)
 
     def credentials(self):
@@ -610,8 +622,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def get_listeners(self, q):
         st = self.state
+        quirks = self.server.args.quirk
         filters = {}
-        if "port" in q:
+        if "port" in q and "ignore-port-filter" not in quirks:
             filters["port"] = parse_port(q["port"][-1])
         for k in ("device_name", "listener_device_name"):
             if k in q:
@@ -626,8 +639,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             recs = [r for r in recs if all(r[k] == v for k, v in filters.items())]
             limit, offset, part = self.page(q, recs)
             out = [st.render(r) for r in part]
-        return {"total_count": len(recs), "offset": offset, "limit": limit,
-                "service_ports": out}
+        reply = {"total_count": len(recs), "offset": offset, "limit": limit,
+                 "service_ports": out}
+        if "total-string" in quirks:
+            reply["total_count"] = str(len(recs))
+        if "total-float" in quirks:
+            reply["total_count"] = float(len(recs))
+        if "protocol-number" in quirks:
+            for r in out:
+                r["protocol"] = 17 if r["protocol"] == "UDP" else 6
+        if "no-service-ports" in quirks:
+            reply["listener_ports"] = reply.pop("service_ports")
+        if "listing-padding" in quirks:
+            reply["note"] = "x" * LISTING_PADDING
+        return reply
 
     def post_listener(self, body, entry, rid):
         st = self.state
@@ -682,8 +707,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except OverflowError as e:
                 raise BadRequest(400, str(e))
             st.posted(device)
-            return {"msg": ["Service listener port added/updated", rec["id"],
-                            "%s:%d" % (device, port), True, created], "code": 0}
+            reply = {"msg": ["Service listener port added/updated", rec["id"],
+                             "%s:%d" % (device, port), True, created], "code": 0}
+        quirks = self.server.args.quirk
+        if "code-string" in quirks:
+            reply["code"] = "0"
+        if "code-float" in quirks:
+            reply["code"] = 0.0
+        if "no-code" in quirks:
+            del reply["code"]
+        if "post-empty" in quirks:
+            return None
+        return reply
 
     def post_sample(self, body):
         st = self.state
@@ -883,6 +918,9 @@ def parse_args(argv):
     p.add_argument("--post-merges", action="store_true")
     p.add_argument("--huge-body-bytes", type=int, default=32 << 20)
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quirk", action="append", default=[], choices=QUIRKS,
+                   help="answer in a shape the API allows but rarely uses "
+                   "(repeatable; see QUIRKS)")
     a = p.parse_args(argv)
     if not a.http and not (a.cert and a.key):
         p.error("--cert and --key are required for HTTPS (or use --http)")

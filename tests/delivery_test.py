@@ -805,6 +805,82 @@ def test_listing_paged(certs, want):
               "rc %d got:\n%s\n%s" % (rc, "\n".join(ours), err[-500:]))
 
 
+def test_reply_quirks(certs, want):
+    """Replies in shapes the API allows but the emulator does not use by
+    default (its --quirk). A POST answered with "code" as "0" or 0.0,
+    without "code", or 204 without a body was accepted: delivered, not
+    retried for ever. A listing whose total_count is "2" or 2.0 is still
+    paged (web1 10.1.1.10:443 on the second page keeps its remote IPs), one
+    whose protocol is 6 (as the appliance stores it) still names our
+    listener, one that ignores the port filter does not have another
+    port's record taken for ours (its clients would be posted to 443 for
+    good). A listing without "service_ports", or over the 4 MiB a reply
+    may be, leaves the listener as it is, with a warning."""
+    kept = ["198.51.100.1", "198.51.100.2"]
+    w443 = web1_443(want)[0].split(" ")
+    merged = norm("\n".join(
+        l if not l.startswith("web1 10.1.1.10 443 ") else
+        " ".join(w443[:4] + [",".join(sorted(set(w443[4].split(",")) | set(kept),
+                                             key=lambda a: [int(x) for x in a.split(".")]))])
+        for l in want.splitlines()))
+    other = "web1 10.1.1.10 8080 TCP 203.0.113.5"
+    cases = (
+        ("code-string", (), want), ("code-float", (), want), ("no-code", (), want),
+        ("post-empty", (), want),
+        ("total-string", ("--page-limit", "1"), merged),
+        ("total-float", ("--page-limit", "1"), merged),
+        ("protocol-number", (), merged),
+        ("ignore-port-filter", (), norm(merged + "\n" + other)),
+        ("no-service-ports", (), None), ("listing-padding", (), None),
+    )
+    msgs = {"no-service-ports": 'the reply has no "service_ports" list',
+            "listing-padding": "is larger than 4194304 bytes; 10.1.1.10:443 not updated"}
+    for quirk, extra, exp in cases:
+        emu = Emulator(certs, extra=("--quirk", quirk) + extra)
+        if extra:       # web1:443 on the second page
+            emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.2.1",
+                                        "port": 443, "protocol": "TCP"})
+        if exp is not want:
+            emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.1.10",
+                                        "port": 443, "protocol": "TCP", "remote_ips": kept})
+        if quirk == "ignore-port-filter":
+            emu.control("/__listener", {"device_name": "web1", "listening_ip": "10.1.1.10",
+                                        "port": 8080, "protocol": "TCP",
+                                        "remote_ips": ["203.0.113.5"]})
+        before = norm(emu.listeners())
+        spool = os.path.join(TMP, "spool-quirk-" + quirk)
+        cfg = write_config("quirk-" + quirk, emu, certs, spool)
+        try:
+            rc, out, err = run_agent(cfg, timeout=120)
+        except subprocess.TimeoutExpired:
+            rc, err = -1, "timed out"
+        got = norm(emu.listeners())
+        emu.stop()
+        got = "\n".join(l for l in got.splitlines() if not l.startswith("web1 10.1.2."))
+        if exp is None:
+            good = web1_443(got) == web1_443(before) and msgs[quirk] in err
+        else:
+            good = got == exp
+        check("deliver_quirk_" + quirk, rc == 0 and good and spool_files(spool) == [],
+              "rc %d got:\n%s\n%s" % (rc, got, err[-600:]))
+
+
+def test_long_device_name(certs):
+    """Device names of up to 255 bytes (here 85 three-byte characters) are
+    the appliance's names like any other: the listeners of 10.1.1.10 are
+    posted under it, not held as if the appliance did not know it."""
+    devices = dict(DEVICES)
+    devices["10.1.1.10"] = "\u9577" * 85
+    emu = Emulator(certs, devices=devices)
+    spool = os.path.join(TMP, "spool-longname")
+    cfg = write_config("longname", emu, certs, spool)
+    rc, out, err = run_agent(cfg, timeout=120)
+    got = norm(emu.listeners())
+    emu.stop()
+    check("deliver_long_device_name", rc == 0 and got == norm(expected_listeners(devices=devices))
+          and spool_files(spool) == [], "rc %d got:\n%s\n%s" % (rc, got, err[-500:]))
+
+
 def test_many_ipv6_clients(certs):
     """2,000 IPv6 clients of the longest text form on one listener: all
     posted (the form is sized for 2,048 of them)."""
@@ -1015,6 +1091,8 @@ def main():
     guarded(test_unusable_records_counted_once, certs)
     guarded(test_remote_ips_never_shrunk, certs, want)
     guarded(test_listing_paged, certs, want)
+    guarded(test_reply_quirks, certs, want)
+    guarded(test_long_device_name, certs)
     guarded(test_many_ipv6_clients, certs)
     guarded(test_reresolve_after_connect_timeout, certs)
     guarded(test_proxy, certs, want)
