@@ -454,6 +454,19 @@ void capture_break(struct capture *c)
 		pcap_breakloop(c->p);
 }
 
+/* Counters are 32-bit and cumulative: unsigned subtraction survives one
+ * wrap between two calls. One that went back is not a wrap: libpcap's
+ * ps_ifdrop follows the interface's rx_missed_errors + rx_fifo_errors,
+ * which a driver resets (down/up, reload) and which read as 0 once the
+ * interface is gone; the difference was then reported as 4 billion drops.
+ * Nothing is known of such a stretch, so it counts none. */
+static uint32_t counter_delta(u_int now, u_int before)
+{
+	uint32_t d = (uint32_t)(now - before);
+
+	return d > INT32_MAX ? 0 : d;
+}
+
 void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface)
 {
 	struct pcap_stat ps;
@@ -463,10 +476,8 @@ void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface)
 	c->lost_drop = c->lost_ifdrop = 0;
 	if (c->offline || !c->p || pcap_stats(c->p, &ps) < 0)
 		return;
-	/* Counters are 32-bit and cumulative; unsigned subtraction survives
-	 * one wrap between two calls. */
-	*kernel += (uint32_t)(ps.ps_drop - c->last_drop);
-	*iface += (uint32_t)(ps.ps_ifdrop - c->last_ifdrop);
+	*kernel += counter_delta(ps.ps_drop, c->last_drop);
+	*iface += counter_delta(ps.ps_ifdrop, c->last_ifdrop);
 	c->last_recv = ps.ps_recv;
 	c->last_drop = ps.ps_drop;
 	c->last_ifdrop = ps.ps_ifdrop;
