@@ -159,17 +159,19 @@ static int filters_differ(const struct config *a, const struct config *b)
 	return 0;
 }
 
-static void apply_filters(const struct settings_env *e, const struct config *n, char *list)
+/* -1 if the new lists cannot make a filter (as start-up would refuse
+ * them): then nothing of the file is applied. */
+static int apply_filters(const struct settings_env *e, const struct config *n, char *list)
 {
 	char err[SETTINGS_MSG_MAX];
 	unsigned i;
 
 	if (!filters_differ(e->cfg, n))
-		return;
+		return 0;
 	if (settings_filter(e->cap, n, log_enabled(LOG_LVL_DEBUG), scratch_expr,
 			    sizeof(scratch_expr), err, sizeof(err)) < 0) {
-		log_err("SIGHUP: the capture filter is unchanged: %s", err);
-		return;
+		log_err("SIGHUP: %s: %s; keeping the current settings", e->path, err);
+		return -1;
 	}
 	snprintf(e->filter_expr, e->filter_sz, "%s", scratch_expr);
 	for (i = 0; i < NFIELDS(filter_fields); i++)
@@ -178,6 +180,7 @@ static void apply_filters(const struct settings_env *e, const struct config *n, 
 			note(list, filter_fields[i].key);
 		}
 	agent_set_filters(e->agent);
+	return 0;
 }
 
 /* dir is the running spool's directory (the spool-dir running, not the
@@ -201,9 +204,6 @@ static void apply_log(const struct settings_env *e, const struct config *n, char
 			log_close();
 			memcpy(c->logs_dir, n->logs_dir, sizeof(c->logs_dir));
 			note(list, "common.logs-dir");
-		} else if (spool_holds(e, n->logs_dir)) {
-			log_warn("SIGHUP: common.logs-dir %s is the spool directory, which needs "
-				 "a directory of its own; keeping the current log", n->logs_dir);
 		} else if (log_open(n->logs_dir, 0) < 0) {
 			log_warn("SIGHUP: cannot open the log in %s; keeping the current one",
 				 n->logs_dir);
@@ -254,6 +254,16 @@ void settings_reload(const struct settings_env *e)
 		log_warn("%s holds a password and is readable by other users; "
 			 "chmod 600 it or use device42.password-file", e->path);
 
+	/* What start-up refuses refuses the whole file, before any of it
+	 * is applied: a reload never leaves the agent half-configured. */
+	if (!e->cli_logs_dir && n->logs_dir[0] && strcmp(c->logs_dir, n->logs_dir) &&
+	    spool_holds(e, n->logs_dir)) {
+		log_err("SIGHUP: %s: common.logs-dir %s is the spool directory, which needs a "
+			"directory of its own; keeping the current settings", e->path, n->logs_dir);
+		return;
+	}
+	if (apply_filters(e, n, list) < 0)
+		return;
 	for (i = 0; i < NFIELDS(restart_fields); i++)
 		if (differs(c, n, &restart_fields[i])) {
 			log_warn("SIGHUP: %s changed; restart d42pcap to apply it",
@@ -279,7 +289,6 @@ void settings_reload(const struct settings_env *e)
 			copy(c, n, &flag_fields[i]);
 			note(list, flag_fields[i].key);
 		}
-	apply_filters(e, n, list);
 	apply_log(e, n, list);
 	agent_drain(e->agent);	/* per-packet output may have been switched */
 	log_info("SIGHUP: reloaded %s; applied: %s%s", e->path, list[0] ? list : "nothing",

@@ -65,7 +65,7 @@ kill -HUP $pid
 if wait_for "$LOG" 'SIGHUP: reloaded .*sig\.json; applied: '; then
 	applied=$(grep -E 'SIGHUP: reloaded' "$LOG" | tail -1)
 	case $applied in
-	*"applied: common.Interval, capture.live-entries, capture.ignore-ports; some changes need a restart"*)
+	*"applied: capture.ignore-ports, common.Interval, capture.live-entries; some changes need a restart"*)
 		ok hup_applied ;;
 	*) fail hup_applied "$applied" ;;
 	esac
@@ -153,6 +153,23 @@ if kill -0 $pid 2>/dev/null &&
 	ok hup_broken_kept
 else
 	fail hup_broken_kept "agent stopped or lost its settings after a bad reload"
+fi
+
+# SIGHUP with a file that parses but that start-up refuses (no capture
+# filter can ignore both TCP and UDP): none of it applies, live-entries
+# (off in it) included. Before, all but the filter was applied.
+printf '{"common": {"Interval": 2, "logs-dir": "%s"},\n "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms", "ignore-tcp": true, "ignore-udp": true},\n "capture": {"live-entries": false}}\n' \
+	"$LOGS" >"$CONF"
+kill -HUP $pid
+if wait_for "$LOG" 'SIGHUP: .*ignore-udp both set'; then
+	ns_udp "$NS" 5007 1
+	if wait_for "$T_TMP/err.log" '^live: udp 127\.0\.0\.1 -> 127\.0\.0\.1:5007 '; then
+		ok hup_refused_whole
+	else
+		fail hup_refused_whole "live-entries was switched off by a refused file"
+	fi
+else
+	fail hup_refused_whole "no refusal logged: $(tail -3 "$LOG")"
 fi
 
 # SIGHUP after logrotate moved the file: a new d42pcap.log appears.
