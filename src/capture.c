@@ -223,10 +223,15 @@ static void capture_reopen(struct capture *c)
 		c->fd = -1;
 		c->linktype = old_linktype;
 	}
-	if (c->tries++ == 0)
+	/* Each new reason is told: the first is usually "No such device" of
+	 * an interface being replaced, and what the new one lacks (a link
+	 * type, a filter) would otherwise show only with -debug. */
+	if (c->tries++ == 0 || strcmp(c->err, c->err_told) != 0) {
 		log_warn("cannot reopen the capture: %s; retrying", c->err);
-	else
+		snprintf(c->err_told, sizeof(c->err_told), "%s", c->err);
+	} else {
 		log_debug("cannot reopen the capture (attempt %u): %s", c->tries, c->err);
+	}
 	c->backoff_ms = c->backoff_ms * 2 > CAPTURE_RETRY_MAX_MS ? CAPTURE_RETRY_MAX_MS
 		: c->backoff_ms * 2;
 	c->retry_at_ms = mono_ms() + c->backoff_ms;

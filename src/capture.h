@@ -54,6 +54,7 @@ struct capture {
 	uint64_t lost;			/* losses since start */
 	char name[256];		/* interface or file path */
 	char err[CAPTURE_ERR_SIZE];
+	char err_told[CAPTURE_ERR_SIZE];	/* down: the reopen failure last logged */
 };
 
 /* Callback per packet: ts_ns is nanoseconds since the epoch. */

@@ -447,5 +447,36 @@ ip -n "$A" link add veth0 type veth peer name veth1 netns "$B" &&
 	ip -n "$B" link set veth1 up
 absent iface_down_at_start ip -n "$A" link set veth0 up
 
+# ---- replaced by an interface of another link type: told without -debug ----
+# The first reopen after a deletion fails with "No such device" and is
+# logged; the next ones, against a tun device of the same name (raw IP, no
+# Ethernet), fail for another reason, which was logged only with -debug:
+# the log stopped at "No such device ... retrying" for good.
+if mkveth; then
+	out=$T_TMP/tun.out err=$T_TMP/tun.err
+	ip netns exec "$A" "$D42PCAP" -settings-dir "$T_TMP" -settings-name f.json \
+		>"$out" 2>"$err" &
+	pid=$!
+	if wait_for "$err" 'capturing on veth0'; then
+		ip -n "$A" link del veth0
+		if ! wait_for "$err" 'warning: cannot reopen the capture: veth0' 50; then
+			fail iface_linktype_told "first reopen failure not logged: $(tail -c 400 "$err")"
+		elif ! ip -n "$A" tuntap add veth0 mode tun || ! ip -n "$A" link set veth0 up; then
+			skip iface_linktype_told "cannot create a tun device"
+		elif wait_for "$err" 'warning: cannot reopen the capture: veth0: the link type changed from 1 to [0-9]+' 200; then
+			ok iface_linktype_told
+		else
+			fail iface_linktype_told "no warning of the link type: $(tail -c 400 "$err")"
+		fi
+		stop_agent $pid TERM
+	else
+		fail iface_linktype_told "$(cat "$err")"
+		kill $pid 2>/dev/null
+	fi
+	ip -n "$A" link del veth0 2>/dev/null
+else
+	fail iface_linktype_told "cannot create the veth pair"
+fi
+
 # ---- log directory full ----
 unshare -m -n sh "$0" --log-full "$T_TMP"
