@@ -393,6 +393,13 @@ int capture_set_filter(struct capture *c, const char *expr, int dump)
 			log_debug("  { 0x%x, %u, %u, 0x%08x },", prog.bf_insns[i].code,
 				  prog.bf_insns[i].jt, prog.bf_insns[i].jf, prog.bf_insns[i].k);
 	}
+	if (prog.bf_len > CAPTURE_FILTER_MAX_INSNS) {
+		snprintf(c->err, sizeof(c->err), "the capture filter is %u instructions, more "
+			 "than the kernel's %u", prog.bf_len, CAPTURE_FILTER_MAX_INSNS);
+		pcap_freecode(&prog);
+		rc = CAPTURE_FILTER_TOO_LONG;
+		goto out;
+	}
 	if (c->p && pcap_setfilter(c->p, &prog) < 0) {
 		snprintf(c->err, sizeof(c->err), "install filter: %s", pcap_geterr(c->p));
 		pcap_freecode(&prog);

@@ -15,6 +15,10 @@
  * largest (pcap.buffer-size 1 GiB) in 64-byte frames. */
 #define CAPTURE_DRAIN_BATCHES ((1u << 30) / 64 / CAPTURE_BATCH)
 #define CAPTURE_SLOW_FILTER_MS 1000	/* warn when compiling the filter takes longer */
+/* Linux's BPF_MAXINSNS: the kernel refuses a longer program, and libpcap
+ * then quietly filters in user space, every packet copied out first. */
+#define CAPTURE_FILTER_MAX_INSNS 4096
+#define CAPTURE_FILTER_TOO_LONG  (-2)	/* capture_set_filter(): over that */
 #define CAPTURE_ERR_SIZE  (PCAP_ERRBUF_SIZE + 128)
 #define CAPTURE_RETRY_MIN_MS  1000	/* first reopen attempt after a loss */
 #define CAPTURE_RETRY_MAX_MS  60000	/* backoff doubles up to this */
@@ -69,7 +73,8 @@ int capture_open_file(struct capture *c, const char *path);
  * down it is only compiled, and before the first open not even that); with
  * dump, log the program. 0, or -1 with
  * c->err set and the previous filter still in place. */
-int capture_set_filter(struct capture *c, const char *expr, int dump);
+int capture_set_filter(struct capture *c, const char *expr, int dump);	/* 0, -1, or
+						 * CAPTURE_FILTER_TOO_LONG (c->err says) */
 /* Returns packets processed (>= 0), -1 on error (c->err), -2 at end of file. */
 int capture_dispatch(struct capture *c, capture_fn fn, void *user);
 /* From inside fn: capture_dispatch returns after this packet. */

@@ -216,7 +216,8 @@ int filter_in_kernel(const struct config *c)
 	       cooked.len < FILTER_MAX_EXPR;
 }
 
-int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz)
+static int build(const struct config *c, int lists, enum filter_link link, char *out,
+		 size_t outsz)
 {
 	struct fbuf b = { out, outsz, 0, 0 };
 
@@ -227,8 +228,19 @@ int filter_build(const struct config *c, enum filter_link link, char *out, size_
 		return 0;
 	if (c->ignore_tcp && c->ignore_udp)
 		return -1;
-	filter_expr(c, filter_in_kernel(c), link, &b);
+	filter_expr(c, lists, link, &b);
 	return b.err ? -1 : 0;
+}
+
+int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz)
+{
+	return build(c, filter_in_kernel(c), link, out, outsz);
+}
+
+int filter_build_short(const struct config *c, enum filter_link link, char *out,
+		       size_t outsz)
+{
+	return build(c, 0, link, out, outsz);
 }
 
 /* ---- lists matched after decoding ------------------------------------- */

@@ -41,6 +41,10 @@ enum filter_link {
  * or cooked VLAN tags) passes: filter_match() decides after decoding.
  * Returns 0, or -1 if it does not fit or nothing could ever match. */
 int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz);
+/* The same with the lists left to filter_match() whatever their length:
+ * for a program too long for the kernel. */
+int filter_build_short(const struct config *c, enum filter_link link, char *out,
+		       size_t outsz);
 
 /* Set f up for c's lists. */
 void filter_lists_init(struct filter_lists *f, const struct config *c);

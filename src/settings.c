@@ -105,11 +105,24 @@ int settings_filter(struct capture *cap, const struct config *c, int dump,
 				cap->linktype == DLT_LINUX_SLL2 ? FILTER_LINK_COOKED :
 				FILTER_LINK_PLAIN;
 
+	int rc;
+
 	if (filter_build(c, link, expr, exprsz) < 0) {
 		snprintf(err, errsz, SETTINGS_FILTER_BAD);
 		return -1;
 	}
-	if (capture_set_filter(cap, expr, dump) == 0)
+	rc = capture_set_filter(cap, expr, dump);
+	if (rc == CAPTURE_FILTER_TOO_LONG) {
+		/* filter_match() checks the lists after decoding anyway. */
+		log_warn("%s: the include/ignore lists are matched after decoding instead "
+			 "(lower pcap.kernel-filter-max to save compiling it)", cap->err);
+		if (filter_build_short(c, link, expr, exprsz) < 0) {
+			snprintf(err, errsz, SETTINGS_FILTER_BAD);
+			return -1;
+		}
+		rc = capture_set_filter(cap, expr, dump);
+	}
+	if (rc == 0)
 		return 0;
 	if (link != FILTER_LINK_PLAIN) {
 		log_debug("%s; retrying without VLAN matching", cap->err);
