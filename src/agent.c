@@ -329,6 +329,7 @@ int agent_tick(struct agent *a, uint64_t now)
 	 * just after its last packet and start again from now. */
 	if (now < a->start_ns) {
 		agent_flush(a, agent_after_last(a));
+		flow_clock_back(&a->flows, now);
 		agent_start_live(a, now);
 		/* the capture's downtime too: the flush counted it up to a
 		 * time of the old clock, which this interval never reaches */

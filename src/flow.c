@@ -1274,6 +1274,17 @@ void flow_reset(struct flow_table *t, uint64_t now_ns)
 	flow_expire(t, now_ns);
 }
 
+void flow_clock_back(struct flow_table *t, uint64_t now_ns)
+{
+	uint32_t i;
+
+	/* No cache entry holds a decision from before (the reset made them
+	 * all stale), so no birth needs telling. */
+	for (i = 0; i < t->nlsn; i++)
+		if (t->lsn[i].family != 0 && t->lsn[i].last_ns > now_ns)
+			t->lsn[i].last_ns = now_ns;
+}
+
 /* ---- self-check -------------------------------------------------------- */
 
 /* Slot `at` must be reachable from `home` within the window, no holes. */

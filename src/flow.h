@@ -184,6 +184,10 @@ void flow_expire(struct flow_table *t, uint64_t now_ns);
 /* Start a new interval: empty the records, zero per-interval drop counters,
  * flow_expire() as of now_ns. */
 void flow_reset(struct flow_table *t, uint64_t now_ns);
+/* Live, the wall clock set back to now_ns (after a flow_reset()): listeners
+ * last seen later count as seen now, so they expire a listener-ttl from
+ * now instead of once the clock is back where it was. */
+void flow_clock_back(struct flow_table *t, uint64_t now_ns);
 
 /* The record for key k (unused bytes zero), or NULL. */
 struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k);

@@ -125,3 +125,28 @@ bad = [(r["interval"]["seconds"], r["stats"]["capture_down_seconds"]) for r in r
        if r["stats"]["capture_down_seconds"] > r["interval"]["seconds"]]
 print("(seconds, down seconds) %s" % bad if bad else "")' "$OUT4")
 [ -z "$why" ] && ok clock_forward_downtime_bounded || fail clock_forward_downtime_bounded "$why"
+
+# A listener learned before the clock is set back expires a listener-ttl
+# after the step, not once the clock is back where it was: its last-seen
+# time, now an hour ahead, never looked older than the TTL (stats.listeners
+# stayed 1 in every report, the stale listener deciding directions).
+cat >"$T_TMP/l.json" <<JSON
+{"common": {"Interval": 1, "logs-dir": "$T_TMP", "listener-ttl": 1},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+OUT5=$T_TMP/out5.json
+clock_agent clock_back_listener l.json "$OUT5" '"interval"'
+ip netns exec "$NS" python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 7070)); s.listen(1)
+c = socket.create_connection(("127.0.0.1", 7070)); a, _ = s.accept()
+c.close(); a.close(); s.close()'
+if wait_for "$OUT5" '"listeners":1' 50; then
+	echo -3600 >"$SHIFT"
+	sleep 4
+	stop_agent $pid TERM clock_back_listener_exit
+	tail -1 "$OUT5" | grep -q '"listeners":0' && ok clock_back_listener_expires ||
+		fail clock_back_listener_expires "after the step: $(tail -1 "$OUT5" | grep -o '"listeners":[0-9]*')"
+else
+	fail clock_back_listener_expires "the handshake made no listener: $(tail -c 300 "$OUT5")"
+	stop_agent $pid TERM
+fi
