@@ -753,6 +753,10 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 		if (rc == URL_ERR_USERINFO)
 			return fail(x, path, tok_off(t), "user:password@ in the URL is not "
 				    "accepted%s", k->kind == K_URL ? " (see User and Password)" : "");
+		/* The original's manual says to put in the appliance's "IP". */
+		if (rc == URL_ERR_SCHEME && k->kind == K_URL && !strstr(f, "://"))
+			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL (write "
+				    "https://%s)", pv, what, pv);
 		if (rc == URL_ERR_SCHEME || (rc == URL_ERR_PATH && k->kind == K_PROXY))
 			return fail(x, path, tok_off(t), "\"%s\" is not an %s URL", pv, what);
 		if (rc < 0)
