@@ -231,7 +231,9 @@ static void check_spool_apart(const struct cli *o)
  * -check-config), not when the table first fills. */
 static void check_spool_size(void)
 {
-	uint64_t full = (uint64_t)cfg.max_flows * REPORT_REC_BYTES;
+	/* pretty applies to the spooled reports too */
+	uint64_t full = (uint64_t)cfg.max_flows *
+			(cfg.pretty ? REPORT_REC_PRETTY_BYTES : REPORT_REC_BYTES);
 	/* the smallest spool-max-bytes is 64 KiB: not "0 MiB" */
 	int kib = cfg.spool_max_bytes < (1u << 20);
 

@@ -15,6 +15,8 @@
 #define REPORT_WORD_MAX 16	/* protocol and direction names, NUL included */
 #define REPORT_REC_BYTES 350	/* a compact IPv4 record with a client port
 				 * or two, for size estimates (about 340) */
+#define REPORT_REC_PRETTY_BYTES 500	/* the same indented (common.pretty;
+					 * about 470) */
 
 struct report_stats {
 	uint64_t packets, bytes;	/* seen (after the filter); wire bytes */

@@ -121,6 +121,18 @@ printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"
 chmod 600 "$T_TMP/conf/bigrep2.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name bigrep2.json
 expect cli_report_larger_than_small_spool_warned 0 '"max-flows"' 'about 341 KiB, more than common.spool-max-bytes \(64 KiB\)'
+# indented (common.pretty, spooled so too), records take about 1.4 times
+# as much: 170 fit 64 KiB compact (no warning), not pretty (the estimate
+# ignored pretty before)
+for pretty in false true; do
+	printf '{"device42": {"Host": "http://127.0.0.1:9", "User": "u", "Password": "p"},
+ "common": {"max-flows": 170, "spool-max-bytes": 65536, "pretty": %s}}\n' $pretty >"$T_TMP/conf/pretty.json"
+	chmod 600 "$T_TMP/conf/pretty.json"
+	d -check-config -settings-dir "$T_TMP/conf" -settings-name pretty.json
+	eval "w_$pretty=\$(grep -c 'more than common.spool-max-bytes' \"\$E\")"
+done
+[ "$w_false" = 0 ] && [ "$w_true" = 1 ] && ok cli_pretty_report_larger_than_spool_warned ||
+	fail cli_pretty_report_larger_than_spool_warned "warnings: compact $w_false, pretty $w_true"
 printf '{"common": {"Interval": "often"}}\n' >"$T_TMP/conf/bad.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name bad.json
 expect cli_check_config_bad 2 "" 'bad\.json:1:[0-9]+: common\.Interval'
