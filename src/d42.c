@@ -19,7 +19,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #define D42_MAX_DEPTH     16
 #define D42_ADDR_STR      46
 #define D42_NUM_MAX       32		/* text of a number in a reply */
+#define D42_EXP_MAX       64		/* its exponent: beyond, no whole uint64 */
 #define MS_PER_SEC        1000ULL
 #define D42_TOTAL_TIMEOUTS 4		/* a whole request: this many timeouts */
 #define D42_MAX_PAGES     64		/* pages of one listener's listing */
@@ -291,11 +291,15 @@ static int tok_int(const char *js, const struct json_tok *t, int i, long *out)
 	return *end ? -1 : 0;
 }
 
-/* A number the appliance may write as 2, 2.0, 2e0 or "2": the value, which
- * must be finite. */
-static int tok_num(const char *js, const struct json_tok *t, int i, double *out)
+/* A whole number of at least 0 the appliance may write as 2, 2.0, 2.5e1
+ * or "2": 0 with *out, or -1 (not one, or over UINT64_MAX). Decimal, by
+ * hand: strtod() would add musl's float scanner to the static builds. */
+static int tok_whole(const char *js, const struct json_tok *t, int i, uint64_t *out)
 {
-	char buf[D42_NUM_MAX], *end;
+	char buf[D42_NUM_MAX];
+	const char *p = buf;
+	uint64_t v = 0;
+	int digits = 0, exp = 0, eneg = 0, e = 0, neg = 0;
 
 	if (i < 0 || (t[i].type != JSON_NUMBER && t[i].type != JSON_STRING))
 		return -1;
@@ -308,8 +312,50 @@ static int tok_num(const char *js, const struct json_tok *t, int i, double *out)
 		memcpy(buf, js + t[i].start, t[i].end - t[i].start);
 		buf[t[i].end - t[i].start] = '\0';
 	}
-	*out = strtod(buf, &end);
-	return end == buf || *end || !isfinite(*out) ? -1 : 0;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.')	/* the fraction's digits join v, each a power less */
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++, exp--) {
+			if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+				return -1;
+			v = v * 10 + (uint64_t)(*p - '0');
+		}
+	if (digits == 0)
+		return -1;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			eneg = *p++ == '-';
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++)
+			if ((e = e * 10 + (*p - '0')) > D42_EXP_MAX)
+				return -1;
+		exp += eneg ? -e : e;
+	}
+	if (*p)
+		return -1;
+	for (; exp > 0; exp--) {
+		if (v > UINT64_MAX / 10)
+			return -1;
+		v *= 10;
+	}
+	for (; exp < 0; exp++) {
+		if (v % 10)
+			return -1;	/* a fraction left */
+		v /= 10;
+	}
+	if (neg && v)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* Percent-encoding for forms and queries: unreserved characters pass. */
@@ -961,14 +1007,14 @@ static int listing_is_ours(const struct d42 *d, const char *js, int n, int i)
 {
 	char s[D42_MAX_DEVICE];
 	struct d42_addr a;
-	double v;
+	uint64_t v;
 	int t;
 
 	if (tok_str(js, d->toks, tok_member(js, d->toks, n, i, "listening_ip"), s, sizeof(s)) < 0 ||
 	    addr_parse(s, &a) < 0 || !addr_eq(&a, &d->g.server))
 		return 0;
 	if ((t = tok_member(js, d->toks, n, i, "port")) >= 0 &&
-	    (tok_num(js, d->toks, t, &v) < 0 || v != d->g.port))
+	    (tok_whole(js, d->toks, t, &v) < 0 || v != d->g.port))
 		return 0;
 	if ((t = tok_member(js, d->toks, n, i, "device_name")) >= 0 && d->toks[t].type != JSON_NULL &&
 	    (tok_str(js, d->toks, t, s, sizeof(s)) < 0 || strcmp(s, d->device) != 0))
@@ -976,7 +1022,7 @@ static int listing_is_ours(const struct d42 *d, const char *js, int n, int i)
 	if ((t = tok_member(js, d->toks, n, i, "protocol")) < 0 || d->toks[t].type == JSON_NULL)
 		return 1;
 	if (d->toks[t].type == JSON_NUMBER)
-		return tok_num(js, d->toks, t, &v) == 0 && v == d->g.proto;
+		return tok_whole(js, d->toks, t, &v) == 0 && v == d->g.proto;
 	return tok_str(js, d->toks, t, s, sizeof(s)) == 0 && !strcasecmp(s, proto_upper(d->g.proto));
 }
 
@@ -985,7 +1031,7 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 	const char *js = (const char *)r->body;
 	char ip[D42_ADDR_STR];
 	int n, arr, i, k, too_big = 0, has_total;
-	double total = 0;
+	uint64_t total = 0;
 
 	if (d42_is_refusal(r->status) || r->status == 404)
 		cache_forget(d, &d->g.server);
@@ -1029,9 +1075,10 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 	 * listener's record may be on a later one, and a POST without its
 	 * remote_ips would shrink them. An empty page ends it (records
 	 * deleted meanwhile), and so does the total, if it can be read. */
-	has_total = tok_num(js, d->toks, tok_member(js, d->toks, n, 0, "total_count"), &total) == 0;
+	has_total = tok_whole(js, d->toks, tok_member(js, d->toks, n, 0, "total_count"),
+			      &total) == 0;
 	if (d->toks[arr].size > 0 &&
-	    (!has_total || (double)d->list_offset + d->toks[arr].size < total)) {
+	    (!has_total || (uint64_t)d->list_offset + d->toks[arr].size < total)) {
 		if (++d->list_pages >= D42_MAX_PAGES ||
 		    (uint64_t)d->list_offset + d->toks[arr].size > UINT32_MAX) {
 			log_warn("device42: the appliance lists the listeners of %s on port %u in "
@@ -1100,7 +1147,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
 	char why[32];
-	double code = 0;
+	uint64_t code = 0;
 	uint32_t k;
 	int n = 0, ok2xx = r->status >= 200 && r->status < 300, ci = -1, coded = 0;
 
@@ -1111,7 +1158,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	    (n = d42_parse_reply(d, r, "listener update", NULL)) < 0)
 		return;
 	if (ok2xx && n > 0 && (ci = tok_member(js, d->toks, n, 0, "code")) >= 0)
-		coded = tok_num(js, d->toks, ci, &code) < 0 || code != 0;
+		coded = tok_whole(js, d->toks, ci, &code) < 0 || code != 0;
 	if (coded)
 		snprintf(why, sizeof(why), "code %.*s",
 			 (int)(d->toks[ci].end - d->toks[ci].start < D42_NUM_MAX ?

@@ -156,9 +156,10 @@ LISTING_PADDING = 5 << 20 # bytes of the listing-padding quirk's extra field
 # POST: "code" as "0" or 0.0, no "code", 204 without a body. Listing:
 # total_count as "2" or 2.0, protocol as 6/17 (as stored), "service_ports"
 # under another name, the port filter ignored, 5 MiB of another field.
+# exponents: total_count "20e-1" (2) and code "0.0E+5" (0).
 QUIRKS = ("code-string", "code-float", "no-code", "post-empty", "total-string",
           "total-float", "protocol-number", "no-service-ports", "ignore-port-filter",
-          "listing-padding")
+          "listing-padding", "exponents")
 FAULT_MODES = {
     "none", "400", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
@@ -645,6 +646,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             reply["total_count"] = str(len(recs))
         if "total-float" in quirks:
             reply["total_count"] = float(len(recs))
+        if "exponents" in quirks:
+            reply["total_count"] = "%d0e-1" % len(recs)     # "20e-1": 2
         if "protocol-number" in quirks:
             for r in out:
                 r["protocol"] = 17 if r["protocol"] == "UDP" else 6
@@ -714,6 +717,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             reply["code"] = "0"
         if "code-float" in quirks:
             reply["code"] = 0.0
+        if "exponents" in quirks:
+            reply["code"] = "0.0E+5"
         if "no-code" in quirks:
             del reply["code"]
         if "post-empty" in quirks:

@@ -829,6 +829,7 @@ def test_reply_quirks(certs, want):
         ("post-empty", (), want),
         ("total-string", ("--page-limit", "1"), merged),
         ("total-float", ("--page-limit", "1"), merged),
+        ("exponents", ("--page-limit", "1"), merged),
         ("protocol-number", (), merged),
         ("ignore-port-filter", (), norm(merged + "\n" + other)),
         ("no-service-ports", (), None), ("listing-padding", (), None),
