@@ -183,16 +183,14 @@ int capture_open_live(struct capture *c, const char *dev, const struct capture_o
 	return 0;
 }
 
+static void stats_sample(struct capture *c);
+
 /* The live handle failed (c->err says why): close it and go down. */
 static void capture_lose(struct capture *c)
 {
-	uint64_t kernel, iface;
-
 	/* The dying handle's drops since the last report: kept for the next
 	 * one (the next handle's counters start from zero). */
-	capture_drops(c, &kernel, &iface);
-	c->lost_drop = kernel;
-	c->lost_ifdrop = iface;
+	stats_sample(c);
 	pcap_close(c->p);
 	c->p = NULL;
 	c->lost++;
@@ -257,6 +255,8 @@ int capture_live_step(struct capture *c, short revents, capture_fn fn, void *use
 			capture_reopen(c);
 		return 0;
 	}
+	if (mono_ms() >= c->stats_at_ms)
+		stats_sample(c);
 	if (!(revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)))
 		return 0;
 	n = capture_dispatch(c, fn, user);
@@ -479,20 +479,27 @@ static uint32_t counter_delta(u_int now, u_int before)
 	return d > INT32_MAX ? 0 : d;
 }
 
-void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface)
+/* Adds the drops since the last sample to those not reported yet. */
+static void stats_sample(struct capture *c)
 {
 	struct pcap_stat ps;
 
-	*kernel = c->lost_drop;
-	*iface = c->lost_ifdrop;
-	c->lost_drop = c->lost_ifdrop = 0;
+	c->stats_at_ms = mono_ms() + CAPTURE_STATS_MS;
 	if (c->offline || !c->p || pcap_stats(c->p, &ps) < 0)
 		return;
-	*kernel += counter_delta(ps.ps_drop, c->last_drop);
-	*iface += counter_delta(ps.ps_ifdrop, c->last_ifdrop);
+	c->lost_drop += counter_delta(ps.ps_drop, c->last_drop);
+	c->lost_ifdrop += counter_delta(ps.ps_ifdrop, c->last_ifdrop);
 	c->last_recv = ps.ps_recv;
 	c->last_drop = ps.ps_drop;
 	c->last_ifdrop = ps.ps_ifdrop;
+}
+
+void capture_drops(struct capture *c, uint64_t *kernel, uint64_t *iface)
+{
+	stats_sample(c);
+	*kernel = c->lost_drop;
+	*iface = c->lost_ifdrop;
+	c->lost_drop = c->lost_ifdrop = 0;
 }
 
 void capture_close(struct capture *c)
