@@ -251,10 +251,12 @@ static void agent_account_loud(struct agent *a, const struct pkt *p, uint64_t ts
 	if (fr == FLOW_NEW && a->cfg->live_entries)
 		agent_live_line("live", rec);
 	else if (fr == FLOW_DROPPED && a->cfg->live_nok &&
-		 a->nok_lines++ < AGENT_MAX_NOK_LINES)
+		 a->nok_lines < AGENT_MAX_NOK_LINES) {
+		a->nok_lines++;	/* counted only up to the limit: it cannot wrap */
 		log_print("nok: %s %s:%u -> %s:%u (table full)",
 			report_proto(p->proto), addr_fmt(p->family, p->src, s, sizeof(s)),
 			p->sport, addr_fmt(p->family, p->dst, d, sizeof(d)), p->dport);
+	}
 	if (fr != FLOW_DROPPED)
 		log_debug("%s %s:%u -> %s:%u: %s (%s)", report_proto(p->proto),
 			  addr_fmt(p->family, p->src, s, sizeof(s)), p->sport,

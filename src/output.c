@@ -121,6 +121,7 @@ static void output_rotate(struct output *o)
 		return;
 	snprintf(old, sizeof(old), "%s%s", o->name, OUTPUT_ROT_SUFFIX);
 	if (renameat(o->dfd, o->name, o->dfd, old) == 0) {
+		o->rot_warned = 0;	/* a later failure is news again */
 		output_reopen(o);
 		return;
 	}
