@@ -32,6 +32,10 @@ _Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
 
 #define V4_ADDR_BYTES 4
 #define V6_ADDR_BYTES 16
+#define IPV6_MULTICAST_FIRST 0xff	/* ff00::/8 */
+#define IPV4_CLASS_MASK      0xf0
+#define IPV4_MULTICAST_BITS  0xe0	/* 224.0.0.0/4 */
+#define IPV4_BROADCAST       UINT32_MAX	/* 255.255.255.255, any byte order */
 #define TCP_SYN_ACK   (DEC_TCP_SYN | DEC_TCP_ACK)
 #define NS_PER_SEC    1000000000ull
 #define WELLKNOWN_MAX_SYSTEM 1023	/* IANA system ports are 1..1023 */
@@ -657,6 +661,15 @@ static uint32_t conn_until(const struct flow_table *t,
 	return u - 1 >= CONN_FOREVER ? CONN_FOREVER - 1 : (uint32_t)(u - 1);
 }
 
+/* Multicast (224.0.0.0/4, ff00::/8) or the IPv4 limited broadcast. */
+static int addr_is_group(const uint8_t *a, uint8_t family)
+{
+	if (family == 6)
+		return a[0] == IPV6_MULTICAST_FIRST;
+	return (a[0] & IPV4_CLASS_MASK) == IPV4_MULTICAST_BITS ||
+	       load32(a) == IPV4_BROADCAST;
+}
+
 /* Rule 3: no handshake flag. Sets *srv_dst (1: destination is the server)
  * and *valid, how long the answer holds while no listener comes alive:
  * CONN_FOREVER, a conn time unit, or 0 (not to be cached). */
@@ -665,7 +678,7 @@ static enum flow_how guess_server(const struct flow_table *t,
 				  size_t alen, int *srv_dst, uint32_t *valid)
 {
 	const struct flow_listener *ld, *ls;
-	int wd, ws, ed, es;
+	int wd, ws, ed, es, gd, gs;
 
 	*valid = CONN_FOREVER;
 	if (t->st.listeners) {
@@ -691,10 +704,16 @@ static enum flow_how guess_server(const struct flow_table *t,
 		*srv_dst = es;
 		return FLOW_HOW_EPHEMERAL;
 	}
-	if (p->dport != p->sport)
+	if (p->dport != p->sport) {
 		*srv_dst = p->dport < p->sport;
-	else	/* same port both ways: lower address, so replies agree */
-		*srv_dst = memcmp(p->dst, p->src, alen) <= 0;
+	} else {
+		/* Same port both ways (mDNS, NetBIOS, RIP): a group address
+		 * never sends, so it is the server; else the lower address,
+		 * so that replies agree. */
+		gd = addr_is_group(p->dst, p->family);
+		gs = addr_is_group(p->src, p->family);
+		*srv_dst = gd != gs ? gd : memcmp(p->dst, p->src, alen) <= 0;
+	}
 	return FLOW_HOW_LOWER_PORT;
 }
 

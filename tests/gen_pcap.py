@@ -704,6 +704,11 @@ def sortkey_addr(a):
     return addr(a).packed + b"\0" * (16 - len(addr(a).packed))
 
 
+def is_group(a):
+    """Multicast or the IPv4 limited broadcast: never a sender."""
+    return addr(a).is_multicast or a == "255.255.255.255"
+
+
 def expect(rows, cfg):
     """Reference model: the report documents (without "agent") d42pcap must
     print for these records under this config."""
@@ -809,7 +814,10 @@ def expect(rows, cfg):
         elif (sp >= EPHEMERAL_MIN) != (dp >= EPHEMERAL_MIN):
             to_server, how = sp >= EPHEMERAL_MIN, 4
         else:
-            to_server = dp < sp or (dp == sp and sortkey_addr(dst) <= sortkey_addr(src))
+            # same port: a group address is the server, else the lower one
+            to_server = dp < sp or (dp == sp and (
+                is_group(dst) if is_group(dst) != is_group(src)
+                else sortkey_addr(dst) <= sortkey_addr(src)))
             how = 5
         client, server, sport_c, port = (src, dst, sp, dp) if to_server else (dst, src, dp, sp)
         k = (fam, client, server, port, proto)

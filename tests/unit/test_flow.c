@@ -448,6 +448,35 @@ static void test_lower_port_rule(void)
 	flow_free(&t);
 }
 
+/* Multicast or the IPv4 broadcast, written out for the model. */
+static int m_group(const uint8_t *a, uint8_t family)
+{
+	return family == 6 ? a[0] == 0xff
+		: (a[0] >= 224 && a[0] <= 239) || (a[0] == 255 && a[1] == 255 &&
+						   a[2] == 255 && a[3] == 255);
+}
+
+/* Same port both ways, one end a group address (mDNS, RIP, NetBIOS): the
+ * group is the server, from both sides, whichever address is lower (the
+ * lower address was the server until 2026-11-28: 224.0.0.251 the client). */
+static void test_equal_ports_group(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.5", 5353, "224.0.0.251", 5353, UDP, 0, 60), T0);
+	upd(&t, mk(4, "10.0.0.6", 520, "255.255.255.255", 520, UDP, 0, 60), T0);
+	upd(&t, mk(6, "fe80::1", 5353, "ff02::fb", 5353, UDP, 0, 80), T0);
+	/* the reverse, never sent by a group, decides the same */
+	upd(&t, mk(4, "239.1.1.1", 7000, "10.0.0.7", 7000, UDP, 0, 60), T0);
+	T_CHECK(rec_of(&t, 4, "10.0.0.5", "224.0.0.251", 5353, UDP) != NULL);
+	T_CHECK(rec_of(&t, 4, "10.0.0.6", "255.255.255.255", 520, UDP) != NULL);
+	T_CHECK(rec_of(&t, 6, "fe80::1", "ff02::fb", 5353, UDP) != NULL);
+	T_CHECK(rec_of(&t, 4, "10.0.0.7", "239.1.1.1", 7000, UDP) != NULL);
+	T_EQ_INT(t.st.flows, 4);
+	flow_free(&t);
+}
+
 /* Same port both ways: the lower address is the server, from both sides. */
 static void test_equal_ports(void)
 {
@@ -1339,6 +1368,8 @@ static void m_update(const struct pkt *p, uint64_t now, uint64_t ttl)
 	} else {
 		how = FLOW_HOW_LOWER_PORT;
 		sd = p->dport != p->sport ? p->dport < p->sport
+			: m_group(p->dst, p->family) != m_group(p->src, p->family)
+			? m_group(p->dst, p->family)
 			: memcmp(p->dst, p->src, p->family == 4 ? 4 : 16) <= 0;
 	}
 	memset(&k, 0, sizeof k);
@@ -1733,6 +1764,7 @@ int main(void)
 	T_RUN(test_cache_both_listen);
 	T_RUN(test_cache_time_backwards);
 	T_RUN(test_cache_matches_model);
+	T_RUN(test_equal_ports_group);
 	T_RUN(test_cache_time_random);
 	T_RUN(test_revived_by_older_syn);
 	T_RUN(test_full_before_refusing);
