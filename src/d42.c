@@ -999,7 +999,8 @@ static int d42_is_refusal(int status)
 }
 
 /* Record i of a listing is this listener: its listening IP, and where the
- * record has them, its port, device and protocol ("TCP" or, as the
+ * record has them, its port, device (in any case: taken for another, a
+ * record's remote IPs would shrink) and protocol ("TCP" or, as the
  * appliance stores it, 6). The query filters by port and device already,
  * but an appliance that ignores a filter must not have one listener's
  * clients posted to another, for good (nothing is ever removed). */
@@ -1017,7 +1018,7 @@ static int listing_is_ours(const struct d42 *d, const char *js, int n, int i)
 	    (tok_whole(js, d->toks, t, &v) < 0 || v != d->g.port))
 		return 0;
 	if ((t = tok_member(js, d->toks, n, i, "device_name")) >= 0 && d->toks[t].type != JSON_NULL &&
-	    (tok_str(js, d->toks, t, s, sizeof(s)) < 0 || strcmp(s, d->device) != 0))
+	    (tok_str(js, d->toks, t, s, sizeof(s)) < 0 || strcasecmp(s, d->device) != 0))
 		return 0;
 	if ((t = tok_member(js, d->toks, n, i, "protocol")) < 0 || d->toks[t].type == JSON_NULL)
 		return 1;

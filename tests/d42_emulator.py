@@ -156,10 +156,11 @@ LISTING_PADDING = 5 << 20 # bytes of the listing-padding quirk's extra field
 # POST: "code" as "0" or 0.0, no "code", 204 without a body. Listing:
 # total_count as "2" or 2.0, protocol as 6/17 (as stored), "service_ports"
 # under another name, the port filter ignored, 5 MiB of another field.
-# exponents: total_count "20e-1" (2) and code "0.0E+5" (0).
+# exponents: total_count "20e-1" (2) and code "0.0E+5" (0). device-upper:
+# the listing's device_name in capitals (the name is matched in any case).
 QUIRKS = ("code-string", "code-float", "no-code", "post-empty", "total-string",
           "total-float", "protocol-number", "no-service-ports", "ignore-port-filter",
-          "listing-padding", "exponents")
+          "listing-padding", "exponents", "device-upper")
 FAULT_MODES = {
     "none", "400", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
@@ -651,6 +652,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if "protocol-number" in quirks:
             for r in out:
                 r["protocol"] = 17 if r["protocol"] == "UDP" else 6
+        if "device-upper" in quirks:
+            for r in out:
+                r["device_name"] = r["device_name"].upper()
         if "no-service-ports" in quirks:
             reply["listener_ports"] = reply.pop("service_ports")
         if "listing-padding" in quirks:

@@ -831,6 +831,7 @@ def test_reply_quirks(certs, want):
         ("total-float", ("--page-limit", "1"), merged),
         ("exponents", ("--page-limit", "1"), merged),
         ("protocol-number", (), merged),
+        ("device-upper", (), merged),
         ("ignore-port-filter", (), norm(merged + "\n" + other)),
         ("no-service-ports", (), None), ("listing-padding", (), None),
     )
