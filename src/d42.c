@@ -35,6 +35,7 @@
 #define D42_ADDR_STR      46
 #define D42_NUM_MAX       32		/* text of a number in a reply */
 #define D42_EXP_MAX       64		/* its exponent: beyond, no whole uint64 */
+#define D42_REC_SKIPPED   2		/* d42_next_record(): one read, unusable */
 #define MS_PER_SEC        1000ULL
 #define D42_TOTAL_TIMEOUTS 4		/* a whole request: this many timeouts */
 #define D42_MAX_PAGES     64		/* pages of one listener's listing */
@@ -819,7 +820,8 @@ static int d42_parse_record(struct d42 *d, struct d42_addr *client, struct d42_a
 	return v == 0;
 }
 
-/* Next record from the spool: 1 got one, 0 end of report, -1 corrupt,
+/* Next record from the spool: 1 got one, D42_REC_SKIPPED read one that
+ * names no listener (port 0: counted), 0 end of report, -1 corrupt,
  * SPOOL_ERR_AGAIN (errno set) not readable now. */
 static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_addr *server,
 			   uint16_t *port, uint8_t *proto)
@@ -856,7 +858,7 @@ static int d42_next_record(struct d42 *d, struct d42_addr *client, struct d42_ad
 			d->scan.len = 0;
 			if (r > 0) {
 				d->g.unusable++;	/* see d42_count() */
-				continue;
+				return D42_REC_SKIPPED;
 			}
 			return r < 0 ? -1 : 1;
 		}
@@ -892,6 +894,8 @@ static int d42_fill_group(struct d42 *d)
 			return r == SPOOL_ERR_AGAIN || r == SPOOL_ERR_GONE ? r : -1;
 		if (r == 0)
 			break;
+		if (r == D42_REC_SKIPPED)	/* counts to the batch all the same */
+			continue;
 		if (d->g.n && (!addr_eq(&server, &d->g.server) || port != d->g.port ||
 			       proto != d->g.proto)) {
 			d->have_next = 1;
@@ -1155,6 +1159,10 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	/* The API's errors come as a 2xx with a "code" other than 0 too; a
 	 * 2xx with no body (204) or no "code" is taken. A "code" that is not
 	 * a number is not 0. */
+	/* The device may be gone or renamed since its name was cached: ask
+	 * again at the next attempt, as after a listing's 404. */
+	if (r->status == 404)
+		cache_forget(d, &d->g.server);
 	if (ok2xx && r->body_len > 0 &&
 	    (n = d42_parse_reply(d, r, "listener update", NULL)) < 0)
 		return;

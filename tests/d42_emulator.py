@@ -162,7 +162,7 @@ QUIRKS = ("code-string", "code-float", "no-code", "post-empty", "total-string",
           "total-float", "protocol-number", "no-service-ports", "ignore-port-filter",
           "listing-padding", "exponents", "device-upper")
 FAULT_MODES = {
-    "none", "400", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
+    "none", "400", "404", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
     "chunked", "chunked-ext", "code1", "redirect", "both-cl-te",
     "huge-headers", "huge-body", "bad-status",
@@ -506,6 +506,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry["status"] = status
         if mode == "400":
             self.send_json(400, {"msg": "Invalid value for remote_ips.", "code": 1})
+        elif mode == "404":
+            self.send_json(404, {"msg": "Device not found.", "code": 1})
         elif mode == "413":
             self.send_json(413, {"msg": "Request body too large.", "code": 1})
         elif mode == "401":

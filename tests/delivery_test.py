@@ -716,6 +716,25 @@ def test_renamed_device(certs, want):
           "rc %d, %d lookups of 10.1.1.10, got:\n%s\n%s" % (rc, len(lookups), got, err[-600:]))
 
 
+def test_post_404_asks_again(certs, want):
+    """A POST answered 404 (the device deleted or renamed since its name was
+    cached) has the server's name asked for again at the next attempt, as
+    a listing's 404 does, rather than posting under the cached name for up
+    to 15 minutes; everything is delivered once the fault is gone."""
+    emu = Emulator(certs)
+    emu.fault("404", 1, method="POST", body="listening_ip=10.1.1.10")
+    spool = os.path.join(TMP, "spool-post404")
+    cfg = write_config("post404", emu, certs, spool)
+    rc, out, err = run_agent(cfg)
+    got = norm(emu.listeners())
+    lookups = [r for r in emu.state()["requests"]
+               if r["path"] == "/api/1.0/ips/" and r["query"] == "ip=10.1.1.10"]
+    emu.stop()
+    check("deliver_post_404_asks_again",
+          rc == 0 and got == want and len(lookups) == 2 and spool_files(spool) == [],
+          "rc %d, %d lookups of 10.1.1.10, got:\n%s\n%s" % (rc, len(lookups), got, err[-600:]))
+
+
 def seeded_emulator(certs, ips, extra=()):
     """An emulator whose web1 10.1.1.10:443 listener already holds ips."""
     emu = Emulator(certs, extra=extra)
@@ -1089,6 +1108,7 @@ def main():
     guarded(test_coded_refusal_left_out, certs, want)
     guarded(test_two_refused_listeners, certs, want)
     guarded(test_renamed_device, certs, want)
+    guarded(test_post_404_asks_again, certs, want)
     guarded(test_retry_resumes, certs)
     guarded(test_unusable_records_counted_once, certs)
     guarded(test_remote_ips_never_shrunk, certs, want)
