@@ -29,6 +29,12 @@
 _Static_assert(sizeof(struct flow_key) == 36, "flow_key must have no padding");
 _Static_assert(sizeof(struct flow_conn) * 4 == 64, "a conn set is one cache line");
 _Static_assert(FLOW_HOW_COUNT - 1 <= FLOW_CONN_HOW_MASK, "how fits conn flags");
+/* A hit's part of a record (see struct flow_rec): at most two lines from
+ * any 8-byte aligned start (records are, and 104 bytes long). */
+#define REC_HIT_BYTES 72
+_Static_assert(offsetof(struct flow_rec, last_ns) + sizeof(uint64_t) <= REC_HIT_BYTES &&
+	       sizeof(struct flow_rec) % sizeof(uint64_t) == 0,
+	       "a cache hit's fields lead the record");
 
 #define V4_ADDR_BYTES 4
 #define V6_ADDR_BYTES 16
@@ -748,8 +754,9 @@ static inline int rec_is(const struct flow_rec *r, const uint8_t *cli,
 	       addr_eq(r->key.server, srv, family);
 }
 
-static inline void rec_account(struct flow_rec *r, const struct pkt *p,
-			       uint64_t ts_ns, enum flow_how how, int srv_dst)
+/* What every packet adds; all a cache hit does. */
+static inline void rec_count(struct flow_rec *r, const struct pkt *p,
+			     uint64_t ts_ns, int srv_dst)
 {
 	/* Selected, not branched on (see pick64()). */
 	uint32_t *pkts = (void *)((char *)r + pick32(srv_dst,
@@ -757,16 +764,26 @@ static inline void rec_account(struct flow_rec *r, const struct pkt *p,
 	uint64_t *bytes = (void *)((char *)r + pick32(srv_dst,
 		offsetof(struct flow_rec, bytes_c2s), offsetof(struct flow_rec, bytes_s2c)));
 
+	if (ts_ns > r->last_ns)
+		r->last_ns = ts_ns;
+	*pkts += *pkts != UINT32_MAX;
+	*bytes += p->ip_len;
+}
+
+/* The full path. A hit needs no more than rec_count(): its entry was
+ * filled by one of the record's packets, with the how it carries (never
+ * a SYN's), and it is never older than that one (see flow_update_probed()),
+ * so neither how, first_ns nor conns can change. */
+static inline void rec_account(struct flow_rec *r, const struct pkt *p,
+			       uint64_t ts_ns, enum flow_how how, int srv_dst)
+{
 	if (how < r->how)
 		r->how = (uint8_t)how;
 	if (ts_ns < r->first_ns)
 		r->first_ns = ts_ns;
-	if (ts_ns > r->last_ns)
-		r->last_ns = ts_ns;
 	if (how == FLOW_HOW_SYN && r->conns != UINT32_MAX)
 		r->conns++;
-	*pkts += *pkts != UINT32_MAX;
-	*bytes += p->ip_len;
+	rec_count(r, p, ts_ns, srv_dst);
 }
 
 /* Filled before the last reset or before a listener was born on either
@@ -783,8 +800,7 @@ static int conn_stale(const struct flow_table *t, const struct flow_conn *c,
  * port), so a collision is only a miss. */
 static inline struct flow_rec *conn_find(struct flow_table *t,
 					 const struct pkt *p, uint64_t ts_ns,
-					 const struct flow_probe *q,
-					 int *srv_dst, enum flow_how *how)
+					 const struct flow_probe *q, int *srv_dst)
 {
 	uint32_t now = conn_time(t, ts_ns), i;
 
@@ -804,7 +820,6 @@ static inline struct flow_rec *conn_find(struct flow_table *t,
 			   (const uint8_t *)pick_ptr(sd, p->dst, p->src),
 			   (uint16_t)pick32(sd, p->dport, p->sport), p->proto, p->family)) {
 			*srv_dst = sd;
-			*how = (enum flow_how)(c->flags & FLOW_CONN_HOW_MASK);
 			/* Tested first: most hits then store nothing, and
 			 * the set's line stays clean. */
 			if (!(c->flags & FLOW_CONN_USED))
@@ -954,6 +969,13 @@ static inline void prefetch_rec(const struct flow_rec *r)
 	FLOW_PREFETCH(b + sizeof *r - 1);
 }
 
+/* What a cache hit uses of it: two lines (REC_HIT_BYTES). */
+static inline void prefetch_rec_hit(const struct flow_rec *r)
+{
+	FLOW_PREFETCH(r);
+	FLOW_PREFETCH((const char *)r + REC_HIT_BYTES - 1);
+}
+
 /* Index slot and tag where a lookup of this orientation starts. */
 static void probe_home(const struct flow_table *t, const struct pkt *p,
 		       int srv_dst, struct flow_probe *q)
@@ -1007,7 +1029,7 @@ void flow_probe_next(const struct flow_table *t, const struct pkt *p,
 			if (c->tag == q->tag && c->stamp >= t->reset_stamp &&
 			    c->rec - 1 < t->st.flows) {
 				q->way = (uint8_t)w;
-				prefetch_rec(&t->recs[c->rec - 1]);
+				prefetch_rec_hit(&t->recs[c->rec - 1]);
 				if (c->stamp != t->clock) {	/* see conn_stale() */
 					FLOW_PREFETCH(conn_born(t, q->es));
 					FLOW_PREFETCH(conn_born(t, q->ed));
@@ -1031,7 +1053,6 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 {
 	struct flow_rec *r = NULL;
 	enum flow_result res = FLOW_UPDATED;
-	enum flow_how how;
 	int srv_dst;
 
 	if (!pkt_usable(p)) {
@@ -1047,11 +1068,11 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 	 * earlier time: entries hold only for packets not older than any
 	 * seen since they were filled. */
 	if (!pkt_syn(p) && ts_ns >= t->conn_latest)
-		r = conn_find(t, p, ts_ns, q, &srv_dst, &how);
+		r = conn_find(t, p, ts_ns, q, &srv_dst);
 	if (ts_ns > t->conn_latest)
 		t->conn_latest = ts_ns;
 	if (r)
-		rec_account(r, p, ts_ns, how, srv_dst);
+		rec_count(r, p, ts_ns, srv_dst);
 	else
 		res = update_slow(t, p, ts_ns, q, &r);
 	if (rec)
