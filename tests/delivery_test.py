@@ -1375,16 +1375,18 @@ def test_live_spool_removed(certs):
     agent = LiveAgent(cfg)
     traffic()
     spooled = wait_for(lambda: len(spool_files(spool)) >= 2, 15)
-    shutil.rmtree(spool)
+    # The agent may write a report into it meanwhile (rmtree then finds it
+    # not empty): try again, as rm -r would have to.
+    removed = wait_for(lambda: shutil.rmtree(spool) or True, 10, step=0.05)
     traffic()   # reports with records stay queued while the appliance is down
     remade = wait_for(lambda: len(spool_files(spool)) >= 1, 15)
     emu.fault("none")
     ok_, got = wait_live_delivered(emu)
     rc, err = agent.stop()
     emu.stop()
-    check("live_spool_removed_made_again", spooled and remade and
+    check("live_spool_removed_made_again", spooled and removed and remade and
           "removed while in use; made it again" in err and "moving it aside" not in err,
-          "spooled %s remade %s: %s" % (spooled, remade, err[-300:]))
+          "spooled %s removed %s remade %s: %s" % (spooled, removed, remade, err[-300:]))
     check("live_spool_removed_later_delivered", ok_, "got %s: %s" % (sorted(got), err[-300:]))
     check("live_spool_removed_clean_exit", rc == 0, "exit %d" % rc)
 
