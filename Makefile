@@ -20,7 +20,9 @@ CFLAGS    ?= -O2 -g
 LDFLAGS   ?=
 LIBS      ?= -lpcap -lmbedtls -lmbedx509 -lmbedcrypto
 WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-D42FLAGS  := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+# _FILE_OFFSET_BITS: 32-bit glibc opens no file over 2 GiB without it
+# (a capture read with -r); musl and 64-bit targets ignore it.
+D42FLAGS  := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 \
              -DD42_VERSION='"$(VERSION)"' -Isrc -MMD -MP
 
 # Sanitizer build: `make check SAN=1` builds into build/asan.
@@ -42,9 +44,10 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 DEPS_BUILD := gcc make libc6-dev libpcap-dev libmbedtls-dev
 # clang's sanitizer and libFuzzer runtimes are in libclang-rt-14-dev.
 DEPS_TEST  := $(DEPS_BUILD) clang libclang-rt-14-dev python3 openssl iproute2 \
-              tcpdump tshark busybox-static time valgrind util-linux
+              tcpdump tshark busybox-static time valgrind util-linux \
+              gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 
-.PHONY: all deps deps-test demo check check-asan check-mbedtls3 unit clean install uninstall bench fuzz
+.PHONY: all flags deps deps-test demo check check-asan check-mbedtls3 unit clean install uninstall bench fuzz
 all: d42pcap
 
 # Copy then rename: a running ./d42pcap (tests, demo) must not make it fail.
@@ -70,6 +73,10 @@ deps:
 	@sh tests/deps.sh $(DEPS_BUILD)
 deps-test:
 	@sh tests/deps.sh $(DEPS_TEST)
+
+# The flags every object is compiled with (tests/t_build32.sh).
+flags:
+	@echo $(D42FLAGS) $(WARNFLAGS)
 
 unit: $(UNIT_BINS)
 

@@ -16,7 +16,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
+
+/* Captures read with -r run to many GiB: a 32-bit glibc build without
+ * _FILE_OFFSET_BITS=64 (the Makefile sets it) could not open them. */
+_Static_assert(sizeof(off_t) >= 8, "build with -D_FILE_OFFSET_BITS=64");
 
 #define NS_PER_MS   1000000ULL
 #define NS_PER_US   1000ULL

@@ -1,7 +1,7 @@
 # Extra targets, included by the top Makefile: `make bench`, `make bench-live` (docs/PERFORMANCE.md).
 # The helpers are built with fixed flags (never the sanitizer build's).
 BENCH_B      := build/bench
-BENCH_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -g \
+BENCH_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 -O2 -g \
                 $(WARNFLAGS) -Werror
 BENCH_HELPERS := $(BENCH_B)/gencap $(BENCH_B)/floor $(BENCH_B)/bound $(BENCH_B)/runstat
 

@@ -18,7 +18,7 @@
 # Fallbacks for standalone use; the top Makefile's definitions win.
 SRCS      ?= $(wildcard src/*.c)
 WARNFLAGS ?= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-D42FLAGS  ?= -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+D42FLAGS  ?= -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -D_FILE_OFFSET_BITS=64 \
              -DD42_VERSION='"fuzz"' -Isrc -MMD -MP
 LIBS      ?= -lpcap -lmbedtls -lmbedx509 -lmbedcrypto
 
