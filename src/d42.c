@@ -465,7 +465,11 @@ static void d42_close_reader(struct d42 *d)
 	d->reader_open = 0;
 }
 
-static void d42_fail(struct d42 *d, unsigned long long wait_ms)
+/* A failure: the next attempt after wait_ms, or with 0 after the next
+ * step of the backoff, but not before at_least_ms (the appliance's
+ * Retry-After). */
+static void d42_fail_after(struct d42 *d, unsigned long long wait_ms,
+			   unsigned long long at_least_ms)
 {
 	uint64_t jitter;
 
@@ -477,6 +481,8 @@ static void d42_fail(struct d42 *d, unsigned long long wait_ms)
 			d->backoff_ms = D42_BACKOFF_MAX_MS;
 		wait_ms = d->backoff_ms;
 	}
+	if (wait_ms < at_least_ms)
+		wait_ms = at_least_ms;
 	/* Up to +25 % so many agents do not retry in step. */
 	jitter = (uint64_t)rand() % (wait_ms / 4 + 1);
 	d->backoff_until = d->now + wait_ms + jitter;
@@ -484,6 +490,30 @@ static void d42_fail(struct d42 *d, unsigned long long wait_ms)
 	d->st = ST_IDLE;
 	d->busy = 0;
 	log_info("device42: next attempt in %llu ms", (unsigned long long)(wait_ms + jitter));
+}
+
+static void d42_fail(struct d42 *d, unsigned long long wait_ms)
+{
+	d42_fail_after(d, wait_ms, 0);
+}
+
+/* Retry-After in delay-seconds (RFC 9110, 10.2.3), in ms, at most
+ * D42_RETRY_AFTER_MAX_MS; 0 if absent, or an HTTP-date (the backoff then
+ * applies: the agent's clock need not agree with the appliance's). */
+static unsigned long long d42_retry_after_ms(const struct http_response *r)
+{
+	const char *v = http_response_header(r, "Retry-After");
+	unsigned long long sec = 0;
+
+	if (!v || *v < '0' || *v > '9')
+		return 0;
+	for (; *v >= '0' && *v <= '9'; v++)
+		if (sec <= D42_RETRY_AFTER_MAX_MS / MS_PER_SEC)	/* no wrap */
+			sec = sec * 10 + (unsigned)(*v - '0');
+	if (*v)
+		return 0;
+	return sec * MS_PER_SEC < D42_RETRY_AFTER_MAX_MS ? sec * MS_PER_SEC
+							 : D42_RETRY_AFTER_MAX_MS;
 }
 
 static void d42_ok(struct d42 *d)
@@ -533,7 +563,7 @@ static int d42_check_status(struct d42 *d, const struct http_response *r, const 
 			what, r->status, excerpt);
 	else
 		log_warn("device42: %s: HTTP %d %s", what, r->status, excerpt);
-	d42_fail(d, 0);
+	d42_fail_after(d, 0, d42_retry_after_ms(r));
 	return -1;
 }
 

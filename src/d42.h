@@ -32,6 +32,7 @@
 #define D42_BACKOFF_MIN_MS 1000
 #define D42_BACKOFF_MAX_MS (5 * 60 * 1000)
 #define D42_AUTH_BACKOFF_MS (5 * 60 * 1000)	/* after 401/403 */
+#define D42_RETRY_AFTER_MAX_MS (60 * 60 * 1000)	/* a Retry-After longer is cut to this */
 #define D42_GIVE_UP_FAILURES 4		/* offline: consecutive failures before exit 3 */
 #define D42_MAX_REFUSALS   3		/* 4xx answers in a row to one listener's
 					 * POST before it is left out (< GIVE_UP) */

@@ -81,7 +81,7 @@ Control (no authentication, JSON; not in the request log)
   GET  /__listeners  text/plain, one sorted line per listener:
                      "DEVICE LISTENING_IP PORT PROTOCOL IP1,IP2,..." ("-" if none)
   POST /__fault      {"mode": M, "count": N, "seconds": S, "path": P, "method": X,
-                      "body": B}
+                      "body": B, "retry_after": R}
                      count: requests it applies to, -1 (default) until cleared;
                      seconds: for "slow"; path (prefix), method and body (a
                      substring of the request body) restrict it.
@@ -103,7 +103,7 @@ Faults (modes)
   500            500 with {"msg": "License expired"} (the licensing error)
   500-license    500 with {"msg": "License is not valid for this appliance"}
   500-plain      500 with an HTML body
-  503            503 Service Unavailable, Retry-After: 1
+  503            503 Service Unavailable, Retry-After: 1 (or "retry_after")
   slow           answer normally after --slow-seconds (or "seconds")
   noanswer       read the request, never answer; hold the connection until the
                  client closes it or --noanswer-max passes
@@ -448,6 +448,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 del st.requests[0]
             fault = st.take_fault(method, path, False, body)
             seconds = st.fault.get("seconds")
+            self.retry_after = st.fault.get("retry_after", "1")
         entry["fault"] = fault
         if fault and fault not in PASSTHROUGH:
             self.inject(fault, entry)
@@ -526,7 +527,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "text/html")
         elif mode == "503":
             self.send_json(503, {"msg": "Service Unavailable", "code": 1},
-                           [("Retry-After", "1")])
+                           [("Retry-After", self.retry_after)])
         elif mode == "code1":
             self.send_json(200, {"code": 1, "msg": "error"})
         elif mode == "redirect":
@@ -785,7 +786,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f = {"mode": mode, "count": 0 if mode == "none" else count}
                 if "seconds" in arg:
                     f["seconds"] = float(arg["seconds"])
-                for k in ("path", "method", "body"):
+                for k in ("path", "method", "body", "retry_after"):
                     if k in arg:
                         f[k] = str(arg[k])
                 with st.lock:

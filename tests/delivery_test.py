@@ -298,6 +298,59 @@ def test_faults(certs, want):
             check("fault_redirect_not_followed", "redirect not followed" in err, err[-300:])
 
 
+def next_attempts(err):
+    """The waits the agent announced, in ms, in order."""
+    return [int(m) for m in re.findall(r"next attempt in (\d+) ms", err)]
+
+
+def test_retry_after(certs, want):
+    """A 503's Retry-After in seconds sets the earliest next attempt (cut
+    to an hour); an HTTP-date or anything else leaves the 1 s backoff."""
+    cases = [("seconds", "3", 3000, 3750),
+             ("date", "Wed, 21 Oct 2037 07:28:00 GMT", 1000, 1250),
+             ("junk", "3x", 1000, 1250)]
+    for name, value, lo, hi in cases:
+        emu = Emulator(certs)
+        spool = os.path.join(TMP, "spool-retry-after-" + name)
+        cfg = write_config("retry-after-" + name, emu, certs, spool)
+        emu.fault("503", 1, retry_after=value)
+        rc, out, err = run_agent(cfg)
+        got = norm(emu.listeners())
+        reqs = emu.state()["requests"]
+        emu.stop()
+        waits = next_attempts(err)
+        gap = reqs[1]["time"] - reqs[0]["time"] if len(reqs) > 1 else 0
+        check("retry_after_%s_waits" % name,
+              rc == 0 and got == want and len(waits) == 1 and lo <= waits[0] <= hi and
+              gap >= lo / 1000.0,
+              "rc %d waits %s (want %d-%d ms) gap %.2f s err %s" %
+              (rc, waits, lo, hi, gap, err[-300:]))
+    # Longer than an hour: an hour (plus jitter). Not waited out: the
+    # announced wait is checked, then the agent is stopped.
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-retry-after-long")
+    cfg = write_config("retry-after-long", emu, certs, spool)
+    emu.fault("503", 1, retry_after="99999999999999999999999")
+    errf = os.path.join(TMP, "retry-after-long.err")
+    with open(errf, "w") as ef:
+        p = subprocess.Popen([D42PCAP, "-settings-dir", TMP, "-settings-name", cfg,
+                              "-r", DEMO], stdout=subprocess.DEVNULL, stderr=ef)
+    PROCS.append(p)
+    wait_for(lambda: next_attempts(open(errf).read()), 30)
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    err = open(errf).read()
+    OUTPUTS.append(err)
+    emu.stop()
+    waits = next_attempts(err)
+    check("retry_after_capped_at_an_hour",
+          len(waits) == 1 and 3600000 <= waits[0] <= 4500000 and len(spool_files(spool)) > 0,
+          "waits %s spool %s err %s" % (waits, spool_files(spool), err[-300:]))
+
+
 def test_auth(certs, want):
     emu = Emulator(certs)
     spool = os.path.join(TMP, "spool-auth")
@@ -1094,6 +1147,7 @@ def main():
     guarded(test_auth, certs, want)
     guarded(test_tls, certs, want)
     guarded(test_faults, certs, want)
+    guarded(test_retry_after, certs, want)
     guarded(test_sample_mode, certs)
     guarded(test_sample_refused_set_aside, certs)
     guarded(test_start_out_of_fds, certs)
