@@ -4,7 +4,8 @@
  * FLOW_PROBE_WINDOW slots from a key's home slot, so every lookup and insert
  * is O(window) whatever the traffic. Lookups stop at the first empty slot.
  * That is valid because:
- *  - records are never removed one by one, only all at once by flow_reset();
+ *  - records are removed only in bulk, by rec_purge(), which rebuilds the
+ *    index in place (or by rec_clear(), which empties it);
  *  - listeners are removed with backward-shift deletion, which moves later
  *    entries of the cluster back into the hole, so no key ever has an empty
  *    slot between its home and its position. Expired listeners stay in place
@@ -84,6 +85,11 @@ _Static_assert((1ull << (CONN_VICTIM_SHIFT - 32)) * CONN_WAYS >= FLOW_MAX_ENTRIE
 	       "the set's bits end below the victim's and the tag's");
 #define CONN_TIME_SHIFT      20	/* conn valid times count 2^20 ns (~1 ms) */
 #define CONN_FOREVER         UINT32_MAX	/* valid while no listener is born */
+/* Entries outlive intervals, their times counted from conn_base_ns: start
+ * again (entries go stale) when that is half-way to conn_time()'s 2^32
+ * units, about 26 days, so that a months-long run keeps its cache. */
+#define CONN_REBASE_NS       ((uint64_t)1 << (31 + CONN_TIME_SHIFT))
+#define REC_NO_SLOT          UINT32_MAX	/* rec_new(): no empty slot in window */
 #define CONN_BORN_PER_LSN    2	/* born[] slots per listener: sparse, so
 				 * few entries end for another's listener */
 
@@ -338,7 +344,8 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	t->nconn = pow2_at_least(CONN_MIN_ENTRIES, max_flows);
 	t->nborn = pow2_at_least(CONN_MIN_ENTRIES,
 				 (uint64_t)max_listeners * CONN_BORN_PER_LSN);
-	t->clock = t->reset_stamp = 1;
+	t->clock = t->reset_stamp = t->interval_stamp = 1;
+	t->gen = 1;	/* records never used have gen 0 */
 	t->max_flows = max_flows;
 	t->max_listeners = max_listeners;
 	t->listener_ttl_ns = (uint64_t)listener_ttl_s * NS_PER_SEC;
@@ -382,7 +389,7 @@ static uint32_t conn_tick(struct flow_table *t)
 	if (++t->clock == UINT32_MAX) {
 		memset(t->conn, 0, (size_t)t->nconn * sizeof *t->conn);
 		memset(t->born, 0, (size_t)t->nborn * sizeof *t->born);
-		t->clock = t->reset_stamp = 1;
+		t->clock = t->reset_stamp = t->interval_stamp = 1;
 	}
 	return t->clock;
 }
@@ -596,8 +603,118 @@ static void lsn_learn(struct flow_table *t, uint8_t family, const uint8_t *ip,
 
 /* ---- records ----------------------------------------------------------- */
 
-/* Finds k, or claims an empty slot and the next free record for it
- * (*isnew = 1); NULL if refused. */
+/* Every cached decision ends (see struct flow_conn): after the records
+ * were renumbered, the clock set back, or conn times near their limit. */
+static void conn_invalidate(struct flow_table *t)
+{
+	t->reset_stamp = conn_tick(t);
+	t->conn_base_set = 0;
+	t->conn_latest = 0;	/* no entry left that it protects */
+}
+
+/* r is in use this interval from now on, its counts starting from zero. */
+static inline void rec_enlist(struct flow_table *t, struct flow_rec *r)
+{
+	memset((char *)r + offsetof(struct flow_rec, how), 0,
+	       sizeof *r - offsetof(struct flow_rec, how));
+	r->gen = t->gen;
+	t->skeys[t->st.flows++].lo = (uint64_t)(r - t->recs);
+}
+
+static inline uint32_t rec_home(const struct flow_table *t, const struct flow_rec *r)
+{
+	return (uint32_t)rec_hash_key(t, &r->key) & (t->nslots - 1);
+}
+
+/* Frees the records of earlier intervals: out of the index, onto the free
+ * list. The index is rebuilt in place, from an empty slot round the table:
+ * each kept slot is taken out and put back from its home, which lands it
+ * at or before where it was, never past an empty slot, since every slot
+ * before it in its cluster has been dealt with. O(nslots), and at most
+ * once an interval: nothing else goes out of use until the next reset. */
+static void rec_purge(struct flow_table *t)
+{
+	uint32_t mask = t->nslots - 1, start = 0, n, i, j, s;
+	struct flow_rec *r;
+
+	while (t->slot[start] != 0)	/* there is one: nslots > max_flows */
+		start++;
+	for (n = 1; n < t->nslots; n++) {
+		i = (start + n) & mask;
+		s = t->slot[i];
+		if (s == 0)
+			continue;
+		t->slot[i] = 0;
+		r = &t->recs[(s & SLOT_REC_MASK) - 1];
+		if (r->gen != t->gen) {
+			memset(r, 0, sizeof *r);
+			r->conns = t->free_head;
+			t->free_head = s & SLOT_REC_MASK;
+			t->nfree++;
+			continue;
+		}
+		for (j = rec_home(t, r); t->slot[j] != 0; j = (j + 1) & mask)
+			;
+		t->slot[j] = s;
+	}
+}
+
+/* Every record out, as every reset did before records outlived intervals. */
+static void rec_clear(struct flow_table *t)
+{
+	memset(t->recs, 0, (size_t)t->nused * sizeof *t->recs);
+	memset(t->slot, 0, (size_t)t->nslots * sizeof *t->slot);
+	t->nused = t->nfree = t->free_head = 0;
+	conn_invalidate(t);	/* entries name records */
+}
+
+/* The first empty slot of h's window, or REC_NO_SLOT. */
+static uint32_t rec_empty_slot(const struct flow_table *t, uint64_t h)
+{
+	uint32_t mask = t->nslots - 1, i = (uint32_t)h & mask, n;
+
+	for (n = 0; n < FLOW_PROBE_WINDOW; n++, i = (i + 1) & mask)
+		if (t->slot[i] == 0)
+			return i;
+	return REC_NO_SLOT;
+}
+
+/* A record for k, not in the index, at slot `at` (or REC_NO_SLOT: the
+ * window is full). Out of records or slots while records of earlier
+ * intervals are idle: those are freed first. NULL if refused. */
+static struct flow_rec *rec_new(struct flow_table *t, const struct flow_key *k,
+				uint64_t h, uint32_t at, int *isnew)
+{
+	struct flow_rec *r;
+	uint32_t num;
+
+	if ((at == REC_NO_SLOT || (t->free_head == 0 && t->nused >= t->max_flows)) &&
+	    t->nused - t->nfree > t->st.flows) {
+		rec_purge(t);
+		at = rec_empty_slot(t, h);
+	}
+	if (at == REC_NO_SLOT)
+		return NULL;
+	if (t->free_head != 0) {
+		num = t->free_head;
+		t->free_head = t->recs[num - 1].conns;
+		t->recs[num - 1].conns = 0;
+		t->nfree--;
+	} else if (t->nused < t->max_flows) {
+		num = ++t->nused;
+	} else {
+		return NULL;
+	}
+	r = &t->recs[num - 1];
+	r->key = *k;
+	t->slot[at] = (slot_tag(h) << FLOW_SLOT_BITS) | num;
+	rec_enlist(t, r);
+	*isnew = 1;
+	return r;
+}
+
+/* This interval's record for k, taken up again if of an earlier one, or a
+ * new one (*isnew = 1 for both); NULL if refused. */
 static inline struct flow_rec *rec_get(struct flow_table *t,
 				       const struct flow_key *k, uint64_t h,
 				       int *isnew)
@@ -608,22 +725,20 @@ static inline struct flow_rec *rec_get(struct flow_table *t,
 
 	for (n = 0; n < FLOW_PROBE_WINDOW; n++, i = (i + 1) & mask) {
 		s = t->slot[i];
-		if (s == 0) {
-			if (t->st.flows >= t->max_flows)
-				return NULL;
-			r = &t->recs[t->st.flows];
-			r->key = *k;
-			t->slot[i] = (tag << FLOW_SLOT_BITS) | ++t->st.flows;
-			*isnew = 1;
-			return r;
-		}
+		if (s == 0)
+			return rec_new(t, k, h, i, isnew);
 		if (s >> FLOW_SLOT_BITS != tag)
 			continue;
 		r = &t->recs[(s & SLOT_REC_MASK) - 1];
-		if (memcmp(&r->key, k, sizeof *k) == 0)
+		if (memcmp(&r->key, k, sizeof *k) == 0) {
+			if (r->gen != t->gen) {
+				rec_enlist(t, r);
+				*isnew = 1;
+			}
 			return r;
+		}
 	}
-	return NULL;
+	return rec_new(t, k, h, REC_NO_SLOT, isnew);
 }
 
 struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k)
@@ -644,7 +759,7 @@ struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k)
 			continue;
 		r = &t->recs[(s & SLOT_REC_MASK) - 1];
 		if (memcmp(&r->key, k, sizeof *k) == 0)
-			return r;
+			return r->gen == t->gen ? r : NULL;
 	}
 	return NULL;
 }
@@ -795,12 +910,37 @@ static int conn_stale(const struct flow_table *t, const struct flow_conn *c,
 	       *conn_born(t, q->ed) > c->stamp;
 }
 
-/* The record a cached entry names for this packet, or NULL. Every hit is
- * checked against the record (addresses, server port) and the entry (client
- * port), so a collision is only a miss. */
-static inline struct flow_rec *conn_find(struct flow_table *t,
-					 const struct pkt *p, uint64_t ts_ns,
-					 const struct flow_probe *q, int *srv_dst)
+/* The first hit this interval on an entry filled in an earlier one: what
+ * the full path would add for this packet beyond rec_count() (the entry
+ * holds that path's decision, never a SYN's, and the client port), to a
+ * record of this interval or of an earlier one, then in use again
+ * (FLOW_NEW). Holding now, the entry is stamped as if filled now. */
+__attribute__((noinline))	/* rare: off the hit path */
+static enum flow_result conn_renew(struct flow_table *t, struct flow_rec *r,
+				   struct flow_conn *c, uint64_t ts_ns)
+{
+	enum flow_result res = FLOW_UPDATED;
+	uint8_t how = c->flags & FLOW_CONN_HOW_MASK;
+
+	if (r->gen != t->gen) {
+		rec_enlist(t, r);
+		r->how = how;
+		r->first_ns = r->last_ns = ts_ns;
+		res = FLOW_NEW;
+	} else if (how < r->how) {
+		r->how = how;
+	}
+	add_client_port(r, c->cport);
+	c->stamp = t->clock;
+	return res;
+}
+
+/* The cached entry for this packet, or NULL; it names the record. Every
+ * hit is checked against the record (addresses, server port) and the entry
+ * (client port), so a collision is only a miss. */
+static inline struct flow_conn *conn_find(struct flow_table *t,
+					  const struct pkt *p, uint64_t ts_ns,
+					  const struct flow_probe *q, int *srv_dst)
 {
 	uint32_t now = conn_time(t, ts_ns), i;
 
@@ -824,7 +964,7 @@ static inline struct flow_rec *conn_find(struct flow_table *t,
 			 * the set's line stays clean. */
 			if (!(c->flags & FLOW_CONN_USED))
 				c->flags |= FLOW_CONN_USED;
-			return r;
+			return c;
 		}
 	}
 	return NULL;
@@ -1024,10 +1164,11 @@ void flow_probe_next(const struct flow_table *t, const struct pkt *p,
 		for (w = 0; w < CONN_WAYS; w++) {
 			const struct flow_conn *c = &q->set[w];
 
-			/* Filled before the last reset: a miss (conn_stale())
-			 * that needs the listeners, not a record. */
+			/* Filled before the last invalidation: a miss
+			 * (conn_stale()) that needs the listeners, not a
+			 * record. */
 			if (c->tag == q->tag && c->stamp >= t->reset_stamp &&
-			    c->rec - 1 < t->st.flows) {
+			    c->rec - 1 < t->nused) {
 				q->way = (uint8_t)w;
 				prefetch_rec_hit(&t->recs[c->rec - 1]);
 				if (c->stamp != t->clock) {	/* see conn_stale() */
@@ -1052,6 +1193,7 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 				    struct flow_rec **rec)
 {
 	struct flow_rec *r = NULL;
+	struct flow_conn *c = NULL;
 	enum flow_result res = FLOW_UPDATED;
 	int srv_dst;
 
@@ -1068,12 +1210,15 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 	 * earlier time: entries hold only for packets not older than any
 	 * seen since they were filled. */
 	if (!pkt_syn(p) && ts_ns >= t->conn_latest)
-		r = conn_find(t, p, ts_ns, q, &srv_dst);
+		c = conn_find(t, p, ts_ns, q, &srv_dst);
 	if (ts_ns > t->conn_latest)
 		t->conn_latest = ts_ns;
-	if (r)
+	if (c) {
+		r = &t->recs[c->rec - 1];
+		if (c->stamp < t->interval_stamp)
+			res = conn_renew(t, r, c, ts_ns);
 		rec_count(r, p, ts_ns, srv_dst);
-	else
+	} else
 		res = update_slow(t, p, ts_ns, q, &r);
 	if (rec)
 		*rec = r;
@@ -1268,10 +1413,12 @@ static void key_sort(const struct flow_rec *recs, struct flow_sortkey *k, uint32
  * 104-byte records (a cache miss per comparison with a big table). */
 uint32_t flow_sorted(struct flow_table *t)
 {
-	uint32_t n = t->st.flows, i;
+	uint32_t n = t->st.flows, i, r;
 
-	for (i = 0; i < n; i++)	/* records are dense: the first n */
-		make_key(&t->recs[i], i, &t->skeys[i]);
+	for (i = 0; i < n; i++) {	/* the interval's list: see flow_table */
+		r = key_idx(&t->skeys[i]);
+		make_key(&t->recs[r], r, &t->skeys[i]);
+	}
 	key_sort(t->recs, t->skeys, n);
 	return n;
 }
@@ -1302,13 +1449,19 @@ void flow_expire(struct flow_table *t, uint64_t now_ns)
 
 void flow_reset(struct flow_table *t, uint64_t now_ns)
 {
-	/* Only what was used: an idle link keeps an idle table's pages free. */
-	memset(t->recs, 0, (size_t)t->st.flows * sizeof *t->recs);
-	memset(t->slot, 0, (size_t)t->nslots * sizeof *t->slot);
 	t->st.flows = 0;
-	t->reset_stamp = conn_tick(t);	/* entries name records */
-	t->conn_base_set = 0;
-	t->conn_latest = 0;	/* no entry left that it protects */
+	t->interval_stamp = conn_tick(t);
+	/* Records stay, and so do the cache entries naming them: a record's
+	 * connections need no full path when it comes back, which with a
+	 * million flows was a million packets after every report. gen has
+	 * 8 bits: before it comes round to a record's again, all go. */
+	if (++t->gen == 0) {
+		rec_clear(t);
+		t->gen = 1;
+	} else if (t->conn_base_set && now_ns > t->conn_base_ns &&
+		   now_ns - t->conn_base_ns >= CONN_REBASE_NS) {
+		conn_invalidate(t);
+	}
 	t->st.flow_drops = 0;
 	t->st.listener_drops = 0;
 	flow_expire(t, now_ns);
@@ -1318,8 +1471,9 @@ void flow_clock_back(struct flow_table *t, uint64_t now_ns)
 {
 	uint32_t i;
 
-	/* No cache entry holds a decision from before (the reset made them
-	 * all stale), so no birth needs telling. */
+	/* Decisions made under the listeners' old times end, so no birth
+	 * needs telling; so do conn times counted from before the step. */
+	conn_invalidate(t);
 	for (i = 0; i < t->nlsn; i++)
 		if (t->lsn[i].family != 0 && t->lsn[i].last_ns > now_ns)
 			t->lsn[i].last_ns = now_ns;
@@ -1362,7 +1516,8 @@ static int rec_ok(const struct flow_rec *r)
 int flow_check(const struct flow_table *t)
 {
 	const uint8_t *fam0;
-	uint32_t i, j, used = 0;
+	uint32_t i, j, used = 0, live = 0;
+	uint64_t sum = 0, sq = 0;
 
 	if (!t->recs || !t->slot || !t->lsn || !t->skeys)
 		return -1;
@@ -1377,23 +1532,48 @@ int flow_check(const struct flow_table *t)
 			continue;
 		used++;
 		rn = (sl & SLOT_REC_MASK) - 1;
-		if (rn >= t->st.flows)
+		if (rn >= t->nused)
 			return -1;
 		r = &t->recs[rn];
+		if (r->gen == t->gen) {	/* for the list's check below */
+			live++;
+			sum += rn;
+			sq += (uint64_t)rn * rn;
+		}
 		h = rec_hash_key(t, &r->key);
 		home = (uint32_t)h & (t->nslots - 1);
 		if (!rec_ok(r) || sl >> FLOW_SLOT_BITS != slot_tag(h) ||
-		    flow_find((struct flow_table *)t, &r->key) != r)
+		    flow_find((struct flow_table *)t, &r->key) != (r->gen == t->gen ? r : NULL))
 			return -1;
 		for (j = home; j != i; j = (j + 1) & (t->nslots - 1))
 			if (t->slot[j] == 0 || ((j - home) & (t->nslots - 1)) >= FLOW_PROBE_WINDOW)
 				return -1;
 	}
-	if (used != t->st.flows || used > t->max_flows)
+	if (t->gen == 0 || t->nused > t->max_flows || t->nfree > t->nused ||
+	    used != t->nused - t->nfree || live != t->st.flows)
 		return -1;
-	for (i = t->st.flows; i < t->nrecs; i++)
+	for (i = t->nused; i < t->nrecs; i++)
 		if (t->recs[i].key.family != 0)
 			return -1;
+	/* Freed records: zeroed but for the list's links, each once. */
+	for (i = 0, j = t->free_head; j != 0; i++, j = t->recs[j - 1].conns)
+		if (i >= t->nfree || j > t->nused || t->recs[j - 1].key.family != 0)
+			return -1;
+	if (i != t->nfree)
+		return -1;
+	/* The interval's list names the records of this gen: as many, each
+	 * of this gen, and (short of a collision of both sums) each once. */
+	for (i = 0; i < t->st.flows; i++) {
+		uint32_t rn = key_idx(&t->skeys[i]);
+
+		if (rn >= t->nused || t->recs[rn].key.family == 0 ||
+		    t->recs[rn].gen != t->gen)
+			return -1;
+		sum -= rn;
+		sq -= (uint64_t)rn * rn;
+	}
+	if (sum != 0 || sq != 0)
+		return -1;
 
 	used = 0;
 	fam0 = (const uint8_t *)t->lsn + offsetof(struct flow_listener, family);
@@ -1418,7 +1598,7 @@ int flow_check(const struct flow_table *t)
 	if (used != t->st.listeners || used > t->max_listeners)
 		return -1;
 
-	/* Cache entries of this interval name records in use, by a decision
+	/* Cache entries since the last invalidation name records taken, by a decision
 	 * a packet without SYN can have; no stamp is from the future. */
 	for (i = 0; i < t->nconn; i++) {
 		const struct flow_conn *c = &t->conn[i];
@@ -1427,7 +1607,7 @@ int flow_check(const struct flow_table *t)
 			return -1;
 		if (c->stamp < t->reset_stamp)
 			continue;
-		if (c->rec == 0 || c->rec > t->st.flows || c->valid == 0 ||
+		if (c->rec == 0 || c->rec > t->nused || c->valid == 0 ||
 		    (c->flags & FLOW_CONN_HOW_MASK) < FLOW_HOW_LISTENER ||
 		    (c->flags & FLOW_CONN_HOW_MASK) >= FLOW_HOW_COUNT)
 			return -1;

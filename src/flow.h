@@ -44,7 +44,7 @@ struct flow_rec {
 	uint8_t how;		/* enum flow_how, strongest seen */
 	uint8_t nports;		/* entries used in cports */
 	uint8_t ports_overflow;	/* more distinct client ports than kept */
-	uint8_t reported;	/* for the caller's live-entries bookkeeping */
+	uint8_t gen;		/* interval last used in (t->gen); see flow_table */
 	uint32_t pkts_c2s, pkts_s2c;
 	uint64_t bytes_c2s, bytes_s2c;	/* IP-layer bytes */
 	uint64_t last_ns, first_ns;	/* packet time, ns since the epoch */
@@ -102,9 +102,14 @@ struct flow_probe {
 	uint8_t tag;
 };
 
-/* Records are dense (the first st.flows of recs are in use) and found
- * through an open-addressed index of 32-bit slots, so memory follows the
- * records actually used, and a reset clears only those and the index. */
+/* Records are found through an open-addressed index of 32-bit slots and
+ * taken from the front of recs (nused so far), so memory follows the records
+ * actually used. They outlive their interval: a reset only moves gen on, and
+ * a record of an earlier interval (gen differs) starts counting again when
+ * its key comes back, so its connections' cache entries still hold. Records
+ * of earlier intervals still unused are freed all at once (nfree, free_head)
+ * when a new key finds no room. The interval's records are listed in
+ * skeys[0..st.flows) (the low 32 bits of lo), sorted at the report. */
 /* Sort key of one record: (family, server, port, proto, client) packed
  * into the top 96 bits, exact for IPv4 (IPv6 ties fall back to the
  * record), and the record's number in the low 32. */
@@ -122,7 +127,14 @@ struct flow_table {
 	uint32_t *born;			/* nborn clock values, see flow_conn */
 	uint32_t nrecs, nslots, nlsn, nconn, nborn;	/* all but nrecs:
 							 * powers of two */
+	uint32_t nused;			/* records ever taken: recs[0..nused) */
+	uint32_t nfree, free_head;	/* freed among them; a list through
+					 * conns (record number + 1, 0 ends) */
+	uint8_t gen;			/* this interval's, never 0 */
 	uint32_t clock, reset_stamp;	/* see struct flow_conn */
+	uint32_t interval_stamp;	/* clock at the interval's start: older
+					 * entries have not added their client
+					 * port and decision to its records */
 	uint64_t conn_base_ns;		/* time origin of conn[].valid */
 	uint64_t conn_latest;		/* latest packet time since the reset */
 	int conn_base_set;
@@ -184,7 +196,8 @@ const struct flow_rec *flow_sorted_rec(const struct flow_table *t, uint32_t i);
 /* Remove listeners not confirmed within the TTL as of now_ns, so that
  * st.listeners counts live ones (until then, expired ones may linger). */
 void flow_expire(struct flow_table *t, uint64_t now_ns);
-/* Start a new interval: empty the records, zero per-interval drop counters,
+/* Start a new interval: no records in use (those of the ended one stay for
+ * their keys' return, see flow_table), zero per-interval drop counters,
  * flow_expire() as of now_ns. */
 void flow_reset(struct flow_table *t, uint64_t now_ns);
 /* Live, the wall clock set back to now_ns (after a flow_reset()): listeners
@@ -192,7 +205,7 @@ void flow_reset(struct flow_table *t, uint64_t now_ns);
  * now instead of once the clock is back where it was. */
 void flow_clock_back(struct flow_table *t, uint64_t now_ns);
 
-/* The record for key k (unused bytes zero), or NULL. */
+/* This interval's record for key k (unused bytes zero), or NULL. */
 struct flow_rec *flow_find(struct flow_table *t, const struct flow_key *k);
 /* Full consistency check for tests and fuzzing (slow): 0 if intact. */
 int flow_check(const struct flow_table *t);

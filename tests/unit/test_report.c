@@ -207,14 +207,18 @@ static void ref_records(struct json_out *o, struct flow_table *t)
 	json_obj_end(o);
 }
 
-/* Records are dense: the first st.flows of recs, written here directly so
- * that every field can take its extreme values. */
+/* Records written here directly, so that every field can take its extreme
+ * values: the next one taken, listed as in use this interval (the list is
+ * in skeys, see struct flow_table). Not in the index. */
 static struct flow_rec *add_rec(struct flow_table *t, int family, const char *client,
 				const char *server, uint16_t port, uint8_t proto)
 {
-	struct flow_rec *r = &t->recs[t->st.flows++];
+	uint32_t i = t->nused++;
+	struct flow_rec *r = &t->recs[i];
 
 	memset(r, 0, sizeof(*r));
+	r->gen = t->gen;
+	t->skeys[t->st.flows++].lo = i;
 	r->key.family = (uint8_t)family;
 	inet_pton(family == 4 ? AF_INET : AF_INET6, client, r->key.client);
 	inet_pton(family == 4 ? AF_INET : AF_INET6, server, r->key.server);
