@@ -16,6 +16,23 @@
 #define IP6_MAPPED_PREFIX 12	/* ::ffff: */
 #define HEX_DIGIT_BITS 4
 
+#define DEC_HUNDRED 100
+
+/* An IPv4 address byte in decimal at p; returns the end. By hand, not
+ * json_fmt_u64(): its length loop is most of a byte's cost, and a report
+ * writes two addresses a record. */
+static char *put_u8(char *p, unsigned v)
+{
+	if (v >= DEC_HUNDRED) {
+		*p++ = (char)('0' + v / DEC_HUNDRED);
+		return json_fmt_2(p, v % DEC_HUNDRED);
+	}
+	if (v >= 10)
+		return json_fmt_2(p, v);
+	*p = (char)('0' + v);
+	return p + 1;
+}
+
 /* 16 bits in lowercase hex without leading zeros at p; returns the end. */
 static char *put_hex16(char *p, unsigned v)
 {
@@ -64,7 +81,7 @@ static char *put_ip6(char *p, const uint8_t *a)
 	if (n < IP6_GROUPS) {
 		*p++ = ':';
 		for (i = IP6_MAPPED_PREFIX; i < IP6_BYTES; i++) {
-			p = json_fmt_u64(p, a[i]);
+			p = put_u8(p, a[i]);
 			*p++ = '.';
 		}
 		p--;
@@ -73,21 +90,26 @@ static char *put_ip6(char *p, const uint8_t *a)
 	return p;
 }
 
+char *addr_put(int family, const uint8_t *a, char *p)
+{
+	unsigned i;
+
+	if (family != 4)
+		return put_ip6(p, a);
+	for (i = 0; i < IP4_BYTES; i++) {	/* glibc's inet_ntop calls sprintf */
+		p = put_u8(p, a[i]);
+		*p++ = '.';
+	}
+	return p - 1;
+}
+
 char *addr_fmt(int family, const uint8_t *a, char *buf, size_t sz)
 {
 	char tmp[ADDR_STR_MAX], *p = sz >= ADDR_STR_MAX ? buf : tmp;
-	unsigned i;
 
-	if (family == 4) {	/* glibc's inet_ntop calls sprintf */
-		for (i = 0; i < IP4_BYTES; i++) {
-			p = json_fmt_u64(p, a[i]);
-			*p++ = i < IP4_BYTES - 1 ? '.' : '\0';
-		}
-	} else {
-		put_ip6(p, a);
-	}
-	/* Each json_fmt_u64 needs JSON_U64_MAX bytes of room: a smaller
-	 * buffer gets a copy, if the address fits. */
+	*addr_put(family, a, p) = '\0';
+	/* Written with ADDR_STR_MAX bytes of room: a smaller buffer gets a
+	 * copy, if the address fits. */
 	if (sz < ADDR_STR_MAX && sz > 0) {
 		if (strlen(tmp) >= sz)
 			strcpy(tmp, sz > 1 ? "?" : "");

@@ -10,5 +10,8 @@
 /* family 4 (a[0..4)) or 6 (a[0..16)) into buf; "?" when it does not fit
  * (sz < ADDR_STR_MAX is fine if the text fits). Returns buf. */
 char *addr_fmt(int family, const uint8_t *a, char *buf, size_t sz);
+/* The same at p, which has ADDR_STR_MAX bytes of room (the bytes after the
+ * text are left unspecified, no NUL); returns the end of the text. */
+char *addr_put(int family, const uint8_t *a, char *p);
 
 #endif

@@ -155,14 +155,17 @@ char *report_time(uint64_t ns, int frac, char *buf, size_t sz)
 	return buf;
 }
 
-const char *report_proto(uint8_t proto)
+/* Protocol names; all but the first fill their room (NUL included). */
+static const char rep_protos[][sizeof("tcp")] = { "?", "tcp", "udp" };
+
+static unsigned proto_idx(uint8_t proto)
 {
-	return proto == DEC_PROTO_TCP ? "tcp" : proto == DEC_PROTO_UDP ? "udp" : "?";
+	return proto == DEC_PROTO_TCP ? 1 : proto == DEC_PROTO_UDP ? 2 : 0;
 }
 
-static char *str_end(char *s)
+const char *report_proto(uint8_t proto)
 {
-	return s + strlen(s);
+	return rep_protos[proto_idx(proto)];
 }
 
 /* The pieces for records written at o's current position (an array);
@@ -215,11 +218,13 @@ static void report_rec(struct json_out *o, struct rec_shape *sh,
 		switch (k) {
 		case K_CLIENT:
 		case K_SERVER:
-			p = str_end(addr_fmt(r->key.family, k == K_CLIENT ? r->key.client :
-						r->key.server, p, ADDR_STR_MAX));
+			p = addr_put(r->key.family, k == K_CLIENT ? r->key.client :
+				     r->key.server, p);
 			break;
-		case K_PROTOCOL:
-			p = stpcpy(p, report_proto(r->key.proto));
+		case K_PROTOCOL:	/* a fixed-size copy, no call */
+			i = proto_idx(r->key.proto);
+			memcpy(p, rep_protos[i], sizeof(rep_protos[i]));
+			p += i ? sizeof(rep_protos[i]) - 1 : 1;
 			break;
 		case K_DIRECTION:
 			p = stpcpy(p, flow_how_name((enum flow_how)r->how));
@@ -235,8 +240,9 @@ static void report_rec(struct json_out *o, struct rec_shape *sh,
 			else
 				*p++ = ']';
 			break;
-		case K_TRUNCATED:
-			p = stpcpy(p, r->ports_overflow ? "true" : "false");
+		case K_TRUNCATED:	/* "true" is copied with its NUL */
+			memcpy(p, r->ports_overflow ? "true" : "false", sizeof("false") - 1);
+			p += r->ports_overflow ? sizeof("true") - 1 : sizeof("false") - 1;
 			break;
 		case K_FIRST:
 		case K_LAST:

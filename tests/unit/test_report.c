@@ -378,6 +378,39 @@ static void test_report_addr_forms(void)
 	T_EQ_STR(addr_fmt(4, bin, small, 4), "?");	/* does not fit */
 }
 
+/* Every byte value in every place of an IPv4 address, and in the dotted
+ * tail of an IPv4-mapped IPv6 one, against the C library; addr_put() ends
+ * where addr_fmt()'s text does. */
+static void test_report_addr_v4_bytes(void)
+{
+	char a[ADDR_STR_MAX], ref[ADDR_STR_MAX], *end;
+	uint8_t bin[16];
+	unsigned v, pos, bad = 0;
+
+	for (pos = 0; pos < 4; pos++)
+		for (v = 0; v < 256; v++) {
+			memset(bin, 0, sizeof(bin));
+			bin[pos] = (uint8_t)v;
+			bin[(pos + 1) % 4] = (uint8_t)(255 - v);
+			inet_ntop(AF_INET, bin, ref, sizeof(ref));
+			if (strcmp(addr_fmt(4, bin, a, sizeof(a)), ref) != 0)
+				bad++;
+			memset(a, 'x', sizeof(a));
+			end = addr_put(4, bin, a);
+			if ((size_t)(end - a) != strlen(ref) || memcmp(a, ref, strlen(ref)) != 0)
+				bad++;
+			/* ::ffff:a.b.c.d */
+			memset(bin, 0, sizeof(bin));
+			bin[10] = bin[11] = 0xff;
+			bin[12 + pos] = (uint8_t)v;
+			snprintf(ref, sizeof(ref), "::ffff:%u.%u.%u.%u", bin[12], bin[13],
+				 bin[14], bin[15]);
+			if (strcmp(addr_fmt(6, bin, a, sizeof(a)), ref) != 0)
+				bad++;
+		}
+	T_EQ_INT(bad, 0);
+}
+
 /* RFC 5952 against the C library's inet_ntop on many addresses with runs
  * of zero groups of every length and place (ties too), and the forms where
  * the two may differ, written out. */
@@ -441,6 +474,7 @@ int main(void)
 	T_RUN(test_report_names_fit);
 	T_RUN(test_report_time_extremes);
 	T_RUN(test_report_addr_forms);
+	T_RUN(test_report_addr_v4_bytes);
 	T_RUN(test_report_addr_v6_random);
 	return T_DONE();
 }
