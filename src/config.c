@@ -717,6 +717,9 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 		got_text(x, t, secret, got, sizeof(got));
 		return fail(x, path, tok_off(t), "expected a string, got %s", got);
 	}
+	/* Fields are compared whole on a reload (settings.c): only the
+	 * value's bytes may decide, none left behind its NUL. */
+	memset(f, 0, k->size);
 	rc = json_str_decode(x->buf, t, f, k->size);
 	if (rc == JSON_ERR_BUFFER) {
 		f[0] = '\0';
@@ -767,6 +770,10 @@ static int set_string(struct ctx *x, const struct key *k, const struct json_tok 
 		if (f[0] && norm_fingerprint(f, f) < 0)
 			return fail(x, path, tok_off(t), "\"%s\" is not a SHA-256 "
 				    "fingerprint (64 hex digits, colons allowed)", pv);
+		/* Shortened in place: what the colons held must not stay
+		 * behind the NUL, or a reload comparing fields whole would
+		 * see the same fingerprint as changed. */
+		memset(f + strlen(f), 0, k->size - strlen(f));
 		break;
 	case K_MODE:
 		for (i = 0; f[i]; i++)

@@ -7,6 +7,7 @@
 #include "settings.h"
 #include "agent.h"
 #include "capture.h"
+#include "decode.h"
 #include "filter.h"
 #include "log.h"
 
@@ -173,7 +174,9 @@ static int filters_differ(const struct config *a, const struct config *b)
 }
 
 /* -1 if the new lists cannot make a filter (as start-up would refuse
- * them): then nothing of the file is applied. */
+ * them): then nothing of the file is applied. A link type libpcap cannot
+ * filter (MTP2) and d42pcap does not decode is counted unfiltered, as at
+ * start-up (main.c, capture_ready()). */
 static int apply_filters(const struct settings_env *e, const struct config *n, char *list)
 {
 	char err[SETTINGS_MSG_MAX];
@@ -183,8 +186,11 @@ static int apply_filters(const struct settings_env *e, const struct config *n, c
 		return 0;
 	if (settings_filter(e->cap, n, log_enabled(LOG_LVL_DEBUG), scratch_expr,
 			    sizeof(scratch_expr), err, sizeof(err)) < 0) {
-		log_err("SIGHUP: %s: %s; keeping the current settings", e->path, err);
-		return -1;
+		if (decode_link_supported(e->cap->linktype)) {
+			log_err("SIGHUP: %s: %s; keeping the current settings", e->path, err);
+			return -1;
+		}
+		log_warn("SIGHUP: %s: %s; counting its packets unfiltered", e->path, err);
 	}
 	snprintf(e->filter_expr, e->filter_sz, "%s", scratch_expr);
 	for (i = 0; i < NFIELDS(filter_fields); i++)

@@ -2,7 +2,8 @@
 # Command line and settings handling of the d42pcap binary, end to end:
 # options (single and double dash), exit statuses, -check-config, every bad
 # config in tests/data/bad_configs.tsv, common.output, the capture section's
-# printing switches, and the table limits (common.max-flows/max-listeners).
+# printing switches, the table limits (common.max-flows/max-listeners), and
+# a SIGHUP while reading a link type libpcap cannot filter.
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$D42PCAP" ]; then
@@ -409,3 +410,45 @@ stalled cli_stop_stalled_stderr "$O" fifo -r "$T_TMP/f3k.pcap" \
 # It stops reading there: the report holds the packets read until then.
 [ $st -eq 0 ] && grep -q '"packets":[1-9]' "$O" && ok cli_stop_stalled_stderr ||
 	fail cli_stop_stalled_stderr "exit status $st (0 expected; 137: hung): $(head -c 300 "$O")"
+
+# ---- SIGHUP while reading a link type libpcap cannot filter (MTP2): start-up
+# counts its packets unfiltered, and so does a reload that changes the lists,
+# applying the rest of the file (until 2026-11-29 it refused the file whole).
+M=$T_TMP/mtp
+mkdir -p "$M"
+rm -f "$M/fifo" "$M/go"
+mkfifo "$M/fifo"
+python3 - "$M" <<'PY'
+import struct, sys
+d = sys.argv[1]
+open(d + "/hdr", "wb").write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 140))
+with open(d + "/pkts", "wb") as f:
+    for i in range(3):
+        b = bytes(range(10 + i))
+        f.write(struct.pack("<IIII", 1700000000 + i, 0, len(b), len(b)) + b)
+PY
+printf '{"capture":{"ignore-ports":[80]}}\n' >"$M/s.json"
+# the writer holds the packets back until the reload is done (10 s at most)
+( cat "$M/hdr"; w=0
+  while [ ! -e "$M/go" ] && [ $w -lt 100 ]; do sleep 0.1; w=$((w + 1)); done
+  cat "$M/pkts" ) >"$M/fifo" &
+wr=$!
+"$D42PCAP" -settings-dir "$M" -settings-name s.json -r "$M/fifo" >"$O" 2>"$E" &
+pid=$!
+if wait_for "$E" 'capturing on'; then
+	printf '{"capture":{"ignore-ports":[81],"only-stats":true},"common":{"pretty":true}}\n' \
+		>"$M/s.json"
+	kill -HUP $pid
+	wait_for "$E" 'SIGHUP: ' 50
+fi
+touch "$M/go"
+wait $wr
+wait_for "$E" 'stopped after' 100 || kill -TERM $pid 2>/dev/null
+wait $pid
+if grep -q 'SIGHUP: .*MTP2 .*counting its packets unfiltered' "$E" &&
+   grep -q 'applied: capture.ignore-ports, capture.only-stats, common.pretty' "$E" &&
+   grep -q '^  "agent": {' "$O" && grep -q '"packets": 3' "$O"; then
+	ok cli_reload_unfilterable_link
+else
+	fail cli_reload_unfilterable_link "$(head -c 600 "$E") / $(head -c 200 "$O")"
+fi

@@ -712,6 +712,17 @@ static void test_fingerprint(void)
 	snprintf(buf, sizeof(buf), "{\"device42\":{\"tls-fingerprint\":\"%.63sg\"}}", lo);
 	T_EQ_INT(load(buf), -1);
 	T_EQ_STR(err.path, "device42.tls-fingerprint");
+	/* A reload compares fields whole (settings.c): the colon form must
+	 * leave nothing behind the NUL, nor must an earlier duplicate key. */
+	T_EQ_INT(load("{\"device42\":{\"tls-fingerprint\":\"AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:"
+		      "AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB:AB\", "
+		      "\"User\":\"a-longer-name\", \"User\":\"x\"}}"), 0);
+	cfg2 = cfg;
+	T_EQ_INT(load("{\"device42\":{\"tls-fingerprint\":\"abababababababababababababab"
+		      "abababababababababababababababababab\", \"User\":\"x\"}}"), 0);
+	T_CHECK(memcmp(cfg.tls_fingerprint, cfg2.tls_fingerprint,
+		       sizeof(cfg.tls_fingerprint)) == 0);
+	T_CHECK(memcmp(cfg.user, cfg2.user, sizeof(cfg.user)) == 0);
 }
 
 /* Errors carry the key path, the value's line:col and a message naming the
