@@ -64,6 +64,13 @@ void agent_set_filters(struct agent *a)
 			 a->cfg->kernel_filter_max);
 }
 
+uint64_t agent_report_max_bytes(const struct agent *a, uint32_t more)
+{
+	/* the packets held for probing ahead are accounted before it */
+	return report_max_bytes(a->host, a->iface ? a->iface : "",
+				a->flows.st.flows + a->ahead_n + more);
+}
+
 void agent_free(struct agent *a)
 {
 	flow_free(&a->flows);
@@ -191,7 +198,7 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 	}
 	/* A file is read faster than delivered: the next report would push
 	 * this one or an older one out, so reading waits for delivery. */
-	if (a->file && a->out.full && a->out.full(a->out.ctx))
+	if (a->file && a->out.pending && a->out.pending(a->out.ctx))
 		capture_break(a->file);
 	a->reports++;
 	memset(&a->st, 0, sizeof(a->st));

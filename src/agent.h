@@ -35,7 +35,7 @@ struct agent_output {
 	int (*begin)(void *ctx, uint64_t start_ns, uint64_t end_ns);
 	int (*write)(void *ctx, const char *data, size_t len);
 	int (*end)(void *ctx, int ok);
-	int (*full)(void *ctx);	/* may be NULL; 1: the next report could push
+	int (*pending)(void *ctx);	/* may be NULL; 1: the next report could push
 				 * an undelivered one out */
 	void *ctx;
 };
@@ -62,11 +62,14 @@ struct agent {
 	const char *iface;
 	struct capture *cap;		/* for drop statistics; may be NULL */
 	struct capture *file;		/* a file read for delivery: its reading
-					 * pauses when out.full() says so; or NULL */
+					 * pauses when out.pending() says so; or NULL */
 	char outbuf[AGENT_OUT_BUF];
 	struct filter_lists lists;	/* include/ignore lists, after decoding */
 };
 
+/* At least the bytes of the open interval's report once `more` packets
+ * more have come in (each can add a record): see report_max_bytes(). */
+uint64_t agent_report_max_bytes(const struct agent *a, uint32_t more);
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
 	       const char *iface, int linktype, int offline, uint64_t seed);
 void agent_free(struct agent *a);

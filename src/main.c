@@ -26,7 +26,7 @@
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
-#define EXIT_UNDELIVERED 3	/* -r with an appliance: reports left in the spool,
+#define EXIT_UNDELIVERED 3	/* -r with an appliance: reports left in the spool or lost,
 				 * or refused and set aside */
 #define DEFAULT_SETTINGS_NAME "d42pcap.json"
 #define NS_PER_SEC 1000000000ULL
@@ -310,6 +310,8 @@ int main(int argc, char **argv)
 	struct pollfd pfd[PFD_COUNT] = { { 0 } };
 	struct d42 *d42 = NULL;
 	struct d42_stats ds;
+	struct spool_stats ss;
+	uint64_t lost_before = 0;	/* reports the spool had dropped at start */
 	struct settings_env env;
 	char err[CLI_ERR_MAX];
 	unsigned sigs, i;
@@ -374,6 +376,10 @@ int main(int argc, char **argv)
 
 	open_capture(&cap, &opt);
 	d42 = open_delivery(&opt, &spool, &out, &ao);
+	if (spool) {
+		spool_stats(spool, &ss);
+		lost_before = ss.dropped;
+	}
 	if (agent_init(&agent, &cfg, &ao, cap.name, cap.linktype, cap.offline,
 		       random_seed()) < 0)
 		fatal(EXIT_RUNTIME, "cannot allocate tables for %u flows and %u listeners",
@@ -395,11 +401,12 @@ int main(int argc, char **argv)
 	pfd[PFD_SIG].events = POLLIN;
 	pfd[PFD_CAP].events = POLLIN;
 	while (capturing || (d42 && !d42_idle(d42))) {
-		/* A file is read as fast as possible, but never so far ahead of
-		 * delivery that a report would push out one not yet delivered;
-		 * live, sleep until a packet, a signal, the end of the interval
-		 * or an HTTP deadline. */
-		paused = capturing && agent.file && spool_full(spool);
+		/* A file is read as fast as possible, but no further while the
+		 * report of the open interval, grown by the next batch, might
+		 * push out one not yet delivered; live, sleep until a packet, a
+		 * signal, the end of the interval or an HTTP deadline. */
+		paused = capturing && agent.file &&
+			 !spool_room_for(spool, agent_report_max_bytes(&agent, CAPTURE_BATCH));
 		pfd[PFD_CAP].fd = capturing && !cap.offline ? cap.fd : -1;
 		timeout = !capturing || paused ? -1 : cap.offline ? 0 :
 			  min_timeout(agent_tick(&agent, now_realtime_ns()), capture_timeout_ms(&cap));
@@ -460,8 +467,8 @@ int main(int argc, char **argv)
 	 * the packet that began it, and writing it would push out a report
 	 * not yet delivered. */
 	if (paused)
-		log_err("stopped reading %s before its end, while the spool was full "
-			"waiting for the appliance: the rest of the file was not read",
+		log_err("stopped reading %s before its end, while a report waited for "
+			"the appliance: the rest of the file was not read",
 			cap.name);
 	else if (agent_stop(&agent, now_realtime_ns()) < 0 && !rc)
 		rc = EXIT_RUNTIME;
@@ -480,6 +487,15 @@ int main(int argc, char **argv)
 				(unsigned long long)ds.reports_refused);
 		/* Offline, everything must have been delivered; live, the spool
 		 * keeps the rest for the next start. */
+		/* Reading waits while a report is pending, so none should be
+		 * pushed out; if one was lost anyway, the run did not deliver
+		 * the file. */
+		spool_stats(spool, &ss);
+		if (cap.offline && !rc && ss.dropped > lost_before) {
+			log_err("device42: %llu reports were lost from the spool before delivery",
+				(unsigned long long)(ss.dropped - lost_before));
+			rc = EXIT_UNDELIVERED;
+		}
 		if (cap.offline && !rc && (!d42_idle(d42) || ds.reports_refused)) {
 			if (!d42_idle(d42))
 				log_err("device42: not every report was delivered; the rest is in "

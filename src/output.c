@@ -187,7 +187,7 @@ void output_bind(struct output *o, struct agent_output *ao)
 	ao->begin = output_begin;
 	ao->write = output_write;
 	ao->end = output_end;
-	ao->full = NULL;	/* waits for nothing: a write either works or fails */
+	ao->pending = NULL;	/* waits for nothing: a write either works or fails */
 	ao->ctx = o;
 }
 
@@ -207,9 +207,9 @@ static int spool_out_end(void *ctx, int ok)
 	return spool_commit(ctx, NULL);
 }
 
-static int spool_out_full(void *ctx)
+static int spool_out_pending(void *ctx)
 {
-	return spool_full(ctx);
+	return spool_pending(ctx);
 }
 
 void output_bind_spool(struct spool *s, struct agent_output *ao)
@@ -217,6 +217,6 @@ void output_bind_spool(struct spool *s, struct agent_output *ao)
 	ao->begin = spool_out_begin;
 	ao->write = spool_sink;
 	ao->end = spool_out_end;
-	ao->full = spool_out_full;
+	ao->pending = spool_out_pending;
 	ao->ctx = s;
 }

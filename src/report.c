@@ -258,6 +258,18 @@ static void report_rec(struct json_out *o, struct rec_shape *sh,
 	}
 }
 
+/* A report's text but for the names and the records: keys, times, the
+ * statistics' numbers (JSON_U64_MAX digits each) and, pretty, their
+ * indentation; about 1,300 bytes at most as written today. */
+#define REPORT_HEAD_MAX 4096
+#define JSON_ESCAPED_MAX 6	/* bytes a string byte may take: \u00XX */
+
+uint64_t report_max_bytes(const char *host, const char *iface, uint32_t records)
+{
+	return REPORT_HEAD_MAX + JSON_ESCAPED_MAX * (uint64_t)(strlen(host) + strlen(iface)) +
+	       (uint64_t)records * (REPORT_REC_MAX + JSON_PREFIX_MAX(0));
+}
+
 int report_write(struct json_out *o, const struct report_meta *m,
 		 const struct report_stats *s, struct flow_table *t)
 {

@@ -34,6 +34,10 @@ struct report_meta {
 	int live;		/* live capture: report capture_down_seconds */
 };
 
+/* At least the bytes of a report of `records` records from this host and
+ * interface, in either layout: what room a spool must have for it. */
+uint64_t report_max_bytes(const char *host, const char *iface, uint32_t records);
+
 /* Emits the whole document and finishes it (newline, drained to the sink).
  * 0, or -1 if the emitter reported an error. */
 int report_write(struct json_out *o, const struct report_meta *m,

@@ -1140,9 +1140,24 @@ void spool_abort(struct spool *s)
 	s->w.active = 0;
 }
 
-int spool_full(const struct spool *s)
+int spool_pending(const struct spool *s)
 {
-	return s->n >= s->cap || s->bytes > (s->mem ? s->ring_cap : s->max_bytes) / 2;
+	return s->live > 0;
+}
+
+/* The bounds spool_commit() and mem_write() enforce, by dropping the oldest.
+ * Not "past half the byte bound", as until 2026-11-29: a report larger
+ * than the room left pushed out the one before it, when reports grew from
+ * one interval to the next. */
+int spool_room_for(const struct spool *s, uint64_t bytes)
+{
+	if (s->live == 0)
+		return 1;
+	if (s->n >= s->cap)
+		return 0;
+	if (s->mem)	/* the ring holds tombstones too until trimmed */
+		return s->ring_used + bytes <= s->ring_cap;
+	return s->bytes + SPOOL_HDR_SIZE + bytes <= s->max_bytes;
 }
 
 /* What produced the report failed (its own write, or the JSON writer

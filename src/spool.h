@@ -58,10 +58,13 @@ struct spool;
 struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files);
 void spool_close(struct spool *s);	/* aborts an unfinished write */
 void spool_stats(const struct spool *s, struct spool_stats *st);
-/* 1 when the next report could push an older one out: at the file bound,
- * or past half the byte bound (the memory ring's size). Reading a file
- * waits for delivery then. */
-int spool_full(const struct spool *s);
+/* 1 while it holds a report not yet delivered. */
+int spool_pending(const struct spool *s);
+/* 1 if a report of `bytes` (its text) could be stored now without pushing
+ * out one not yet delivered (always, with none pending: a report larger
+ * than the bounds is lost whatever the wait). Reading a file waits for
+ * delivery while the next report might not have room. */
+int spool_room_for(const struct spool *s, uint64_t bytes);
 /* Gives the directory, its reports and corrupt/ to uid:gid (as root,
  * before switching to that user). 0, or -1 with errno set. */
 int spool_chown(struct spool *s, uid_t uid, gid_t gid);

@@ -558,6 +558,39 @@ def test_read_stops_when_spool_full(certs):
           "rc %d, spool %s: %s" % (rc, spool_files(spool), err[-800:]))
 
 
+def test_read_growing_reports(certs):
+    """Reading a file, a report larger than half the spool bound must not
+    push out an earlier one not yet delivered (until 2026-11-29 reading
+    went on below half the bound, so a 52 KB report after a 31 KB one in
+    64 KiB dropped the first when one POST failed, and the run exited 0).
+    Both intervals' servers reach the appliance, nothing is dropped, and
+    the run exits 0; on disk and in memory."""
+    def build(G, c):
+        t = G.SUITE_T0 + G.NS
+        for k in range(90):     # about 31 KB of report
+            c.add(G.tcp_session("10.1.6.%d" % (1 + k), 40000 + k, "10.1.1.10", 80,
+                                t + k * G.NS // 1000, 1))
+        t = G.SUITE_T0 + 11 * G.NS
+        for k in range(150):    # about 52 KB
+            c.add(G.tcp_session("10.1.7.%d" % (1 + k), 40000 + k, "10.1.1.20", 5432,
+                                t + k * G.NS // 1000, 1))
+    cap = gen_capture("growing", build)
+    for name, spool in (("disk", os.path.join(TMP, "spool-growing")),
+                        ("memory", "/dev/null/spool")):
+        emu = Emulator(certs)
+        emu.fault("503", 1)
+        cfg = write_config("growing-" + name, emu, certs, spool,
+                           common={"Interval": 10, "max-flows": 160,
+                                   "spool-max-bytes": 65536})
+        rc, out, err = run_agent(cfg, capture=cap)
+        got = emu.listeners()
+        emu.stop()
+        check("deliver_read_growing_reports_" + name,
+              rc == 0 and "dropped" not in err and
+              "web1 10.1.1.10 80 TCP" in got and "db1 10.1.1.20 5432 TCP" in got,
+              "rc %d, listeners %r: %s" % (rc, got, err[-800:]))
+
+
 def test_report_over_spool_bound_lost_counted(certs):
     """A report larger than spool-max-bytes cannot be kept: it is lost, and
     the spool says so and counts it, as for any other report it loses."""
@@ -1154,6 +1187,7 @@ def main():
     guarded(test_port_zero_skipped, certs)
     guarded(test_read_waits_for_delivery, certs)
     guarded(test_read_stops_when_spool_full, certs)
+    guarded(test_read_growing_reports, certs)
     guarded(test_report_over_spool_bound_lost_counted, certs)
     guarded(test_listener_failing_backs_off, certs)
     guarded(test_retry_counts_once, certs)

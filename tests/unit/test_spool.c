@@ -478,6 +478,61 @@ static void test_bounds_by_bytes_drop_oldest(void)
 	rm_tmp();
 }
 
+/* spool_room_for() says whether a report of k bytes fits beside the one
+ * pending, exactly where storing it would push that one out: on disk
+ * (headers counted) and in memory, by bytes and by files. */
+static void test_room_for_matches_drops(void)
+{
+	static const size_t sizes[] = { 10, 15, 16, 40 };
+	char text[64];
+	size_t i, mem;
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t seq;
+	int room;
+
+	for (mem = 0; mem <= 1; mem++)
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			const char *dir = mem ? "" : mkdir_tmp();
+			/* a pending report, then room for 15 bytes: on disk 10 +
+			 * 15 and two headers, in memory (payloads only, and the
+			 * smallest bound) 45 + 15 */
+			size_t first = mem ? 45 : 10;
+
+			s = spool_open(dir, mem ? 60 : 2 * SPOOL_HDR_SIZE + 25, MANY);
+			T_CHECK(s != NULL);
+			if (!s)
+				return;
+			T_CHECK(spool_room_for(s, 1000));	/* nothing pending */
+			memset(text, 'x', first);
+			text[first] = '\0';
+			T_EQ_INT(put(s, text, 4, 0, &seq), 0);
+			room = spool_room_for(s, sizes[i]);
+			T_EQ_INT(room, sizes[i] <= 15);
+			memset(text, 'y', sizes[i]);
+			text[sizes[i]] = '\0';
+			put(s, text, 4, 60, &seq);
+			spool_stats(s, &st);
+			T_EQ_INT(st.dropped, room ? 0 : 1);
+			spool_close(s);
+			if (!mem)
+				rm_tmp();
+		}
+	/* by files: one allowed, one pending */
+	s = spool_open(mkdir_tmp(), 1 << 20, 1);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, "0123456789", 4, 0, &seq), 0);
+	T_CHECK(!spool_room_for(s, 1));
+	T_CHECK(spool_pending(s));
+	T_EQ_INT(spool_remove(s, seq), 0);	/* delivered */
+	T_CHECK(!spool_pending(s));
+	T_CHECK(spool_room_for(s, 1));
+	spool_close(s);
+	rm_tmp();
+}
+
 static void test_corrupt_files_quarantined(void)
 {
 	const char *dir = mkdir_tmp();
@@ -1359,6 +1414,7 @@ int main(void)
 	T_RUN(test_write_commit_reopen_in_order);
 	T_RUN(test_bounds_by_files_drop_oldest);
 	T_RUN(test_bounds_by_bytes_drop_oldest);
+	T_RUN(test_room_for_matches_drops);
 	T_RUN(test_corrupt_files_quarantined);
 	T_RUN(test_directory_names_not_reused);
 	T_RUN(test_fifo_names_never_block);
