@@ -612,13 +612,19 @@ static void conn_invalidate(struct flow_table *t)
 	t->conn_latest = 0;	/* no entry left that it protects */
 }
 
-/* r is in use this interval from now on, its counts starting from zero. */
+/* r, zero but for its key, is in use this interval from now on. */
+static inline void rec_list(struct flow_table *t, struct flow_rec *r)
+{
+	r->gen = t->gen;
+	t->skeys[t->st.flows++].lo = (uint64_t)(r - t->recs);
+}
+
+/* r, of an earlier interval, is in use again, its counts from zero. */
 static inline void rec_enlist(struct flow_table *t, struct flow_rec *r)
 {
 	memset((char *)r + offsetof(struct flow_rec, how), 0,
 	       sizeof *r - offsetof(struct flow_rec, how));
-	r->gen = t->gen;
-	t->skeys[t->st.flows++].lo = (uint64_t)(r - t->recs);
+	rec_list(t, r);
 }
 
 static inline uint32_t rec_home(const struct flow_table *t, const struct flow_rec *r)
@@ -705,10 +711,10 @@ static struct flow_rec *rec_new(struct flow_table *t, const struct flow_key *k,
 	} else {
 		return NULL;
 	}
-	r = &t->recs[num - 1];
+	r = &t->recs[num - 1];	/* zero: never used, or freed */
 	r->key = *k;
 	t->slot[at] = (slot_tag(h) << FLOW_SLOT_BITS) | num;
-	rec_enlist(t, r);
+	rec_list(t, r);
 	*isnew = 1;
 	return r;
 }
