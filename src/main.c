@@ -486,10 +486,9 @@ int main(int argc, char **argv)
 				"(spool/corrupt/; without a spool directory, discarded)",
 				(unsigned long long)ds.reports_refused);
 		/* Offline, everything must have been delivered; live, the spool
-		 * keeps the rest for the next start. */
-		/* Reading waits while a report is pending, so none should be
-		 * pushed out; if one was lost anyway, the run did not deliver
-		 * the file. */
+		 * keeps the rest for the next start. Reading waited whenever
+		 * the next report might push one out, so none should have
+		 * been; if one was lost anyway, the file was not delivered. */
 		spool_stats(spool, &ss);
 		if (cap.offline && !rc && ss.dropped > lost_before) {
 			log_err("device42: %llu reports were lost from the spool before delivery",
