@@ -196,8 +196,9 @@ static int agent_report(struct agent *a, uint64_t end_ns)
 		for (i = 0; i < n; i++)
 			agent_live_line("ok", flow_sorted_rec(&a->flows, i));
 	}
-	/* A file is read faster than delivered: the next report would push
-	 * this one or an older one out, so reading waits for delivery. */
+	/* A file is read faster than delivered: with a report waiting, end
+	 * the batch here, so that the main loop asks whether the next one
+	 * has room (spool_room_for()) before reading on. */
 	if (a->file && a->out.pending && a->out.pending(a->out.ctx))
 		capture_break(a->file);
 	a->reports++;

@@ -35,8 +35,8 @@ struct agent_output {
 	int (*begin)(void *ctx, uint64_t start_ns, uint64_t end_ns);
 	int (*write)(void *ctx, const char *data, size_t len);
 	int (*end)(void *ctx, int ok);
-	int (*pending)(void *ctx);	/* may be NULL; 1: the next report could push
-				 * an undelivered one out */
+	int (*pending)(void *ctx);	/* may be NULL; 1: a report waits for
+					 * delivery */
 	void *ctx;
 };
 
@@ -61,8 +61,9 @@ struct agent {
 	char host[AGENT_HOST_MAX];
 	const char *iface;
 	struct capture *cap;		/* for drop statistics; may be NULL */
-	struct capture *file;		/* a file read for delivery: its reading
-					 * pauses when out.pending() says so; or NULL */
+	struct capture *file;		/* a file read for delivery: its batch
+					 * ends after a report while out.pending()
+					 * says so; or NULL */
 	char outbuf[AGENT_OUT_BUF];
 	struct filter_lists lists;	/* include/ignore lists, after decoding */
 };

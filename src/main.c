@@ -131,23 +131,17 @@ static void load_settings(const struct cli *o, const char *argv0)
 /* Once the capture is open, and its link type known: 0, or -1 with err. */
 static int capture_ready(struct capture *cap, char *err, size_t errsz)
 {
-	int decoded = decode_link_supported(cap->linktype);
+	int rc;
 
-	if (!decoded)
+	if (!decode_link_supported(cap->linktype))
 		log_warn("%s: link type %s (%d) is not decoded; packets are only counted",
 			 cap->name, pcap_datalink_val_to_name(cap->linktype)
 			 ? pcap_datalink_val_to_name(cap->linktype) : "?", cap->linktype);
-	if (settings_filter(cap, &cfg, log_enabled(LOG_LVL_DEBUG), filter_expr,
-			    sizeof(filter_expr), err, errsz) == 0)
-		return 0;
-	/* libpcap cannot filter some link types (MTP2): their packets are
-	 * only counted anyway, so counted unfiltered, as the filter's lists
-	 * could not have matched them after decoding either. */
-	if (!decoded) {
+	rc = settings_filter(cap, &cfg, log_enabled(LOG_LVL_DEBUG), filter_expr,
+			     sizeof(filter_expr), err, errsz);
+	if (rc == SETTINGS_FILTER_UNFILTERED)
 		log_warn("%s: %s; counting its packets unfiltered", cap->name, err);
-		return 0;
-	}
-	return -1;
+	return rc < 0 ? -1 : 0;
 }
 
 static void open_capture(struct capture *cap, const struct cli *o)

@@ -96,8 +96,8 @@ static const struct field filter_fields[] = {
 static struct config scratch;
 static char scratch_expr[FILTER_MAX_EXPR];
 
-int settings_filter(struct capture *cap, const struct config *c, int dump,
-		    char *expr, size_t exprsz, char *err, size_t errsz)
+static int filter_install(struct capture *cap, const struct config *c, int dump,
+			  char *expr, size_t exprsz, char *err, size_t errsz)
 {
 	/* Ethernet gets the VLAN-aware form, cooked captures theirs; other
 	 * link types (or a libpcap that refuses those) the plain one. */
@@ -133,6 +133,14 @@ int settings_filter(struct capture *cap, const struct config *c, int dump,
 	}
 	snprintf(err, errsz, "cannot install the capture filter: %s", cap->err);
 	return -1;
+}
+
+int settings_filter(struct capture *cap, const struct config *c, int dump,
+		    char *expr, size_t exprsz, char *err, size_t errsz)
+{
+	if (filter_install(cap, c, dump, expr, exprsz, err, errsz) == 0)
+		return 0;
+	return decode_link_supported(cap->linktype) ? -1 : SETTINGS_FILTER_UNFILTERED;
 }
 
 static const void *fptr(const struct config *c, const struct field *f)
@@ -174,24 +182,23 @@ static int filters_differ(const struct config *a, const struct config *b)
 }
 
 /* -1 if the new lists cannot make a filter (as start-up would refuse
- * them): then nothing of the file is applied. A link type libpcap cannot
- * filter (MTP2) and d42pcap does not decode is counted unfiltered, as at
- * start-up (main.c, capture_ready()). */
+ * them): then nothing of the file is applied. */
 static int apply_filters(const struct settings_env *e, const struct config *n, char *list)
 {
 	char err[SETTINGS_MSG_MAX];
 	unsigned i;
+	int rc;
 
 	if (!filters_differ(e->cfg, n))
 		return 0;
-	if (settings_filter(e->cap, n, log_enabled(LOG_LVL_DEBUG), scratch_expr,
-			    sizeof(scratch_expr), err, sizeof(err)) < 0) {
-		if (decode_link_supported(e->cap->linktype)) {
-			log_err("SIGHUP: %s: %s; keeping the current settings", e->path, err);
-			return -1;
-		}
-		log_warn("SIGHUP: %s: %s; counting its packets unfiltered", e->path, err);
+	rc = settings_filter(e->cap, n, log_enabled(LOG_LVL_DEBUG), scratch_expr,
+			     sizeof(scratch_expr), err, sizeof(err));
+	if (rc < 0) {
+		log_err("SIGHUP: %s: %s; keeping the current settings", e->path, err);
+		return -1;
 	}
+	if (rc == SETTINGS_FILTER_UNFILTERED)
+		log_warn("SIGHUP: %s: %s; counting its packets unfiltered", e->path, err);
 	snprintf(e->filter_expr, e->filter_sz, "%s", scratch_expr);
 	for (i = 0; i < NFIELDS(filter_fields); i++)
 		if (differs(e->cfg, n, &filter_fields[i])) {

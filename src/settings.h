@@ -13,8 +13,13 @@ struct capture;
 			    "(ignore-tcp and ignore-udp both set)"
 
 /* Build the BPF expression for c (VLAN-aware on Ethernet, else plain) into
- * expr and install it on cap. 0, or -1 with a message in err and the
- * previous filter (if any) still installed. */
+ * expr and install it on cap. 0; SETTINGS_FILTER_UNFILTERED, with why in
+ * err, when it cannot be installed on a link type d42pcap does not decode
+ * (libpcap cannot filter MTP2): its packets are only counted anyway, so
+ * counted unfiltered, as the lists could not have matched them after
+ * decoding either; or -1 with a message in err and the previous filter
+ * (if any) still installed. */
+#define SETTINGS_FILTER_UNFILTERED 1
 int settings_filter(struct capture *cap, const struct config *c, int dump,
 		    char *expr, size_t exprsz, char *err, size_t errsz);
 
