@@ -27,12 +27,11 @@ static int agent_quiet(const struct agent *a)
 	       !a->cfg->live_nok && !log_enabled(LOG_LVL_DEBUG);
 }
 
-/* Per-packet output needs each update's result at once, in order; and
- * holding packets only pays with tables larger than the caches. */
+/* Per-packet output needs each update's result at once, in order: only
+ * without it may packets be held. */
 static void agent_modes(struct agent *a)
 {
 	a->quiet = agent_quiet(a);
-	a->defer = a->quiet && flow_wants_probes(&a->flows);
 }
 
 int agent_init(struct agent *a, const struct config *cfg, const struct agent_output *out,
@@ -68,7 +67,7 @@ uint64_t agent_report_max_bytes(const struct agent *a, uint32_t more)
 {
 	/* the packets held for probing ahead are accounted before it */
 	return report_max_bytes(a->host, a->iface ? a->iface : "",
-				a->flows.st.flows + a->ahead_n + more);
+				a->flows.st.flows + a->nheld + more);
 }
 
 void agent_free(struct agent *a)
@@ -105,46 +104,14 @@ static void agent_live_line(const char *tag, const struct flow_rec *r)
 	log_print("%s: %s", tag, line);
 }
 
-static struct agent_pending *agent_oldest(struct agent *a)
-{
-	return &a->ahead[(a->ahead_in - a->ahead_n) & (AGENT_AHEAD - 1)];
-}
-
 /* Also where the settings may have changed (between batches, SIGHUP):
  * decide there whether the next packets may be held. */
-/* Account the packet held longest and let its slot go. */
-static void agent_account_oldest(struct agent *a)
-{
-	struct agent_pending *e = agent_oldest(a);
-
-	flow_update_probed(&a->flows, &e->p, &e->q, e->ts, NULL);
-	a->ahead_n--;
-}
-
 void agent_drain(struct agent *a)
 {
-	while (a->ahead_n > 0)
-		agent_account_oldest(a);
+	if (a->nheld)
+		flow_update_held(&a->flows, a->held, a->nheld);
+	a->nheld = 0;
 	agent_modes(a);
-}
-
-/* Decoded into e->p already: probe it, move the earlier ones on a stage. */
-static void agent_defer(struct agent *a, struct agent_pending *e, uint64_t ts)
-{
-	struct agent_pending *m;
-
-	e->ts = ts;
-	flow_probe(&a->flows, &e->p, &e->q);
-	a->ahead_in++;
-	a->ahead_n++;
-	if (a->ahead_n <= AGENT_AHEAD_STEP)
-		return;
-	m = &a->ahead[(a->ahead_in - 1 - AGENT_AHEAD_STEP) & (AGENT_AHEAD - 1)];
-	flow_probe_next(&a->flows, &m->p, &m->q);
-	if (a->ahead_n <= 2 * AGENT_AHEAD_STEP)
-		return;
-	m = &a->ahead[(a->ahead_in - 1 - 2 * AGENT_AHEAD_STEP) & (AGENT_AHEAD - 1)];
-	flow_probe_last(&a->flows, &m->q);
 }
 
 /* Write the open interval [start_ns, end_ns) and start the next one. */
@@ -277,19 +244,14 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 		  uint32_t caplen, uint32_t wirelen)
 {
 	struct agent *a = user;
-	struct agent_pending *e = NULL;
-	struct flow_probe q;
+	struct flow_held *e;
 	struct pkt local, *p = &local;
 	enum dec_reason why;
 
-	/* Held packets decode straight into their slot, freed first if all
-	 * are held. */
-	if (a->defer) {
-		if (a->ahead_n == AGENT_AHEAD)
-			agent_account_oldest(a);
-		e = &a->ahead[a->ahead_in & (AGENT_AHEAD - 1)];
-		p = &e->p;
-	}
+	/* Held packets decode straight into their slot (one is always
+	 * free: a full hold is accounted at once). */
+	if (a->quiet)
+		p = &a->held[a->nheld].p;
 	why = decode_packet(a->linktype, data, caplen, wirelen, p);
 	/* Dropped by the lists: as if the kernel had, so before anything
 	 * counts it or moves the interval on. What cannot be decoded cannot
@@ -315,14 +277,15 @@ void agent_packet(void *user, uint64_t ts, const uint8_t *data,
 		return;
 	}
 	a->st.decoded++;
-	/* A report above accounted all that was held (the slot is not among
-	 * them) and may have switched holding on or off: with nothing held,
-	 * accounting this one now keeps the order. */
-	if (e && a->defer) {
-		agent_defer(a, e, ts);
-	} else if (a->quiet) {	/* flow_update(), without a call's frame */
-		flow_probe(&a->flows, p, &q);
-		flow_update_probed(&a->flows, p, &q, ts, NULL);
+	if (a->quiet) {
+		/* A report above accounted what was held, not this one,
+		 * which is then no longer in the next free slot. */
+		e = &a->held[a->nheld];
+		if (p != &e->p)
+			e->p = *p;
+		e->ts = ts;
+		if (++a->nheld == AGENT_HELD)
+			agent_drain(a);
 	} else {
 		agent_account_loud(a, p, ts);
 	}

@@ -16,17 +16,11 @@ struct capture;
 #define AGENT_OUT_BUF        (64 * 1024)	/* emitter buffer; reports stream through it */
 #define AGENT_MAX_NOK_LINES   100		/* live-entries-nok lines per interval */
 #define AGENT_HOST_MAX        256
-/* Packets decoded ahead of their table update, so that the table's memory
- * for the next ones is fetched while this one is accounted (a cache miss
- * per packet with large tables otherwise). A power of two. */
-#define AGENT_AHEAD           16
-#define AGENT_AHEAD_STEP      5	/* packets between the probe steps */
-
-struct agent_pending {
-	struct pkt p;
-	struct flow_probe q;
-	uint64_t ts;
-};
+/* Packets decoded ahead of their table update and accounted together
+ * (flow_update_held()): no call per packet and stage, and with large
+ * tables the memory of each is fetched while the others are worked on (a
+ * cache miss per packet otherwise). */
+#define AGENT_HELD            16
 
 /* Where finished reports go. begin() starts one report, the emitter streams
  * the document through write(), end() completes it (ok = 0 if the document
@@ -54,10 +48,9 @@ struct agent {
 	uint64_t reports;		/* written so far */
 	uint64_t report_errors;		/* reports that could not be written */
 	uint32_t nok_lines;
-	uint32_t ahead_in, ahead_n;	/* pending: [in - n, in) mod AGENT_AHEAD */
-	int quiet;			/* no per-packet output */
-	int defer;			/* packets may be held (quiet, large tables) */
-	struct agent_pending ahead[AGENT_AHEAD];
+	uint32_t nheld;			/* held[0..nheld): decoded, not accounted */
+	int quiet;			/* no per-packet output: packets are held */
+	struct flow_held held[AGENT_HELD];
 	char host[AGENT_HOST_MAX];
 	const char *iface;
 	struct capture *cap;		/* for drop statistics; may be NULL */
@@ -84,7 +77,7 @@ void agent_start_live(struct agent *a, uint64_t now_ns);
 void agent_packet(void *user, uint64_t ts_ns, const uint8_t *data,
 		  uint32_t caplen, uint32_t wirelen);
 /* Account every packet agent_packet() still holds (it may hold up to
- * AGENT_AHEAD): call after each capture batch. */
+ * AGENT_HELD): call after each capture batch. */
 void agent_drain(struct agent *a);
 /* Live: report if the interval ended by now_ns. Returns ms until the next
  * interval end (for the poll timeout). */

@@ -52,7 +52,7 @@ _Static_assert(offsetof(struct flow_rec, last_ns) + sizeof(uint64_t) <= REC_HIT_
 #define CONN_MIN_ENTRIES     64
 #define CONN_WAYS            4	/* entries per set: one 64-byte cache line */
 #define CONN_ALIGN           64
-#define PROBE_SLOTS          4	/* index slots flow_probe_slots() looks at */
+#define PROBE_SLOTS          4	/* index slots probe_slots() looks at */
 /* Records in use (with a cache entry each) this large: probe ahead.
  * Fewer stay in the caches, where probing costs more than it hides; more
  * miss a 1 MiB L2 (and embedded cores have less). Measured (make bench
@@ -69,11 +69,17 @@ _Static_assert(offsetof(struct flow_rec, last_ns) + sizeof(uint64_t) <= REC_HIT_
 #define TABLE_HUGE_PAGE      (2u << 20)	/* x86-64 and arm64 with 4 KiB pages */
 #define TABLE_HUGE_MIN       (8u << 20)	/* smaller tables: not worth a hint */
 
+/* FLOW_STAGE: the stages of a packet's update, inlined into
+ * flow_update_held()'s loops: a call per packet and stage costs more than
+ * the work of a hit. */
 #if defined(__GNUC__) || defined(__clang__)
 #define FLOW_PREFETCH(addr) __builtin_prefetch(addr)
+#define FLOW_STAGE static inline __attribute__((always_inline))
 #else
 #define FLOW_PREFETCH(addr) ((void)(addr))
+#define FLOW_STAGE static inline
 #endif
+
 /* Bits of the connection hash: the set from bit 32 up (at most 22 bits),
  * the victim search's start and the tag from bits above it. Not the low
  * bits: for endpoints that differ only in address (many clients from one
@@ -349,6 +355,8 @@ int flow_init(struct flow_table *t, uint32_t max_flows, uint32_t max_listeners,
 	t->max_flows = max_flows;
 	t->max_listeners = max_listeners;
 	t->listener_ttl_ns = (uint64_t)listener_ttl_s * NS_PER_SEC;
+	t->probe_from = (PROBE_MIN_BYTES + sizeof *t->recs + sizeof *t->conn - 1) /
+			(sizeof *t->recs + sizeof *t->conn);
 	t->seed[0] = splitmix(&seed);
 	t->seed[1] = splitmix(&seed);
 	t->recs = table_alloc(t->nrecs, sizeof *t->recs);
@@ -944,13 +952,13 @@ static enum flow_result conn_renew(struct flow_table *t, struct flow_rec *r,
 /* The cached entry for this packet, or NULL; it names the record. Every
  * hit is checked against the record (addresses, server port) and the entry
  * (client port), so a collision is only a miss. */
-static inline struct flow_conn *conn_find(struct flow_table *t,
-					  const struct pkt *p, uint64_t ts_ns,
-					  const struct flow_probe *q, int *srv_dst)
+FLOW_STAGE struct flow_conn *conn_find(struct flow_table *t,
+				       const struct pkt *p, uint64_t ts_ns,
+				       const struct flow_probe *q, int *srv_dst)
 {
 	uint32_t now = conn_time(t, ts_ns), i;
 
-	/* From the way flow_probe_next() found: a hit is then one try. */
+	/* From the way probe_next() found: a hit is then one try. */
 	for (i = 0; i < CONN_WAYS; i++) {
 		struct flow_conn *c = &q->set[(q->way + i) & (CONN_WAYS - 1)];
 		struct flow_rec *r;
@@ -1084,12 +1092,11 @@ static inline int pkt_syn(const struct pkt *p)
 
 int flow_wants_probes(const struct flow_table *t)
 {
-	return (uint64_t)t->st.flows * (sizeof *t->recs + sizeof *t->conn) >=
-	       PROBE_MIN_BYTES;
+	return t->st.flows >= t->probe_from;
 }
 
-void flow_probe(const struct flow_table *t, const struct pkt *p,
-		struct flow_probe *q)
+FLOW_STAGE void probe_first(const struct flow_table *t, const struct pkt *p,
+			    struct flow_probe *q)
 {
 	uint64_t lo;
 
@@ -1103,6 +1110,12 @@ void flow_probe(const struct flow_table *t, const struct pkt *p,
 	q->nhome = 0;
 	q->way = 0;
 	FLOW_PREFETCH(q->set);
+}
+
+void flow_probe(const struct flow_table *t, const struct pkt *p,
+		struct flow_probe *q)
+{
+	probe_first(t, p, q);
 }
 
 /* A record spans two or three cache lines (104 bytes, not aligned). */
@@ -1137,7 +1150,7 @@ static void probe_home(const struct flow_table *t, const struct pkt *p,
 
 /* The records the index slots name (a few slots on: clusters are short at
  * load <= 1/2). */
-void flow_probe_slots(const struct flow_table *t, const struct flow_probe *q)
+static void probe_slots(const struct flow_table *t, const struct flow_probe *q)
 {
 	uint32_t w, n, i, s;
 
@@ -1155,9 +1168,9 @@ void flow_probe_slots(const struct flow_table *t, const struct flow_probe *q)
 
 /* The set is in cache now. A hit needs its record; a miss will look up
  * listeners (rule 3) or learn one (handshakes), and the index in one
- * orientation or, undecided yet, both (flow_probe_slots()). */
-void flow_probe_next(const struct flow_table *t, const struct pkt *p,
-		     struct flow_probe *q)
+ * orientation or, undecided yet, both (probe_slots()). */
+FLOW_STAGE void probe_next(const struct flow_table *t, const struct pkt *p,
+			   struct flow_probe *q)
 {
 	uint32_t w;
 	uint8_t hs;
@@ -1194,9 +1207,9 @@ void flow_probe_next(const struct flow_table *t, const struct pkt *p,
 		probe_home(t, p, 0, q);
 }
 
-enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
-				    const struct flow_probe *q, uint64_t ts_ns,
-				    struct flow_rec **rec)
+FLOW_STAGE enum flow_result update_probed(struct flow_table *t, const struct pkt *p,
+					  const struct flow_probe *q, uint64_t ts_ns,
+					  struct flow_rec **rec)
 {
 	struct flow_rec *r = NULL;
 	struct flow_conn *c = NULL;
@@ -1229,6 +1242,35 @@ enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 	if (rec)
 		*rec = r;
 	return res;
+}
+
+enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
+				    const struct flow_probe *q, uint64_t ts_ns,
+				    struct flow_rec **rec)
+{
+	return update_probed(t, p, q, ts_ns, rec);
+}
+
+/* Stage by stage over all of them: when a stage comes back to a packet,
+ * what the one before asked for has had the others' time to arrive.
+ * Updates in arrival order; the earlier stages only read and prefetch
+ * (their findings are hints the update checks), so the updates before
+ * a packet's own cannot mislead it. */
+void flow_update_held(struct flow_table *t, struct flow_held *h, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		probe_first(t, &h[i].p, &h[i].q);
+	if (flow_wants_probes(t)) {
+		for (i = 0; i < n; i++)
+			probe_next(t, &h[i].p, &h[i].q);
+		for (i = 0; i < n; i++)
+			if (h[i].q.nhome)
+				probe_slots(t, &h[i].q);
+	}
+	for (i = 0; i < n; i++)
+		update_probed(t, &h[i].p, &h[i].q, h[i].ts, NULL);
 }
 
 enum flow_result flow_update(struct flow_table *t, const struct pkt *p,

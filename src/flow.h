@@ -89,7 +89,7 @@ struct flow_stats {
 					 * are purged by flow_expire() */
 };
 
-/* Where a packet's connection sits in the cache (see flow_probe()). */
+/* Where a packet's connection sits in the cache (flow_update_held()'s stages). */
 struct flow_probe {
 	uint64_t es, ed, h;	/* endpoint values (source, destination), hash */
 	struct flow_conn *set;
@@ -98,7 +98,7 @@ struct flow_probe {
 	uint8_t nhome;
 	uint8_t dst_hi;		/* destination is the higher endpoint */
 	uint8_t way;		/* where conn_find() starts: the way that
-				 * flow_probe_next() saw the tag in */
+				 * the second stage saw the tag in */
 	uint8_t tag;
 };
 
@@ -140,6 +140,8 @@ struct flow_table {
 	int conn_base_set;
 	uint32_t max_flows, max_listeners;	/* configured caps */
 	uint64_t listener_ttl_ns;
+	uint32_t probe_from;		/* flow_wants_probes() from this many
+					 * records (tests may lower it) */
 	uint64_t seed[2];		/* keyed hash: hostile keys can't collide at will */
 	struct flow_stats st;
 };
@@ -159,28 +161,27 @@ void flow_free(struct flow_table *t);
 enum flow_result flow_update(struct flow_table *t, const struct pkt *p,
 			     uint64_t ts_ns, struct flow_rec **rec);
 
-/* The same in steps, so a caller holding several packets can overlap their
- * memory accesses: flow_probe() hashes p and prefetches its cache set;
- * flow_probe_next(), some packets later, prefetches what the set names: the
- * record, or on a miss the listener and index slots; flow_probe_last(), some
- * packets later again, the records those slots name (nothing to do after a
- * hit: inline, so that a hit costs no call); flow_update_probed() does what
- * flow_update() does. Nothing changes the table until the last call. */
-/* 1 once the interval's records in use are many enough for that to pay:
- * fewer sit in the caches, and the extra steps cost more than the misses
- * they hide. */
+/* Packets accounted together by flow_update_held(). */
+struct flow_held {
+	struct pkt p;
+	struct flow_probe q;	/* flow_update_held()'s own */
+	uint64_t ts;		/* ns since the epoch */
+};
+
+/* flow_update() of h[0..n), in that order, stage by stage over all of
+ * them: no call per packet and stage, and their memory accesses overlap:
+ * hash each and prefetch its cache set; once the records outgrow the
+ * caches (flow_wants_probes(): a cache miss per packet otherwise), read
+ * the sets and prefetch what they name (the record, or on a miss the
+ * listener and index slots), then the records those slots name; update. */
+void flow_update_held(struct flow_table *t, struct flow_held *h, uint32_t n);
+/* 1 once the interval's records in use are many enough for the middle
+ * stages to pay: fewer sit in the caches, and the stages cost more than
+ * the misses they hide. */
 int flow_wants_probes(const struct flow_table *t);
+/* flow_update() as its first stage and the rest (for tests). */
 void flow_probe(const struct flow_table *t, const struct pkt *p,
 		struct flow_probe *q);
-void flow_probe_next(const struct flow_table *t, const struct pkt *p,
-		     struct flow_probe *q);
-void flow_probe_slots(const struct flow_table *t, const struct flow_probe *q);
-static inline void flow_probe_last(const struct flow_table *t,
-				   const struct flow_probe *q)
-{
-	if (q->nhome)
-		flow_probe_slots(t, q);
-}
 enum flow_result flow_update_probed(struct flow_table *t, const struct pkt *p,
 				    const struct flow_probe *q, uint64_t ts_ns,
 				    struct flow_rec **rec);

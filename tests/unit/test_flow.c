@@ -1422,51 +1422,32 @@ static void m_update(const struct pkt *p, uint64_t now, uint64_t ttl)
 	}
 }
 
-/* The agent's way: flow_probe() on arrival, flow_probe_next() and
- * flow_probe_last() some packets later, flow_update_probed() PIPE_LEN packets after arrival. */
+/* The agent's way: packets held and accounted together by
+ * flow_update_held(), PIPE_LEN at a time, or fewer (the agent also accounts
+ * what it holds after every capture batch): the batch sizes vary. */
 #define PIPE_LEN  16
-#define PIPE_STEP 5
 
 struct pipe {
 	struct flow_table t;
-	struct { struct pkt p; struct flow_probe q; uint64_t ts; } e[PIPE_LEN];
-	unsigned in, n;
+	struct flow_held e[PIPE_LEN];
+	unsigned n, cap, batches;
 };
 
-static void pipe_pop(struct pipe *x)
+static void pipe_drain(struct pipe *x)
 {
-	unsigned i = (x->in - x->n) % PIPE_LEN;
-
-	flow_update_probed(&x->t, &x->e[i].p, &x->e[i].q, x->e[i].ts, NULL);
-	x->n--;
+	x->t.probe_from = 0;	/* all the stages, whatever the table's size */
+	flow_update_held(&x->t, x->e, x->n);
+	x->n = 0;
+	x->batches++;
+	x->cap = 1 + x->batches * 7 % PIPE_LEN;
 }
 
 static void pipe_push(struct pipe *x, const struct pkt *p, uint64_t ts)
 {
-	unsigned i;
-
-	if (x->n == PIPE_LEN)
-		pipe_pop(x);
-	i = x->in % PIPE_LEN;
-	x->e[i].p = *p;
-	x->e[i].ts = ts;
-	flow_probe(&x->t, p, &x->e[i].q);
-	x->in++;
-	x->n++;
-	if (x->n > PIPE_STEP) {
-		i = (x->in - 1 - PIPE_STEP) % PIPE_LEN;
-		flow_probe_next(&x->t, &x->e[i].p, &x->e[i].q);
-	}
-	if (x->n > 2 * PIPE_STEP) {
-		i = (x->in - 1 - 2 * PIPE_STEP) % PIPE_LEN;
-		flow_probe_last(&x->t, &x->e[i].q);
-	}
-}
-
-static void pipe_drain(struct pipe *x)
-{
-	while (x->n)
-		pipe_pop(x);
+	x->e[x->n].p = *p;
+	x->e[x->n].ts = ts;
+	if (++x->n >= x->cap)
+		pipe_drain(x);
 }
 
 static int rec_same(const struct flow_rec *a, const struct flow_rec *b)
