@@ -44,7 +44,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 DEPS_BUILD := gcc make libc6-dev libpcap-dev libmbedtls-dev
 # clang's sanitizer and libFuzzer runtimes are in libclang-rt-14-dev.
 DEPS_TEST  := $(DEPS_BUILD) clang libclang-rt-14-dev python3 openssl iproute2 \
-              tcpdump tshark busybox-static time valgrind util-linux \
+              tcpdump tshark busybox-static time valgrind util-linux strace \
               gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
 
 .PHONY: all flags deps deps-test demo check check-asan check-mbedtls3 unit clean install uninstall bench fuzz

@@ -698,6 +698,31 @@ fail:
 	return -1;
 }
 
+/* A directory just made is found after a crash only if its entry in the
+ * parent reached the disk too: the reports fsynced inside it would be lost
+ * with it. path: the new directory; its parent's fd is synced. */
+static void sync_parent(const struct spool *s, char *path)
+{
+	char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash) {
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (slash == path) {
+		fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		*slash = '\0';
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+	}
+	/* some file systems refuse fsync on a directory: nothing to do then */
+	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+		log_warn("spool %s: cannot sync the directory holding %s: %s", s->dir, path,
+			 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* mkdir -p with DIR_MODE; returns an open, locked directory fd or -1. */
 static int open_dir(struct spool *s, const char *dir)
 {
@@ -716,7 +741,9 @@ static int open_dir(struct spool *s, const char *dir)
 			continue;
 		path[i] = '\0';
 		/* an existing parent may refuse mkdir with EACCES */
-		if (mkdir(path, DIR_MODE) < 0 && errno != EEXIST) {
+		if (mkdir(path, DIR_MODE) == 0) {
+			sync_parent(s, path);
+		} else if (errno != EEXIST) {
 			int saved = errno;
 
 			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {

@@ -9,7 +9,9 @@
 #    up: capture and reports go on, the problem is said once on stderr, and
 #    logging resumes once there is space again;
 #  - the spool's disk fills up while the appliance is away: the oldest
-#    reports are dropped for the newest.
+#    reports are dropped for the newest;
+#  - (any user, with strace) a crash just after start-up: the spool
+#    directories the agent made are synced into their parents.
 . "$(dirname "$0")/lib.sh"
 
 # count FILE REGEX: matching lines
@@ -215,6 +217,34 @@ if [ "${1:-}" = --log-full ]; then
 	out_full "$2"
 	spool_full "$2"
 	exit 0
+fi
+
+# ---- a crash right after the spool directory was made ----
+# Reports are fsynced into the spool directory, but a directory made just
+# before is found after a crash only if its entry in its parent reached the
+# disk: every directory of the spool path the agent makes must be followed
+# by an fsync of its parent.
+if command -v strace >/dev/null 2>&1; then
+	SD=$T_TMP/sync/a/spool
+	mkdir -p "$T_TMP/sync"
+	cat >"$T_TMP/sync.json" <<JSON
+{"device42": {"Host": "http://127.0.0.1:1", "User": "u", "Password": "p"},
+ "common": {"logs-dir": "$T_TMP/sync", "spool-dir": "$SD"}}
+JSON
+	strace -f -y -e trace=mkdir,fsync -o "$T_TMP/sync.trace" \
+		"$D42PCAP" -settings-dir "$T_TMP" -settings-name sync.json \
+		-r "$TOP/tests/data/demo.pcapng" >/dev/null 2>&1
+	made=$(grep -c 'mkdir(".*) *= 0' "$T_TMP/sync.trace")
+	if [ "$made" -ne 2 ] || [ ! -d "$SD" ]; then
+		fail spool_dirs_synced "expected 2 directories made: $(grep mkdir "$T_TMP/sync.trace" | head -5)"
+	elif grep -q "fsync([0-9]*<$T_TMP/sync>) *= 0" "$T_TMP/sync.trace" &&
+	     grep -q "fsync([0-9]*<$T_TMP/sync/a>) *= 0" "$T_TMP/sync.trace"; then
+		ok spool_dirs_synced
+	else
+		fail spool_dirs_synced "no fsync of a parent: $(grep -E 'mkdir|fsync' "$T_TMP/sync.trace" | head -8)"
+	fi
+else
+	skip spool_dirs_synced "strace is not installed"
 fi
 
 if ! is_root || ! command -v ip >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
