@@ -640,12 +640,30 @@ static inline uint32_t rec_home(const struct flow_table *t, const struct flow_re
 	return (uint32_t)rec_hash_key(t, &r->key) & (t->nslots - 1);
 }
 
+/* Cache entries naming a record just freed go too. Its number will be
+ * another key's, and conn_find() takes an entry only by checking the
+ * packet against the record it names: another connection of the same set
+ * and tag whose addresses and ports fit the new key (and the entry's
+ * client port) would be counted there, with the old entry's decision.
+ * Freed records are zero, gen included; t->gen never is. Entries older
+ * than the last invalidation are never used (conn_stale()). */
+static void conn_forget_freed(struct flow_table *t)
+{
+	struct flow_conn *c = t->conn, *end = t->conn + t->nconn;
+
+	for (; c < end; c++)
+		if (c->rec != 0 && c->stamp >= t->reset_stamp &&
+		    (c->rec - 1 >= t->nused || t->recs[c->rec - 1].gen == 0))
+			memset(c, 0, sizeof *c);
+}
+
 /* Frees the records of earlier intervals: out of the index, onto the free
  * list. The index is rebuilt in place, from an empty slot round the table:
  * each kept slot is taken out and put back from its home, which lands it
  * at or before where it was, never past an empty slot, since every slot
- * before it in its cluster has been dealt with. O(nslots), and at most
- * once an interval: nothing else goes out of use until the next reset. */
+ * before it in its cluster has been dealt with. O(nslots + nconn), and
+ * at most once an interval: nothing else goes out of use until the next
+ * reset. */
 static void rec_purge(struct flow_table *t)
 {
 	uint32_t mask = t->nslots - 1, start = 0, n, i, j, s;
@@ -671,6 +689,7 @@ static void rec_purge(struct flow_table *t)
 			;
 		t->slot[j] = s;
 	}
+	conn_forget_freed(t);
 }
 
 /* Every record out, as every reset did before records outlived intervals. */
@@ -1646,8 +1665,9 @@ int flow_check(const struct flow_table *t)
 	if (used != t->st.listeners || used > t->max_listeners)
 		return -1;
 
-	/* Cache entries since the last invalidation name records taken, by a decision
-	 * a packet without SYN can have; no stamp is from the future. */
+	/* Cache entries since the last invalidation name records taken and
+	 * not freed since, by a decision a packet without SYN can have; no
+	 * stamp is from the future. */
 	for (i = 0; i < t->nconn; i++) {
 		const struct flow_conn *c = &t->conn[i];
 
@@ -1656,6 +1676,7 @@ int flow_check(const struct flow_table *t)
 		if (c->stamp < t->reset_stamp)
 			continue;
 		if (c->rec == 0 || c->rec > t->nused || c->valid == 0 ||
+		    t->recs[c->rec - 1].key.family == 0 ||
 		    (c->flags & FLOW_CONN_HOW_MASK) < FLOW_HOW_LISTENER ||
 		    (c->flags & FLOW_CONN_HOW_MASK) >= FLOW_HOW_COUNT)
 			return -1;

@@ -1617,6 +1617,153 @@ static void test_records_across_many_intervals(void)
 	flow_free(&t);
 }
 
+/* Records freed for a new key take their cache entries with them. With
+ * room for one record: X (to a well-known port) fills one in interval 1;
+ * in interval 2, Z takes X's freed record, then Y, a connection of the
+ * same cache set and tag as X (searched), whose client port is X's and
+ * whose addresses fit Z's record the other way round, comes to a known
+ * listener. Y needs a record of its own, which does not fit: a drop. The
+ * entry X left must not count Y into Z's record (it did, as Z's server
+ * side, with X's decision and X's client port, found by review
+ * 2026-11-29). */
+static void test_purge_forgets_entries(void)
+{
+	static struct flow_table t;
+	struct pkt lsn = mk(4, "10.0.0.9", 1234, "10.0.0.3", 40000, TCP, SYN, 60),
+		   z = mk(4, "10.0.0.3", 40001, "10.0.0.4", 33000, TCP, ACK, 100),
+		   y = mk(4, "10.0.0.4", 33000, "10.0.0.3", 40000, TCP, ACK, 100), x;
+	struct flow_probe qx, qy;
+	char srv[INET_ADDRSTRLEN];
+	unsigned a, port, found = 0;
+
+	T_EQ_INT(flow_init(&t, 1, 16, 60, SEED), 0);
+	flow_probe(&t, &y, &qy);
+	for (a = 0; a < 65536 && !found; a++)
+		for (port = 1; port < 1024 && !found; port++) {
+			snprintf(srv, sizeof srv, "10.1.%u.%u", a >> 8, a & 0xff);
+			x = mk(4, "10.0.0.1", 40000, srv, (uint16_t)port, TCP, ACK, 100);
+			flow_probe(&t, &x, &qx);
+			found = qx.set == qy.set && qx.tag == qy.tag;
+		}
+	T_CHECK(found);
+	upd(&t, lsn, T0);				/* 10.0.0.3:40000 listens */
+	flow_reset(&t, T0 + SEC);
+	T_EQ_INT(upd(&t, x, T0 + 2 * SEC), FLOW_NEW);	/* fills an entry */
+	flow_reset(&t, T0 + 3 * SEC);
+	T_EQ_INT(upd(&t, z, T0 + 4 * SEC), FLOW_NEW);	/* frees X's record */
+	T_EQ_INT(flow_check(&t), 0);
+	T_EQ_INT(upd(&t, y, T0 + 5 * SEC), FLOW_DROPPED);
+	T_EQ_INT(t.st.flow_drops, 1);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.3", "10.0.0.4", 33000, TCP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 0, 100, 0,
+				      T0 + 4 * SEC, T0 + 4 * SEC, 1, 0, { 40001 } }));
+	T_EQ_INT(flow_check(&t), 0);
+	flow_free(&t);
+}
+
+/* ---- the model with tables too small: drops, records freed for room ---- */
+
+static unsigned m_cap;	/* records the table has room for */
+static uint64_t m_drops;
+
+/* m_update(), except that a new record beyond m_cap is refused and counted
+ * (after its handshake taught listeners, as the table does). */
+static void m_update_capped(const struct pkt *p, uint64_t now, uint64_t ttl)
+{
+	unsigned before = m_nrec;
+	struct flow_rec save;
+
+	if (m_nrec < m_cap) {
+		m_update(p, now, ttl);
+		return;
+	}
+	save = m_rec[m_nrec];
+	m_update(p, now, ttl);
+	if (m_nrec != before) {
+		m_nrec = before;
+		m_rec[m_nrec] = save;
+		m_drops++;
+	}
+}
+
+/* flow_expire() at an interval end: the model's listeners follow. */
+static void m_expire(uint64_t now, uint64_t ttl)
+{
+	unsigned i, j = 0;
+
+	for (i = 0; i < m_nlsn; i++)
+		if (!(now > m_lsn[i].last && now - m_lsn[i].last > ttl))
+			m_lsn[j++] = m_lsn[i];
+	m_nlsn = j;
+}
+
+/* The model's traffic in a table of `cap` records, an interval every
+ * per_interval packets, directly and held: every interval, the records and
+ * drops must be the model's. Returns the intervals that differ. */
+static unsigned model_capped(uint32_t cap, unsigned per_interval, uint64_t seed)
+{
+	const uint64_t ttl_s = 2;
+	static struct flow_table t;
+	static struct pipe tp;
+	uint64_t ts = T0, n;
+	unsigned i, bad = 0;
+
+	rng_state = seed;
+	m_cap = cap;
+	m_drops = 0;
+	m_nlsn = m_nrec = 0;
+	T_EQ_INT(flow_init(&t, cap, M_LSN, (uint32_t)ttl_s, SEED ^ seed), 0);
+	memset(&tp, 0, sizeof tp);
+	T_EQ_INT(flow_init(&tp.t, cap, M_LSN, (uint32_t)ttl_s, SEED ^ seed), 0);
+	for (n = 0; n < 60000; n++) {
+		struct pkt p;
+		uint64_t r = rnd_pkt(&p);
+
+		ts += (r >> 44) & 0xfffff;
+		if (((r >> 40) & 0xff) == 1)
+			ts += ttl_s * SEC;
+		flow_update(&t, &p, ts, NULL);
+		m_update_capped(&p, ts, ttl_s * SEC);
+		pipe_push(&tp, &p, ts);
+		if (n % per_interval != per_interval - 1)
+			continue;
+		pipe_drain(&tp);
+		bad += t.st.flows != m_nrec || tp.t.st.flows != m_nrec ||
+		       t.st.flow_drops != m_drops || tp.t.st.flow_drops != m_drops ||
+		       flow_check(&t) != 0 || flow_check(&tp.t) != 0;
+		for (i = 0; i < m_nrec; i++)
+			bad += !rec_same(&m_rec[i], flow_find(&t, &m_rec[i].key)) ||
+			       !rec_same(&m_rec[i], flow_find(&tp.t, &m_rec[i].key));
+		flow_expire(&t, ts);
+		flow_expire(&tp.t, ts);
+		m_expire(ts, ttl_s * SEC);
+		flow_reset(&t, ts);
+		flow_reset(&tp.t, ts);
+		m_nrec = 0;
+		m_drops = 0;
+	}
+	flow_free(&t);
+	flow_free(&tp.t);
+	return bad;
+}
+
+/* Tables of 1 to 600 records, full nearly every interval: records of
+ * earlier intervals are freed for new keys, and what named them must not
+ * count another key's packets (test_purge_forgets_entries). Before the
+ * fix, 4 of these 36 runs differed. */
+static void test_model_tiny_tables(void)
+{
+	static const uint32_t caps[] = { 1, 2, 3, 5, 8, 17, 40, 100, 600 };
+	static const unsigned pers[] = { 3, 10, 50, 400 };
+	unsigned c, p, bad = 0;
+
+	for (c = 0; c < sizeof caps / sizeof caps[0]; c++)
+		for (p = 0; p < sizeof pers / sizeof pers[0]; p++)
+			bad += model_capped(caps[c], pers[p],
+					    0x5851f42d4c957f2dull + c * 7 + p) != 0;
+	T_EQ_INT(bad, 0);
+}
+
 /* The same traffic with time also running back, by a little and by more
  * than a listener's lifetime (merged captures). The model cannot follow
  * there (see above), so the reference is the table itself with its cache
@@ -1816,6 +1963,8 @@ int main(void)
 	T_RUN(test_cache_matches_model);
 	T_RUN(test_records_outlive_intervals);
 	T_RUN(test_records_across_many_intervals);
+	T_RUN(test_purge_forgets_entries);
+	T_RUN(test_model_tiny_tables);
 	T_RUN(test_equal_ports_group);
 	T_RUN(test_cache_time_random);
 	T_RUN(test_revived_by_older_syn);
