@@ -65,7 +65,7 @@ void agent_set_filters(struct agent *a)
 
 uint64_t agent_report_max_bytes(const struct agent *a, uint32_t more)
 {
-	/* the packets held for probing ahead are accounted before it */
+	/* the packets held are accounted before it */
 	return report_max_bytes(a->host, a->iface ? a->iface : "",
 				a->flows.st.flows + a->nheld + more);
 }

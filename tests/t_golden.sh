@@ -130,10 +130,11 @@ for g in "$GOLDEN"/*.jsonl; do
 	[ "$n" = demo ] || [ -f "$T_TMP/suite/$n" ] || fail "golden_stale_$n" "no capture named $n"
 done
 
-# Once an interval's records outgrow the caches (flow_wants_probes(), which
-# test_flow shows holds at 10,000 records, not at 8,000), a quiet agent holds
-# packets and probes the tables a few packets ahead of each update; a loud
-# one (-debug logs every new record) never holds any. The reports must be
+# A quiet agent holds packets and accounts them together; once an
+# interval's records outgrow the caches (flow_wants_probes(), which
+# test_flow shows holds at 10,000 records, not at 8,000), it also probes
+# the tables ahead of the updates. A loud one (-debug logs every new
+# record) never holds any. The reports must be
 # the same, on the bench generator's mix (handshakes, mid-stream, UDP, VLAN,
 # IPv6) of 50,000 flows over three 1-second intervals (about 43,000 records
 # each).
