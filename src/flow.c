@@ -1196,9 +1196,9 @@ FLOW_STAGE void probe_next(const struct flow_table *t, const struct pkt *p,
 	uint32_t w;
 	uint8_t hs;
 
-	q->nhome = 0;	/* probe_home() fills at most two */
-	if (!pkt_usable(p))
-		return;
+	/* q->nhome is 0 (probe_first()); probe_home() fills at most two.
+	 * An unusable packet only costs prefetches here: update_probed()
+	 * refuses it. */
 	hs = p->proto == DEC_PROTO_TCP ? (p->tcp_flags & TCP_SYN_ACK) : 0;
 	if (!(hs & DEC_TCP_SYN))
 		for (w = 0; w < CONN_WAYS; w++) {
