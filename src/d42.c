@@ -591,6 +591,40 @@ static int d42_parse_reply(struct d42 *d, const struct http_response *r, const c
 	return n;
 }
 
+/* 1 if a 2xx reply of n tokens has a "code" other than 0 (a number in any
+ * form, or a string holding one; anything else is not 0): the API's
+ * error. Its text goes to why. */
+static int d42_coded(const struct d42 *d, const char *js, int n, char *why, size_t whysz)
+{
+	uint64_t code = 0;
+	int ci, len;
+
+	if (n <= 0 || (ci = tok_member(js, d->toks, n, 0, "code")) < 0 ||
+	    (tok_whole(js, d->toks, ci, &code) == 0 && code == 0))
+		return 0;
+	len = (int)(d->toks[ci].end - d->toks[ci].start);
+	snprintf(why, whysz, "code %.*s", len < D42_NUM_MAX ? len : D42_NUM_MAX,
+		 js + d->toks[ci].start);
+	return 1;
+}
+
+/* A lookup (IP, listing) answered 2xx with the API's error: the appliance
+ * could not answer (busy, its database locked), which says nothing of the
+ * device or its listeners. Retried as after a 5xx, the report kept: 1. */
+static int d42_lookup_failed(struct d42 *d, const struct http_response *r, int n,
+			     const char *what)
+{
+	char why[D42_NUM_MAX + 8];
+
+	if (!d42_coded(d, (const char *)r->body, n, why, sizeof(why)))
+		return 0;
+	log_warn("device42: %s: the appliance answered with an error (%s): %.*s", what, why,
+		 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT),
+		 (const char *)r->body);
+	d42_fail_after(d, 0, d42_retry_after_ms(r));
+	return 1;
+}
+
 /* ---------------------------------------------------------------------- */
 /* requests */
 
@@ -950,6 +984,25 @@ static int d42_fill_group(struct d42 *d)
 /* ---------------------------------------------------------------------- */
 /* replies */
 
+/* The token of the list `name` a lookup's reply must have. Without it the
+ * reply is not the answer we know, and asking again would get the same:
+ * the listener is left out this time (logged), -1. */
+static int d42_reply_list(struct d42 *d, const struct http_response *r, int n,
+			  const char *what, const char *name)
+{
+	const char *js = (const char *)r->body;
+	char ip[D42_ADDR_STR];
+	int arr = tok_member(js, d->toks, n, 0, name);
+
+	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY)
+		return arr;
+	log_warn("device42: %s: the reply has no \"%s\" list; %s:%u not updated this time: %.*s",
+		 what, name, addr_str(&d->g.server, ip), d->g.port,
+		 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
+	d42_leave_out(d);
+	return -1;
+}
+
 static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
@@ -957,21 +1010,23 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 	char ip[D42_ADDR_STR], dev[D42_MAX_DEVICE];
 	int n, arr, i, k, t, found = 0, too_long = 0;
 
-	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup", NULL)) < 0)
+	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup", NULL)) < 0 ||
+	    d42_lookup_failed(d, r, n, "IP lookup"))
 		return;
-	arr = tok_member(js, d->toks, n, 0, "ips");
-	if (arr >= 0 && d->toks[arr].type == JSON_ARRAY) {
-		i = arr + 1;
-		for (k = 0; k < (int)d->toks[arr].size && i < n && !found; k++) {
-			if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "ip"), ip, sizeof(ip)) &&
-			    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server)) {
-				t = tok_member(js, d->toks, n, i, "device");
-				found = !tok_str(js, d->toks, t, dev, sizeof(dev)) && dev[0];
-				too_long |= !found && t >= 0 && d->toks[t].type == JSON_STRING &&
-					    d->toks[t].end - d->toks[t].start >= sizeof(dev);
-			}
-			i = (int)d->toks[i].next;
+	/* Taking the device for one the appliance does not know would hold
+	 * its listeners as such. */
+	if ((arr = d42_reply_list(d, r, n, "IP lookup", "ips")) < 0)
+		return;
+	i = arr + 1;
+	for (k = 0; k < (int)d->toks[arr].size && i < n && !found; k++) {
+		if (!tok_str(js, d->toks, tok_member(js, d->toks, n, i, "ip"), ip, sizeof(ip)) &&
+		    !addr_parse(ip, &a) && addr_eq(&a, &d->g.server)) {
+			t = tok_member(js, d->toks, n, i, "device");
+			found = !tok_str(js, d->toks, t, dev, sizeof(dev)) && dev[0];
+			too_long |= !found && t >= 0 && d->toks[t].type == JSON_STRING &&
+				    d->toks[t].end - d->toks[t].start >= sizeof(dev);
 		}
+		i = (int)d->toks[i].next;
 	}
 	/* Not to be mistaken for a device the appliance does not know. */
 	if (!found && too_long)
@@ -1082,17 +1137,12 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 		d42_leave_out(d);
 		return;
 	}
-	arr = tok_member(js, d->toks, n, 0, "service_ports");
-	if (arr < 0 || d->toks[arr].type != JSON_ARRAY) {
-		/* Not the listing we know: posting as if the appliance had no
-		 * record would shrink its remote IPs, and asking again would
-		 * get the same. */
-		log_warn("device42: listener lookup: the reply has no \"service_ports\" list; "
-			 "%s:%u not updated this time: %.*s", addr_str(&d->g.server, ip), d->g.port,
-			 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
-		d42_leave_out(d);
+	if (d42_lookup_failed(d, r, n, "listener lookup"))
 		return;
-	}
+	/* Posting as if the appliance had no record would shrink its
+	 * remote IPs. */
+	if ((arr = d42_reply_list(d, r, n, "listener lookup", "service_ports")) < 0)
+		return;
 	for (i = arr + 1, k = 0; k < (int)d->toks[arr].size && i < n; k++) {
 		if (listing_is_ours(d, js, n, i) &&
 		    d42_merge_remote(d, js, tok_member(js, d->toks, n, i, "remote_ips")) < 0) {
@@ -1181,10 +1231,9 @@ static int d42_refused(struct d42 *d, int refusal, const char *why)
 static void d42_on_post(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
-	char why[32];
-	uint64_t code = 0;
+	char why[D42_NUM_MAX + 8];
 	uint32_t k;
-	int n = 0, ok2xx = r->status >= 200 && r->status < 300, ci = -1, coded = 0;
+	int n = 0, ok2xx = r->status >= 200 && r->status < 300, coded;
 
 	/* The API's errors come as a 2xx with a "code" other than 0 too; a
 	 * 2xx with no body (204) or no "code" is taken. A "code" that is not
@@ -1196,14 +1245,8 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	if (ok2xx && r->body_len > 0 &&
 	    (n = d42_parse_reply(d, r, "listener update", NULL)) < 0)
 		return;
-	if (ok2xx && n > 0 && (ci = tok_member(js, d->toks, n, 0, "code")) >= 0)
-		coded = tok_whole(js, d->toks, ci, &code) < 0 || code != 0;
-	if (coded)
-		snprintf(why, sizeof(why), "code %.*s",
-			 (int)(d->toks[ci].end - d->toks[ci].start < D42_NUM_MAX ?
-			       d->toks[ci].end - d->toks[ci].start : D42_NUM_MAX),
-			 js + d->toks[ci].start);
-	else
+	coded = ok2xx && d42_coded(d, js, n, why, sizeof(why));
+	if (!coded)
 		snprintf(why, sizeof(why), "HTTP %d", r->status);
 	if (d42_refused(d, coded || d42_is_refusal(r->status), why) ||
 	    d42_check_status(d, r, "listener update") < 0)
@@ -1389,7 +1432,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 	const struct http_response *r;
 	struct d42_cache_ent *e;
 	char ip[D42_ADDR_STR];
-	int steps, rc;
+	int steps, rc, ok2xx;
 
 	d->now = now_ms;
 	for (steps = 0; steps < D42_MAX_STEPS; steps++) {
@@ -1410,7 +1453,10 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				d->st = ST_IDLE;
 				continue;
 			}
-			if (rc != HTTP_DONE && d->st == ST_READ && http_client_too_large(d->http)) {
+			r = rc == HTTP_DONE ? http_client_response(d->http)
+					    : http_client_too_large(d->http);
+			ok2xx = r && r->status >= 200 && r->status < 300;
+			if (rc != HTTP_DONE && d->st == ST_READ && r && ok2xx) {
 				/* Asking again cannot shrink it, as with too many
 				 * values (d42_on_read()). */
 				log_warn("device42: the appliance's listing of %s on port %u is larger "
@@ -1420,13 +1466,18 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 				d42_leave_out(d);
 				continue;
 			}
-			if (rc != HTTP_DONE) {
+			if (rc != HTTP_DONE && r && !ok2xx) {
+				/* An error page too large to read: its status and
+				 * headers say what happened (a 503's Retry-After),
+				 * as for any error answer; the body is only logged. */
+				log_info("device42: %s %s: HTTP %d with a body over %u bytes, not read",
+					 d->req.method, d->path, r->status, HTTP_MAX_BODY_BYTES);
+			} else if (rc != HTTP_DONE) {
 				log_warn("device42: %s %s: %s", d->req.method, d->path,
 					 http_client_error(d->http));
 				d42_fail(d, 0);
 				return;
 			}
-			r = http_client_response(d->http);
 			switch (d->st) {
 			case ST_RESOLVE: d42_on_resolve(d, r); break;
 			case ST_READ:    d42_on_read(d, r); break;

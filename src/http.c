@@ -1452,9 +1452,11 @@ const struct http_response *http_client_response(const struct http_client *c)
 	return c->have_response ? http_parser_response(c->parser) : NULL;
 }
 
-int http_client_too_large(const struct http_client *c)
+const struct http_response *http_client_too_large(const struct http_client *c)
 {
-	return c->too_large;
+	/* The head was read whole before the body overran; body_len is 0
+	 * (set only once a body is complete). */
+	return c->too_large ? http_parser_response(c->parser) : NULL;
 }
 
 const char *http_client_error(const struct http_client *c)

@@ -126,8 +126,9 @@ int http_client_timeout_ms(const struct http_client *c, uint64_t now_ms);
 int http_client_step(struct http_client *c, short revents, uint64_t now_ms);
 const struct http_response *http_client_response(const struct http_client *c);
 const char *http_client_error(const struct http_client *c);
-/* 1 if the last request failed on a response body over max_body. */
-int http_client_too_large(const struct http_client *c);
+/* If the last request failed on a response body over max_body: that
+ * response's status and headers, without the body (body_len 0); else NULL. */
+const struct http_response *http_client_too_large(const struct http_client *c);
 void http_client_close(struct http_client *c);	/* drop a kept connection */
 unsigned long http_client_connections(const struct http_client *c); /* opened */
 const char *http_client_tls_version(const struct http_client *c); /* last, or "" */

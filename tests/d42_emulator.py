@@ -121,6 +121,10 @@ Faults (modes)
   both-cl-te     200 with both Content-Length and Transfer-Encoding: chunked
   huge-headers   200 with 1000 filler header fields (about 100 KB of headers)
   huge-body      200 with a --huge-body-bytes JSON body
+  huge-error     503 with Retry-After: 1 (or "retry_after") and a
+                 --huge-body-bytes body (an overloaded front end's page)
+  no-list        200 with {"total_count": 0}: neither "ips" nor
+                 "service_ports" nor "code"
   bad-status     a malformed status line, then close
 Faulted requests do not change the state, except "slow" and the "chunked"
 ones, which are otherwise normal answers.
@@ -165,7 +169,7 @@ FAULT_MODES = {
     "none", "400", "404", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
     "chunked", "chunked-ext", "code1", "redirect", "both-cl-te",
-    "huge-headers", "huge-body", "bad-status",
+    "huge-headers", "huge-body", "huge-error", "no-list", "bad-status",
 }
 PASSTHROUGH = {"slow", "chunked", "chunked-ext"}   # answer normally
 LOGGED_HEADERS = ("host", "user-agent", "content-type", "content-length",
@@ -503,7 +507,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         status = {"400": 400, "413": 413, "401": 401, "403": 403, "500": 500, "500-license": 500,
                   "500-plain": 500, "503": 503, "code1": 200, "redirect": 302,
                   "malformed-json": 200, "close-mid": 200, "both-cl-te": 200,
-                  "huge-headers": 200, "huge-body": 200}.get(mode)
+                  "huge-headers": 200, "huge-body": 200, "huge-error": 503,
+                  "no-list": 200}.get(mode)
         entry["status"] = status
         if mode == "400":
             self.send_json(400, {"msg": "Invalid value for remote_ips.", "code": 1})
@@ -541,6 +546,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, {"msg": ["ok"], "code": 0}, filler)
         elif mode == "huge-body":
             self.huge_body()
+        elif mode == "huge-error":
+            self.huge_body(503, [("Retry-After", self.retry_after)])
+        elif mode == "no-list":
+            self.send_json(200, {"total_count": 0})
         elif mode == "close-mid":
             body = json.dumps({"msg": ["Service listener port added/updated", 1,
                                        "x", True, False], "code": 0}).encode()
@@ -558,9 +567,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif mode == "noanswer":
             self.hang()
 
-    def huge_body(self):
+    def huge_body(self, status=200, headers=()):
         n = self.server.args.huge_body_bytes
-        self.send_response(200)
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(n))
         self.end_headers()

@@ -730,6 +730,72 @@ def test_coded_refusal_left_out(certs, want):
           "rc %d got:\n%s\n%s" % (rc, got, err[-500:]))
 
 
+def run_lookup_faulted(certs, name, mode, path, count, method="GET"):
+    """Delivers the demo while the first COUNT requests under PATH get the
+    fault MODE: (exit status, stderr, listeners the appliance holds)."""
+    emu = Emulator(certs)
+    spool = os.path.join(TMP, "spool-" + name)
+    cfg = write_config(name, emu, certs, spool, capture={"live-entries-nok": True})
+    emu.fault(mode, count, path=path, method=method)
+    try:
+        rc, out, err = run_agent(cfg, timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = norm(emu.listeners())
+    emu.stop()
+    return rc, err, got
+
+
+def known_taken_unknown(err):
+    """Servers the appliance knows that the agent said it did not."""
+    said = re.findall(r"-> \[?([0-9a-f:.]+?)\]?:\d+ \(server unknown to the appliance\)", err)
+    return sorted(set(ip for ip in said if ip in DEVICES))
+
+
+def test_lookup_errors_retried(certs, want):
+    """A lookup answered 200 with "code" other than 0 (the appliance busy,
+    its database locked) says nothing of the device or its listeners: it
+    is retried, and everything gets through. Before, an IP lookup's was
+    taken for "device unknown" (the listener held in memory only, its
+    report deleted) and a listing's for a reply without a list (the
+    listener left out)."""
+    for name, path in (("ips", "/api/1.0/ips/"),
+                       ("listing", "/api/2.0/service_listener_ports/")):
+        rc, err, got = run_lookup_faulted(certs, "lookup-coded-" + name, "code1", path, 2)
+        check("lookup_coded_%s_retried" % name,
+              rc == 0 and got == want and "answered with an error (code 1)" in err and
+              not known_taken_unknown(err) and "not updated" not in err,
+              "rc %d taken for unknown %s got:\n%s\n%s" %
+              (rc, known_taken_unknown(err), got, err[-500:]))
+
+
+def test_ips_reply_without_list(certs, want):
+    """An IP lookup's 200 without an "ips" list is not the answer known:
+    as with a listing without "service_ports", that listener is left out
+    (asking again would get the same), not taken for one whose device the
+    appliance does not know."""
+    rc, err, got = run_lookup_faulted(certs, "ips-no-list", "no-list", "/api/1.0/ips/", 1)
+    missing = [l for l in want.splitlines() if l not in got.splitlines()]
+    check("ips_reply_without_list_left_out",
+          rc == 0 and len(missing) == 1 and 'the reply has no "ips" list' in err and
+          not known_taken_unknown(err),
+          "rc %d missing %s taken for unknown %s\n%s" %
+          (rc, missing, known_taken_unknown(err), err[-500:]))
+
+
+def test_error_page_too_large(certs, want):
+    """A 503 whose body is over the 4 MiB a reply may have: its status and
+    Retry-After still count (retried, not before the wait), rather than
+    the listener being left out as for a listing that large."""
+    rc, err, got = run_lookup_faulted(certs, "huge-error", "huge-error",
+                                      "/api/2.0/service_listener_ports/", 2)
+    waits = next_attempts(err)
+    check("error_page_too_large_retried",
+          rc == 0 and got == want and "HTTP 503 with a body over" in err and
+          len(waits) == 2 and min(waits) >= 1000 and "not updated" not in err,
+          "rc %d waits %s got:\n%s\n%s" % (rc, waits, got, err[-500:]))
+
+
 def test_two_refused_listeners(certs, want):
     """Two listeners of a report refused every time: the first, once left
     out, stays out while the second is refused (a retry resumes after it),
@@ -1195,6 +1261,9 @@ def main():
     guarded(test_unreadable_remote_ips, certs, want)
     guarded(test_coded_refusal_left_out, certs, want)
     guarded(test_two_refused_listeners, certs, want)
+    guarded(test_lookup_errors_retried, certs, want)
+    guarded(test_ips_reply_without_list, certs, want)
+    guarded(test_error_page_too_large, certs, want)
     guarded(test_renamed_device, certs, want)
     guarded(test_post_404_asks_again, certs, want)
     guarded(test_retry_resumes, certs)
