@@ -539,6 +539,12 @@ static int d42_set_aside(struct d42 *d, uint64_t seq, const char *why)
 	return SPOOL_ERR_AGAIN;
 }
 
+/* How much of a reply's body a log line quotes. */
+static int d42_excerpt_len(const struct http_response *r)
+{
+	return (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT);
+}
+
 /* 0 if the response is a 2xx; otherwise logs, backs off, returns -1. */
 static int d42_check_status(struct d42 *d, const struct http_response *r, const char *what)
 {
@@ -547,7 +553,7 @@ static int d42_check_status(struct d42 *d, const struct http_response *r, const 
 
 	if (r->status >= 200 && r->status < 300)
 		return 0;
-	n = r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT;
+	n = (size_t)d42_excerpt_len(r);
 	for (i = 0; i < n; i++)
 		excerpt[i] = (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? (char)r->body[i] : ' ';
 	excerpt[n] = '\0';
@@ -619,7 +625,7 @@ static int d42_lookup_failed(struct d42 *d, const struct http_response *r, int n
 	if (!d42_coded(d, (const char *)r->body, n, why, sizeof(why)))
 		return 0;
 	log_warn("device42: %s: the appliance answered with an error (%s): %.*s", what, why,
-		 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT),
+		 d42_excerpt_len(r),
 		 (const char *)r->body);
 	d42_fail_after(d, 0, d42_retry_after_ms(r));
 	return 1;
@@ -998,7 +1004,7 @@ static int d42_reply_list(struct d42 *d, const struct http_response *r, int n,
 		return arr;
 	log_warn("device42: %s: the reply has no \"%s\" list; %s:%u not updated this time: %.*s",
 		 what, name, addr_str(&d->g.server, ip), d->g.port,
-		 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
+		 d42_excerpt_len(r), js);
 	d42_leave_out(d);
 	return -1;
 }
@@ -1235,9 +1241,8 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 	uint32_t k;
 	int n = 0, ok2xx = r->status >= 200 && r->status < 300, coded;
 
-	/* The API's errors come as a 2xx with a "code" other than 0 too; a
-	 * 2xx with no body (204) or no "code" is taken. A "code" that is not
-	 * a number is not 0. */
+	/* The API's errors come as a 2xx with a "code" other than 0 too
+	 * (d42_coded()); a 2xx with no body (204) or no "code" is taken. */
 	/* The device may be gone or renamed since its name was cached: ask
 	 * again at the next attempt, as after a listing's 404. */
 	if (r->status == 404)
@@ -1253,7 +1258,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 		return;
 	if (coded) {
 		log_warn("device42: listener update refused (%s): %.*s", why,
-			 (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT), js);
+			 d42_excerpt_len(r), js);
 		d42_fail(d, 0);
 		return;
 	}
@@ -1456,7 +1461,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			r = rc == HTTP_DONE ? http_client_response(d->http)
 					    : http_client_too_large(d->http);
 			ok2xx = r && r->status >= 200 && r->status < 300;
-			if (rc != HTTP_DONE && d->st == ST_READ && r && ok2xx) {
+			if (rc != HTTP_DONE && d->st == ST_READ && ok2xx) {
 				/* Asking again cannot shrink it, as with too many
 				 * values (d42_on_read()). */
 				log_warn("device42: the appliance's listing of %s on port %u is larger "
