@@ -37,6 +37,9 @@
  * longer than the sun has): refused, so that a planted name cannot bring
  * the numbering near its wrap, where new reports would sort first. */
 #define SEQ_LIMIT         ((uint64_t)1 << 62)
+/* Entries other than reports give their numbers to the count only below
+ * this: counting could not reach one above it anyway. */
+#define SEQ_TAKEN_MAX     (SEQ_LIMIT / 2)
 #define EXT_DATA          ".d42"
 #define EXT_TMP           ".tmp"
 #define NAME_MAX_LEN      32	/* "%016x.d42" and "%016x.tmp" fit */
@@ -355,20 +358,26 @@ static void unlink_entry(struct spool *s, uint64_t seq)
 			 strerror(errno));
 }
 
+/* A live report is dropped, recorded in d; its slot stays, a tombstone. */
+static void drop_live(struct spool *s, struct ent *e, struct drops *d)
+{
+	e->live = 0;
+	s->live--;
+	s->bytes -= e->size;
+	s->dropped++;
+	unlink_entry(s, e->seq);
+	if (d->n++ == 0)
+		d->first = e->seq;
+	d->last = e->seq;
+}
+
 /* Removes the oldest slot; a live one is a drop, recorded in d. */
 static void pop_slot(struct spool *s, struct drops *d)
 {
 	struct ent *e = slot(s, 0);
 
-	if (e->live) {
-		s->live--;
-		s->bytes -= e->size;
-		s->dropped++;
-		unlink_entry(s, e->seq);
-		if (d->n++ == 0)
-			d->first = e->seq;
-		d->last = e->seq;
-	}
+	if (e->live)
+		drop_live(s, e, d);
 	if (s->mem) {
 		s->ring_head = (s->ring_head + e->size) % s->ring_cap;
 		s->ring_used -= e->size;
@@ -648,9 +657,14 @@ static int scan_dir(struct spool *s)
 			goto fail;	/* its number is unknown */
 		}
 		safe_name(safe, sizeof(safe), name);
-		/* Any entry's number is taken: one a directory holds could
-		 * not be written to when it came round again. */
-		if (parse_seq_name(name, NULL, &seq) == 0 && seq > max_seq)
+		/* Any entry's number is taken (one a directory holds could
+		 * not be written to when it came round again), if counting
+		 * could get there at all: one stray name near SEQ_LIMIT
+		 * numbered the reports after it past it, and the next start
+		 * set them all aside (until 2026-11-29). A report's number
+		 * is taken whatever it is (below): the queue's order. */
+		if (parse_seq_name(name, NULL, &seq) == 0 && seq < SEQ_TAKEN_MAX &&
+		    seq > max_seq)
 			max_seq = seq;
 		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			if (strcmp(name, CORRUPT_DIR) != 0)
@@ -680,6 +694,8 @@ static int scan_dir(struct spool *s)
 			continue;
 		}
 		scan_add(s, &h, fsize, &drops);
+		if (h.seq > max_seq)
+			max_seq = h.seq;
 	}
 	closedir(d);
 	qsort(s->e, s->n, sizeof(*s->e), ent_cmp);
@@ -687,6 +703,9 @@ static int scan_dir(struct spool *s)
 		pop_head(s, &drops);
 	log_drops(s, &drops, "over its bounds at start-up");
 	s->next_seq = max_seq + 1;	/* below SEQ_LIMIT: never wraps */
+	if (s->next_seq >= SEQ_TAKEN_MAX)
+		log_warn("spool %s: report numbers near their limit (%016" PRIx64
+			 "): a report there was not written by d42pcap", s->dir, max_seq);
 	if (s->live)
 		log_info("spool %s: %u report(s), %" PRIu64 " bytes to deliver",
 			 s->dir, s->live, s->bytes);
@@ -925,12 +944,21 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 			errno = EBUSY;
 			return NULL;
 		}
+		/* Full (no room for even a name: ENOSPC also means no free
+		 * inode): the reports in it are still to deliver, and each
+		 * delivered one makes room. */
 		if (fd >= 0 && probe_writable(fd) < 0) {
 			int saved = errno;
 
-			close(fd);
-			fd = -1;
-			errno = saved;
+			if (saved == ENOSPC || saved == EDQUOT) {
+				log_warn("spool %s: disk full (%s): new reports are "
+					 "stored once delivery or dropping makes room",
+					 s->dir, strerror(saved));
+			} else {
+				close(fd);
+				fd = -1;
+				errno = saved;
+			}
 		}
 		/* The reports in it are fine: say so, not "memory only"
 		 * (which would leave them behind unsaid). */
@@ -1023,8 +1051,11 @@ static int create_tmp(struct spool *s, const char *name)
 	return create_new(s->dfd, name);
 }
 
+static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d);
+
 int spool_begin(struct spool *s, int64_t start, int64_t end)
 {
+	struct drops d = { 0, 0, 0 };
 	char name[NAME_MAX_LEN];
 	int saved;
 
@@ -1040,6 +1071,13 @@ int spool_begin(struct spool *s, int64_t start, int64_t end)
 		s->w.off = (s->ring_head + s->ring_used) % s->ring_cap;
 		return 0;
 	}
+	if (s->w.seq >= SEQ_LIMIT) {	/* the next start would set it aside */
+		log_err("spool %s: report numbers used up (a report numbered "
+			"near %016" PRIx64 " is in the spool): report not stored",
+			s->dir, SEQ_LIMIT);
+		s->w.failed = 1;
+		return 0;
+	}
 	seq_name(name, sizeof(name), s->w.seq, EXT_TMP);
 	s->w.fd = create_tmp(s, name);
 	if (s->w.fd < 0 && errno == ENOENT) {
@@ -1049,6 +1087,11 @@ int spool_begin(struct spool *s, int64_t start, int64_t end)
 		else
 			errno = saved;
 	}
+	/* No room for the name (ENOSPC: no free inode, or a directory that
+	 * needs a block): the oldest goes, as for the report's bytes. */
+	while (s->w.fd < 0 && disk_full_drop(s, SPOOL_HDR_SIZE, &d))
+		s->w.fd = create_tmp(s, name);
+	log_drops(s, &d, "disk full");
 	/* the header is written last, once length and CRC are known */
 	if (s->w.fd < 0 || lseek(s->w.fd, SPOOL_HDR_SIZE, SEEK_SET) < 0) {
 		log_warn("spool %s: cannot create %s: %s", s->dir, name,
@@ -1083,15 +1126,28 @@ static int mem_write(struct spool *s, const char *data, size_t len)
 static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d)
 {
 	int err = errno;
+	struct ent *e = NULL;
+	uint32_t i;
 
-	/* the report delivery has open frees nothing while it is open */
-	if ((err != ENOSPC && err != EDQUOT) || s->n == 0 || s->w.freed > need ||
-	    (s->r.active && s->r.seq == slot(s, 0)->seq)) {
+	if ((err != ENOSPC && err != EDQUOT) || s->w.freed > need) {
 		errno = err;	/* for the caller's message */
 		return 0;
 	}
-	s->w.freed += slot(s, 0)->size;
-	pop_head(s, d);
+	/* The report delivery has open frees nothing while it is open: the
+	 * next oldest goes instead (until 2026-11-29 none did, and every new
+	 * report was lost for as long as the appliance took to answer). */
+	for (i = 0; i < s->n; i++) {
+		e = slot(s, i);
+		if (e->live && !(s->r.active && e->seq == s->r.seq))
+			break;
+	}
+	if (i == s->n) {
+		errno = err;
+		return 0;
+	}
+	s->w.freed += e->size;
+	drop_live(s, e, d);
+	trim_head(s);
 	return 1;
 }
 

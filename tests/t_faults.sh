@@ -8,8 +8,10 @@
 #  - the log directory (a 64 KiB tmpfs in a private mount namespace) fills
 #    up: capture and reports go on, the problem is said once on stderr, and
 #    logging resumes once there is space again;
-#  - the spool's disk fills up while the appliance is away: the oldest
-#    reports are dropped for the newest;
+#  - the spool's disk fills up while the appliance is away, or while it
+#    is being delivered to, or has no free inode: the oldest reports are
+#    dropped for the newest (the one in delivery excepted), and a spool
+#    found full at start-up is still replayed;
 #  - (any user, with strace) a crash just after start-up: the spool
 #    directories the agent made are synced into their parents.
 . "$(dirname "$0")/lib.sh"
@@ -212,10 +214,107 @@ JSON
 	umount "$SP"
 }
 
+# The disk fills up while delivery has the oldest report open (an appliance
+# that takes the connection and never answers): the next oldest go for the
+# newest, not every new report (until 2026-11-29).
+spool_full_delivering() {
+	T=$1
+	SP=$T/spool2
+	small_fs "$SP" spoolfull_delivering || return
+	python3 -c 'import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+s.settimeout(0.5)
+held, end = [], time.time() + 30
+while time.time() < end:
+    try:
+        held.append(s.accept()[0])
+    except socket.timeout:
+        pass' >"$T/hang.port" &
+	hp=$!
+	wait_count "$T/hang.port" '^[0-9]+$' 1 50
+	cat >"$T/sd.json" <<JSON
+{"device42": {"Host": "http://127.0.0.1:$(cat "$T/hang.port")", "User": "u", "Password": "p",
+              "timeout": 20},
+ "common": {"Interval": 1, "logs-dir": "$T/sdlogs", "spool-dir": "$SP",
+            "spool-max-bytes": 1073741824}}
+JSON
+	mkdir -p "$T/sdlogs"
+	"$D42PCAP" -settings-dir "$T" -settings-name sd.json -r "$TOP/tests/data/demo.pcapng" \
+		>/dev/null 2>"$T/sd.err" &
+	pid=$!
+	want=$(tail -1 "$T/i1.json" | grep -o '"interval":{"start":"[^"]*"')
+	w=0
+	while [ $w -lt 100 ] && ! grep -qF "$want" "$SP"/*.d42 2>/dev/null; do
+		sleep 0.1
+		w=$((w + 1))
+	done
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+	kill $hp 2>/dev/null
+	wait $hp 2>/dev/null
+	first=$(ls "$SP" | grep '\.d42$' | sort | head -1)
+	if [ -n "$want" ] && grep -qF "$want" "$SP"/*.d42 2>/dev/null &&
+	   [ "$first" = 0000000000000001.d42 ] &&
+	   grep -q 'disk full: dropped' "$T/sdlogs/d42pcap.log" &&
+	   ! grep -q 'write failed' "$T/sdlogs/d42pcap.log"; then
+		ok "spoolfull_delivering_keeps_newest ($(ls "$SP" | grep -c '\.d42$') reports kept)"
+	else
+		fail spoolfull_delivering_keeps_newest "oldest $first, want $want: $(grep -E 'spool|lost' "$T/sdlogs/d42pcap.log" | tail -3)"
+	fi
+	umount "$SP"
+}
+
+# No free inode (ENOSPC when a file is created, not when it is written): at
+# start-up the spool is kept and replayed, not given up for memory; a new
+# report takes the oldest one's place (until 2026-11-29 the spool was left
+# behind, or the new report lost).
+spool_no_inodes() {
+	T=$1
+	SP=$T/ino
+	mkdir -p "$SP"
+	if ! mount -t tmpfs -o size=4m,nr_inodes=40,mode=0755 d42faults "$SP"; then
+		fail spool_no_inodes "cannot mount a tmpfs"
+		return
+	fi
+	cat >"$T/ni.json" <<JSON
+{"device42": {"Host": "http://127.0.0.1:1", "User": "u", "Password": "p"},
+ "common": {"Interval": 1, "logs-dir": "$T/nilogs", "spool-dir": "$SP/q",
+            "spool-max-bytes": 1073741824}}
+JSON
+	mkdir -p "$T/nilogs"
+	"$D42PCAP" -settings-dir "$T" -settings-name ni.json -r "$TOP/tests/data/demo.pcapng" \
+		>/dev/null 2>&1
+	i=0
+	while [ $i -lt 100 ] && touch "$SP/f$i" 2>/dev/null; do
+		i=$((i + 1))
+	done
+	before=$(ls "$SP/q" | grep -c '\.d42$')
+	: >"$T/nilogs/d42pcap.log"
+	"$D42PCAP" -settings-dir "$T" -settings-name ni.json -r "$TOP/tests/data/demo.pcapng" \
+		>/dev/null 2>&1
+	rc=$?
+	want=$(tail -1 "$T/i1.json" | grep -o '"interval":{"start":"[^"]*"')
+	last=$(ls "$SP/q" | grep '\.d42$' | sort | tail -1)
+	if [ $rc -eq 3 ] && [ "$before" -gt 10 ] && [ -n "$want" ] && [ -n "$last" ] &&
+	   grep -qF "$want" "$SP/q/$last" &&
+	   ! grep -q 'memory only' "$T/nilogs/d42pcap.log" &&
+	   grep -q 'disk full: dropped' "$T/nilogs/d42pcap.log" &&
+	   ! grep -q 'cannot create' "$T/nilogs/d42pcap.log"; then
+		ok "spool_no_inodes ($before reports, $(ls "$SP/q" | grep -c '\.d42$') after)"
+	else
+		fail spool_no_inodes "exit $rc, $before before, newest $last: $(grep -E 'spool' "$T/nilogs/d42pcap.log" | tail -3)"
+	fi
+	umount "$SP"
+}
+
 if [ "${1:-}" = --log-full ]; then
 	log_full "$2"
 	out_full "$2"
 	spool_full "$2"
+	spool_full_delivering "$2"
+	spool_no_inodes "$2"
 	exit 0
 fi
 

@@ -636,6 +636,66 @@ static void test_planted_numbers_set_aside(void)
 	rm_tmp();
 }
 
+/* Entries that go at the scan (an unfinished file, one set aside) or that
+ * counting could never reach (a directory near the limit) give the count
+ * no number: one stray name near 2^62 numbered every report after it past
+ * the limit, and the next start set them all aside. A well-formed report
+ * there (planted: no run counts that far) keeps the queue's order; the
+ * numbers past the limit are then refused, not written to be lost. */
+static void test_stray_numbers_not_taken(void)
+{
+	const char *dir = mkdir_tmp();
+	uint8_t img[512];
+	size_t n;
+	struct spool *s;
+	struct spool_stats st;
+	uint64_t seq, want;
+
+	write_image(dir, 2, "{\"good\":true}");
+	write_raw(dir, "3ffffffffffffff0.tmp", "x", 1);
+	write_raw(dir, "3ffffffffffffff1.d42", "junk", 4);
+	T_EQ_INT(mkdir(path_in(dir, "3ffffffffffffff8.d42"), 0700), 0);
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	for (want = 3; want <= 5; want++) {
+		T_EQ_INT(put(s, "{}", 1, 0, &seq), 0);
+		T_EQ_INT(seq, want);
+	}
+	spool_close(s);
+	s = spool_open(dir, BIG, MANY);	/* all four still there */
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 4);
+	T_EQ_INT(st.quarantined, 0);
+	spool_close(s);
+	rm_tmp();
+
+	dir = mkdir_tmp();
+	n = make_image(img, 0x3ffffffffffffffeULL, "{\"x\":1}", 0, 60);
+	write_raw(dir, "3ffffffffffffffe.d42", img, n);
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, "{}", 1, 0, &seq), 0);
+	T_CHECK(seq == 0x3fffffffffffffffULL);
+	T_CHECK(put(s, "{}", 1, 0, &seq) < 0);	/* past the limit: refused */
+	spool_close(s);
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 2);
+	T_EQ_INT(st.quarantined, 0);
+	spool_close(s);
+	rm_tmp();
+}
+
 /* corrupt/ removed while the spool is open (an operator tidying up): the
  * next report set aside goes into a new one, it is not deleted. */
 static void test_corrupt_dir_removed_while_open(void)
@@ -1419,6 +1479,7 @@ int main(void)
 	T_RUN(test_directory_names_not_reused);
 	T_RUN(test_fifo_names_never_block);
 	T_RUN(test_planted_numbers_set_aside);
+	T_RUN(test_stray_numbers_not_taken);
 	T_RUN(test_corrupt_dir_removed_while_open);
 	T_RUN(test_directory_removed_while_open);
 	T_RUN(test_directory_removed_full_long_path);
