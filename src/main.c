@@ -153,8 +153,15 @@ static void open_capture(struct capture *cap, const struct cli *o)
 	int rc;
 
 	if (o->read_file) {
-		if (capture_open_file(cap, o->read_file) < 0)
+		/* A FIFO without a writer yet blocks in open(), which SIGTERM
+		 * interrupts: a clean stop, not a failure to read. */
+		if (capture_open_file(cap, o->read_file) < 0) {
+			if (sig_stopping()) {
+				log_info("stopped before %s was opened", o->read_file);
+				exit(0);
+			}
 			fatal(EXIT_RUNTIME, "cannot read capture %s", cap->err);
+		}
 	} else {
 		if (!*dev)
 			fatal(EXIT_USAGE, "no capture interface: set pcap.Device in the "
@@ -382,8 +389,8 @@ int main(int argc, char **argv)
 		agent.cap = &cap;
 	else if (d42)
 		agent.file = &cap;
-	env = (struct settings_env){ &cfg, settings_file, opt.logs_dir, opt.iface, &cap, &agent,
-				     filter_expr, sizeof(filter_expr), 0 };
+	env = (struct settings_env){ &cfg, settings_file, opt.logs_dir, opt.iface, opt.user,
+				     &cap, &agent, filter_expr, sizeof(filter_expr), 0 };
 	env.chrooted = drop_privileges(&opt, &cap);
 	log_info("d42pcap %s capturing on %s (interval %us, %s)", D42_VERSION, cap.name,
 		 cfg.interval, d42 ? "reporting to the appliance" : "reporting locally");
@@ -435,7 +442,9 @@ int main(int argc, char **argv)
 			}
 		} else if (capturing && !paused) {
 			n = capture_dispatch(&cap, agent_packet, &agent);
-			if (n < 0 && n != -2) {
+			/* A pipe's read interrupted by SIGTERM (no SA_RESTART:
+			 * see sig.c) is the stop, not a read error. */
+			if (n < 0 && n != -2 && !sig_stopping()) {
 				log_err("capture: %s", cap.err);
 				rc = EXIT_RUNTIME;
 			}

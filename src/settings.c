@@ -10,6 +10,7 @@
 #include "decode.h"
 #include "filter.h"
 #include "log.h"
+#include "priv.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -288,10 +289,24 @@ void settings_reload(const struct settings_env *e)
 			"directory of its own; keeping the current settings", e->path, n->logs_dir);
 		return;
 	}
+	/* As start-up (main.c): a file it would refuse must not be taken
+	 * now and then stop the restart it asks for. */
+	if (!e->cli_user && n->user_name[0] &&
+	    priv_check_user(n->user_name, msg, sizeof(msg)) < 0) {
+		log_err("SIGHUP: %s: common.user: %s; keeping the current settings",
+			e->path, msg);
+		return;
+	}
+	if (n->chroot && !e->cli_user && !n->user_name[0]) {
+		log_err("SIGHUP: %s: common.chroot needs a user to switch to (common.user "
+			"or -user); keeping the current settings", e->path);
+		return;
+	}
 	if (apply_filters(e, n, list) < 0)
 		return;
 	for (i = 0; i < NFIELDS(restart_fields); i++)
-		if (differs(c, n, &restart_fields[i])) {
+		if (differs(c, n, &restart_fields[i]) &&
+		    !(e->cli_user && restart_fields[i].off == offsetof(struct config, user_name))) {
 			log_warn("SIGHUP: %s changed; restart d42pcap to apply it",
 				 restart_fields[i].key);
 			restart++;

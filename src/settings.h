@@ -29,6 +29,7 @@ struct settings_env {
 	const char *path;		/* settings file */
 	const char *cli_logs_dir;	/* -logs-dir: overrides common.logs-dir */
 	const char *cli_iface;		/* -i: overrides pcap.Device */
+	const char *cli_user;		/* -user: overrides common.user */
 	struct capture *cap;
 	struct agent *agent;
 	char *filter_expr;		/* the installed expression */

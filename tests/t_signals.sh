@@ -2,8 +2,9 @@
 # Signals, live in a network namespace of the test's own (capturing on its
 # loopback): SIGUSR1 writes statistics to the log; SIGHUP reloads the
 # settings (a good file is applied: live-entries, Interval, ignore-ports;
-# a broken one is reported with line:col and the old settings stay) and
-# reopens the log after it was moved; SIGTERM and SIGINT report and exit 0.
+# a broken one, or one start-up would refuse, is reported and the old
+# settings stay) and reopens the log after it was moved; SIGTERM and SIGINT
+# report and exit 0, also while -r reads a pipe or waits for a FIFO.
 . "$(dirname "$0")/lib.sh"
 
 if ! is_root || ! command -v ip >/dev/null 2>&1; then
@@ -171,6 +172,30 @@ if wait_for "$LOG" 'SIGHUP: .*ignore-udp both set'; then
 else
 	fail hup_refused_whole "no refusal logged: $(tail -3 "$LOG")"
 fi
+
+# SIGHUP with a file naming a user that does not exist, or a chroot with
+# no user to switch to: start-up and -check-config refuse it (exit 2), so
+# the reload must too, keeping live-entries (off in it). Before, the rest
+# was applied and a restart recommended, which then failed.
+n=0
+for bad in '"user": "d42nosuchuser"' '"chroot": true'; do
+	n=$((n + 1))
+	printf '{"common": {"Interval": 2, "logs-dir": "%s", %s},\n "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"},\n "capture": {"live-entries": false}}\n' \
+		"$LOGS" "$bad" >"$CONF"
+	before=$(grep -c 'keeping the current settings' "$LOG")
+	kill -HUP $pid
+	if wait_for "$LOG" 'SIGHUP: .*(common.user|needs a user).*keeping the current settings' &&
+	   [ "$(grep -c 'keeping the current settings' "$LOG")" -gt "$before" ]; then
+		ns_udp "$NS" $((5010 + n)) 1
+		if wait_for "$T_TMP/err.log" "^live: udp 127\\.0\\.0\\.1 -> 127\\.0\\.0\\.1:$((5010 + n)) "; then
+			ok "hup_start_refusal_kept_$n"
+		else
+			fail "hup_start_refusal_kept_$n" "live-entries was switched off by a refused file ($bad)"
+		fi
+	else
+		fail "hup_start_refusal_kept_$n" "no refusal logged for $bad: $(tail -3 "$LOG")"
+	fi
+done
 
 # SIGHUP after logrotate moved the file: a new d42pcap.log appears.
 mv "$LOG" "$LOG.1"
@@ -359,4 +384,34 @@ if wait_for "$LD/err" 'capturing on lo'; then
 else
 	fail hup_logs_dir "agent did not start: $(cat "$LD/err")"
 	kill $pid 2>/dev/null
+fi
+
+# SIGTERM while -r reads a pipe (tcpdump -w - | d42pcap -r -) interrupts the
+# blocked read: a clean stop (report written, exit 0), not a read error;
+# and while it waits in open() for a FIFO's writer, the same.
+PF=$T_TMP/pipe
+mkdir -p "$PF"
+mkfifo -m 600 "$PF/in" "$PF/nowriter"
+"$D42PCAP" -r - <"$PF/in" >"$PF/out.json" 2>"$PF/err" &
+pid=$!
+exec 7>"$PF/in"
+cat "$TOP/tests/data/demo.pcapng" >&7
+sleep 1
+stop_agent $pid TERM
+st=$?
+exec 7>&-
+if [ "$st" = 0 ] && ! grep -q 'error' "$PF/err" && grep -q '"interval":' "$PF/out.json"; then
+	ok sigterm_pipe_read
+else
+	fail sigterm_pipe_read "exit $st: $(tail -2 "$PF/err")"
+fi
+"$D42PCAP" -r "$PF/nowriter" >/dev/null 2>"$PF/err2" &
+pid=$!
+sleep 0.5
+stop_agent $pid INT
+st=$?
+if [ "$st" = 0 ] && ! grep -q 'error' "$PF/err2"; then
+	ok sigint_fifo_open
+else
+	fail sigint_fifo_open "exit $st: $(tail -2 "$PF/err2")"
 fi
