@@ -110,9 +110,9 @@ struct flow_probe {
  * of earlier intervals still unused are freed all at once (nfree, free_head)
  * when a new key finds no room. The interval's records are listed in
  * skeys[0..st.flows) (the low 32 bits of lo), sorted at the report. */
-/* Sort key of one record: (family, server, port, proto, client) packed
- * into the top 96 bits, exact for IPv4 (IPv6 ties fall back to the
- * record), and the record's number in the low 32. */
+/* Sort key of one record: 12 bytes of (family, server, port, proto,
+ * client) in the top 96 bits, all of an IPv4 key (an IPv6 key takes three
+ * rounds, see flow_sorted()), and the record's number in the low 32. */
 struct flow_sortkey {
 	uint64_t hi, lo;
 };

@@ -817,6 +817,37 @@ static void test_sorted_v6_ties(void)
 	flow_free(&t);
 }
 
+/* Keys alike in their first 64 bits (one server, port and protocol) and
+ * in most of the rest: the bucket passes must find the bits that differ
+ * in the client's address (the low word), and a bucket holding all but a
+ * few keys must still come out in order. */
+static void test_sorted_one_server(void)
+{
+	struct flow_table t;
+	uint32_t i, newc = 0;
+
+	rng_state = 0x853c49e6748fea9bull;
+	T_EQ_INT(flow_init(&t, 8192, 16, 60, SEED), 0);
+	for (i = 0; i < 6000; i++) {
+		struct pkt p = { .family = 4, .proto = TCP, .ip_len = 1 };
+		uint64_t r = rnd();
+
+		p.src[0] = 10;
+		p.src[2] = (uint8_t)(i % 7 == 0 ? r >> 8 : 0);	/* most alike */
+		p.src[3] = (uint8_t)r;
+		p.src[1] = (uint8_t)(r >> 16 & 1);
+		p.dst[0] = 192;
+		p.dst[3] = 1;
+		p.sport = 40000;
+		p.dport = 443;
+		if (flow_update(&t, &p, T0, NULL) == FLOW_NEW)
+			newc++;
+	}
+	check_sorted(&t, newc);
+	T_CHECK(t.st.flows > 1024);	/* enough for a bucket pass */
+	flow_free(&t);
+}
+
 static void test_reset_empties(void)
 {
 	struct flow_table t;
@@ -1952,6 +1983,7 @@ int main(void)
 	T_RUN(test_sorted_small);
 	T_RUN(test_sorted_large);
 	T_RUN(test_sorted_v6_ties);
+	T_RUN(test_sorted_one_server);
 	T_RUN(test_reset_empties);
 	T_RUN(test_expire_counts_live);
 	T_RUN(test_cache_listener_birth);
