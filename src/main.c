@@ -144,6 +144,18 @@ static int capture_ready(struct capture *cap, char *err, size_t errsz)
 	return rc < 0 ? -1 : 0;
 }
 
+static void log_stop(void)
+{
+	const char *name;
+	long pid;
+
+	sig_stop_from(&name, &pid);
+	if (pid > 0)
+		log_info("stopping on %s from pid %ld", name, pid);
+	else
+		log_info("stopping on %s", name);
+}
+
 static void open_capture(struct capture *cap, const struct cli *o)
 {
 	char err[CAPTURE_ERR_SIZE];
@@ -157,6 +169,7 @@ static void open_capture(struct capture *cap, const struct cli *o)
 		 * interrupts: a clean stop, not a failure to read. */
 		if (capture_open_file(cap, o->read_file) < 0) {
 			if (sig_stopping()) {
+				log_stop();
 				log_info("stopped before %s was opened", o->read_file);
 				exit(0);
 			}
@@ -424,8 +437,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		sigs = sig_take();
-		if (sigs & SIG_STOP)
+		if (sigs & SIG_STOP) {
+			/* Said, with the sender: an -r run stopped with reports
+			 * left exits 3, as one whose delivery gave up does. */
+			log_stop();
 			break;
+		}
 		if (sigs & SIG_STATS)
 			agent_log_stats(&agent);
 		if (sigs & SIG_RELOAD)

@@ -16,16 +16,21 @@
 
 static volatile sig_atomic_t sig_pending_stop, sig_pending_reload, sig_pending_stats;
 static volatile sig_atomic_t sig_stopped;	/* never cleared */
+static volatile sig_atomic_t stop_signo, stop_pid;	/* the last stop's, for the log */
 static long long stop_deadline_ms;		/* for sig_write(); 0: not set */
 static int sig_pipe[2] = { -1, -1 };
 
-static void sig_handler(int s)
+static void sig_handler(int s, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 	char b = 0;
 
-	if (s == SIGTERM || s == SIGINT)
+	(void)uc;
+	if (s == SIGTERM || s == SIGINT) {
+		stop_signo = s;
+		stop_pid = si ? (sig_atomic_t)si->si_pid : 0;
 		sig_pending_stop = sig_stopped = 1;
+	}
 	else if (s == SIGHUP)
 		sig_pending_reload = 1;
 	else if (s == SIGUSR1)
@@ -57,13 +62,14 @@ int sig_init(void)
 	    fcntl(sig_pipe[1], F_SETFD, FD_CLOEXEC) < 0)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sig_handler;
+	sa.sa_sigaction = sig_handler;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&set);
 	/* A stop interrupts a write blocked on a reader that takes nothing
 	 * (see sig_write()); the others must not disturb any call. */
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sa.sa_flags = sigs[i] == SIGTERM || sigs[i] == SIGINT ? 0 : SA_RESTART;
+		sa.sa_flags = SA_SIGINFO |
+			      (sigs[i] == SIGTERM || sigs[i] == SIGINT ? 0 : SA_RESTART);
 		if (sigaction(sigs[i], &sa, NULL) < 0 || sigaddset(&set, sigs[i]) < 0)
 			return -1;
 	}
@@ -72,6 +78,7 @@ int sig_init(void)
 	if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
 		return -1;
 	/* A vanished appliance connection must not kill us. */
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	return sigaction(SIGPIPE, &sa, NULL);
 }
@@ -106,6 +113,12 @@ unsigned sig_take(void)
 int sig_stopping(void)
 {
 	return sig_stopped;
+}
+
+void sig_stop_from(const char **name, long *pid)
+{
+	*name = stop_signo == SIGINT ? "SIGINT" : "SIGTERM";
+	*pid = (long)stop_pid;
 }
 
 static long long mono_ms(void)

@@ -13,6 +13,9 @@ int sig_init(void);		/* 0 or -1 */
 int sig_fd(void);		/* read end of the self-pipe, for poll() */
 unsigned sig_take(void);	/* pending bits, cleared; drains the pipe */
 int sig_stopping(void);		/* 1 once SIGTERM or SIGINT came; stays 1 */
+/* The last stop's signal ("SIGTERM") and sender (0: the kernel, a
+ * terminal), for the log. */
+void sig_stop_from(const char **name, long *pid);
 
 /* How long, in all, writes after a stop signal wait for a reader that
  * takes nothing (a stalled pipe on standard output or error). */

@@ -208,6 +208,10 @@ else
 fi
 
 stop_agent $pid TERM sigterm_exit
+# The stop is logged with its sender (this shell: kill is a builtin), so a
+# run that ends early tells a signal from a delivery that gave up.
+grep -q "info: stopping on SIGTERM from pid $$\$" "$LOG" && ok sigterm_logged ||
+	fail sigterm_logged "no stop line naming pid $$: $(tail -3 "$LOG")"
 tail -1 "$T_TMP/out.json" | grep -q '"interval":' && ok sigterm_report ||
 	fail sigterm_report "no final report"
 
