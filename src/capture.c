@@ -437,11 +437,18 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 	/* pcap files store seconds as an unsigned 32-bit number (valid to
 	 * 2106); libpcap before 1.10.5 hands values past 2038 over as
 	 * negative. pcapng's 64-bit stamps go further than nanoseconds in 64
-	 * bits; past 2^63 s libpcap makes them negative too: the limit. */
+	 * bits; past 2^63 s libpcap makes them negative too: the limit. But
+	 * a pcapng interface's if_tsoffset is signed: a little before 1970
+	 * (until 2026-11-29 taken for the limit, 2508, with every packet
+	 * after it) is 1970's first instant. */
 	if (h->ts.tv_sec >= 0)
 		sec = (uint64_t)h->ts.tv_sec;
+	else if (!cb->wide)
+		sec = (uint32_t)h->ts.tv_sec;
+	else if ((int64_t)h->ts.tv_sec >= -(int64_t)CAPTURE_MAX_SEC)
+		sec = sub = 0;
 	else
-		sec = cb->wide ? CAPTURE_MAX_SEC : (uint32_t)h->ts.tv_sec;
+		sec = CAPTURE_MAX_SEC;
 	if (sec > CAPTURE_MAX_SEC)
 		sec = CAPTURE_MAX_SEC;
 	ts = sec * NS_PER_SEC + (cb->nsec ? sub : sub * NS_PER_US);

@@ -511,11 +511,14 @@ def frame(p, linktype, endian):
 
 class Capture:
     def __init__(self, linktype=LT_EN10MB, fmt="pcap", endian="<", ns=False, snaplen=65535,
-                 comment="", tsresol=None):
+                 comment="", tsresol=None, tsoffset=None):
         """tsresol (pcapng): if_tsresol as a power of ten, 0-9 (units of
-        1 s to 1 ns); None: microseconds, or nanoseconds with ns."""
+        1 s to 1 ns); None: microseconds, or nanoseconds with ns.
+        tsoffset (pcapng): if_tsoffset, signed seconds added to every
+        stamp by the reader (not by the answer)."""
         self.linktype, self.fmt, self.endian, self.ns = linktype, fmt, endian, ns
         self.snaplen, self.comment, self.tsresol = snaplen, comment, tsresol
+        self.tsoffset = tsoffset
         self.pkts = []
 
     def add(self, pkts):
@@ -555,6 +558,8 @@ class Capture:
                 idb_opts.append((9, bytes([self.tsresol])))
             elif self.ns:
                 idb_opts.append((9, bytes([9])))
+            if self.tsoffset is not None:
+                idb_opts.append((14, struct.pack(e + "q", self.tsoffset)))
             out += pcapng_block(e, 1, struct.pack(e + "HHI", self.linktype, 0, self.snaplen)
                                 + pcapng_opts(e, idb_opts))
             for ts, cap, orig, data, _ in recs:

@@ -341,7 +341,9 @@ print("" if ok else "intervals %s, %d packets" % (iv, n))' "$O" 2>&1)
 	fail cli_far_future_timestamps "exit $rc: $why $(head -c 300 "$E")"
 # Stamps in whole seconds (if_tsresol 10^0) of 2^63 s and more, which
 # libpcap hands over as negative: year 2508 too, not folded into 1970-2106
-# as a pcap file's 32-bit seconds are (until 2026-11-27 they were).
+# as a pcap file's 32-bit seconds are (until 2026-11-27 they were). The
+# last, 2^64 - 1, is -1 to libpcap, as a stamp a second before 1970 is:
+# 1970, counted in the open interval.
 python3 -c '
 import sys; sys.path.insert(0, sys.argv[1] + "/tests")
 import gen_pcap as G
@@ -359,6 +361,28 @@ print("" if iv == [("2023", "2023"), ("2508", "2508")] and n == 3 else
       "intervals %s, %d packets" % (iv, n))' "$O" 2>&1)
 [ $rc -eq 0 ] && [ -z "$why" ] && ok cli_pcapng_negative_seconds ||
 	fail cli_pcapng_negative_seconds "exit $rc: $why $(head -c 300 "$E")"
+
+# A pcapng interface whose if_tsoffset puts its stamps before 1970: 1970's
+# first instant, not year 2508 (taken for stamps of 2^63 s and more until
+# 2026-11-29, and every packet after it with it).
+python3 -c '
+import sys; sys.path.insert(0, sys.argv[1] + "/tests")
+import gen_pcap as G
+c = G.Capture(G.LT_EN10MB, fmt="pcapng", tsoffset=-1700001000, comment="before 1970")
+for s in (1700000000, 1700000060):
+    c.add(G.udp_pkt(s * G.NS, "10.0.0.1", "10.0.0.3", 5000, 53))
+c.write(sys.argv[2], answer=False)' "$TOP" "$T_TMP/pre1970.pcapng"
+d -r "$T_TMP/pre1970.pcapng" -settings-dir "$T_TMP" -settings-name x.json
+why=$(python3 -c '
+import json, sys
+reps = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+iv = [r["interval"]["start"] for r in reps]
+seen = [c["first_seen"] for r in reps for c in r["communications"]]
+n = sum(r["stats"]["packets"] for r in reps)
+print("" if iv == ["1970-01-01T00:00:00Z"] and seen == ["1970-01-01T00:00:00.000000Z"]
+      and n == 2 else "intervals %s, first_seen %s, %d packets" % (iv, seen, n))' "$O" 2>&1)
+[ $rc -eq 0 ] && [ -z "$why" ] && ok cli_pcapng_before_1970 ||
+	fail cli_pcapng_before_1970 "exit $rc: $why $(head -c 300 "$E")"
 
 # A link type libpcap cannot filter (MTP2) and the agent does not decode:
 # with a filter setting its packets are counted unfiltered, as when such an
