@@ -2,7 +2,8 @@
 # Service scripts and OpenWrt packaging:
 #  - init/d42pcap.init under busybox sh with nothing but busybox applets on
 #    PATH: start, status, start twice, reload, stop (final report written),
-#    restart, a stale pid file naming another process, a failing start. The
+#    restart, a stale pid file naming another process, a failing start, a
+#    pid file or lock that cannot be written (no agent left, no hang). The
 #    agent captures on lo in a network namespace of its own (root only).
 #  - init/d42pcap.procd: syntax, start_service's procd parameters, and no
 #    instance (no respawning) for settings -check-config refuses.
@@ -248,10 +249,10 @@ cat >"$SD/d42pcap.json" <<'EOF'
  "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
 EOF
 
-# initd ACTION: run the script; output in $out, exit status in $rc.
+# initd ACTION [PIDFILE]: run the script; output in $out, exit status in $rc.
 initd() {
 	timeout 60 ip netns exec "$NS" env -i PATH="$BIN" DEFAULTS=/dev/null \
-		DAEMON="$D42PCAP" SETTINGS_DIR="$SD" LOGS_DIR="$LD" PIDFILE="$PF" STOP_WAIT=10 \
+		DAEMON="$D42PCAP" SETTINGS_DIR="$SD" LOGS_DIR="$LD" PIDFILE="${2:-$PF}" STOP_WAIT=10 \
 		"$BB" sh "$TOP/init/d42pcap.init" "$1" >"$T_TMP/init.out" 2>&1
 	rc=$?
 	out=$(cat "$T_TMP/init.out")
@@ -410,6 +411,41 @@ else
 fi
 initd stop
 rm -f "$LD/d42pcap.err"
+
+# A pid file that cannot be written (a full /var/run; here a directory in
+# its place): the start fails, and the agent it launched is not left
+# running unseen (until 2026-11-29 it was, and the next start made two).
+BADPF=$T_TMP/run3/d42pcap.pid
+mkdir -p "$BADPF"
+initd start "$BADPF"
+if [ "$rc" -eq 1 ] && [ "$(agents)" -eq 0 ] &&
+	printf '%s\n' "$out" | grep -q 'd42pcap failed to start'; then
+	ok initscript_pidfile_unwritable_none_left
+else
+	fail initscript_pidfile_unwritable_none_left "status $rc, $(agents) agents: $out"
+fi
+# A lock that cannot be made (read-only or full /var/run; here a name one
+# byte too long): said at once, not waited for for ever (until 2026-11-29
+# start and stop hung, and stop never signalled the agent); stop goes on.
+long=$(printf '%0251d' 0)
+LONGPF=$T_TMP/run4/$long.pid
+initd start "$LONGPF"
+if [ "$rc" -eq 1 ] && [ "$(agents)" -eq 0 ] &&
+	printf '%s\n' "$out" | grep -q 'cannot make the lock'; then
+	ok initscript_lock_unmakeable_start
+else
+	fail initscript_lock_unmakeable_start "status $rc, $(agents) agents: $out"
+fi
+initd start
+pid=$(pidfile)
+echo "$pid" >"$LONGPF"
+initd stop "$LONGPF"
+if [ "$rc" -eq 0 ] && gone "$pid" && printf '%s\n' "$out" | grep -q 'stopping without the lock'; then
+	ok initscript_lock_unmakeable_stop
+else
+	fail initscript_lock_unmakeable_stop "status $rc, pid $pid $(gone "$pid" || echo running): $out"
+fi
+initd stop
 
 # A start that fails (invalid settings): status 1, message, no pid file.
 echo '{"common": {"Interval": "soon"}}' >"$SD/d42pcap.json"
