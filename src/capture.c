@@ -252,8 +252,7 @@ up:
 
 int capture_live_step(struct capture *c, short revents, capture_fn fn, void *user)
 {
-	unsigned batches;
-	int n, m;
+	int n;
 
 	if (!c->p) {
 		if (mono_ms() >= c->retry_at_ms)
@@ -272,11 +271,8 @@ int capture_live_step(struct capture *c, short revents, capture_fn fn, void *use
 	/* libpcap shrugs off ENETDOWN while the interface still exists; an
 	 * error event on an interface that is no longer up is a loss too. */
 	if ((revents & (POLLERR | POLLHUP | POLLNVAL)) && !iface_up(c)) {
-		/* What the kernel buffered before the loss was traffic: read
-		 * it all (the handle is non-blocking) before closing it. */
-		for (batches = 0, m = n; m > 0 && batches < CAPTURE_DRAIN_BATCHES; batches++)
-			if ((m = capture_dispatch(c, fn, user)) > 0)
-				n += m;
+		/* What the kernel buffered before the loss was traffic. */
+		n += capture_drain(c, fn, user);
 		snprintf(c->err, sizeof(c->err), "%s: the interface went down", c->name);
 		capture_lose(c);
 	}
@@ -469,6 +465,22 @@ int capture_dispatch(struct capture *c, capture_fn fn, void *user)
 		return 0;
 	if (n == 0 && c->offline)
 		return -2;
+	return n;
+}
+
+int capture_drain(struct capture *c, capture_fn fn, void *user)
+{
+	unsigned batches;
+	int n = 0, m;
+
+	if (!c->p || c->offline)
+		return 0;
+	for (batches = 0; batches < CAPTURE_DRAIN_BATCHES; batches++) {
+		m = capture_dispatch(c, fn, user);
+		if (m <= 0)
+			break;
+		n += m;
+	}
 	return n;
 }
 

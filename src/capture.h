@@ -83,6 +83,10 @@ int capture_set_filter(struct capture *c, const char *expr, int dump);	/* 0, -1,
 						 * CAPTURE_FILTER_TOO_LONG (c->err says) */
 /* Returns packets processed (>= 0), -1 on error (c->err), -2 at end of file. */
 int capture_dispatch(struct capture *c, capture_fn fn, void *user);
+/* Live: everything the kernel has handed over already (the handle is
+ * non-blocking), at most CAPTURE_DRAIN_BATCHES reads: before the handle
+ * goes, or at a stop. Packets processed; 0 for a file or while down. */
+int capture_drain(struct capture *c, capture_fn fn, void *user);
 /* From inside fn: capture_dispatch returns after this packet. */
 void capture_break(struct capture *c);
 /* Live, from the poll() loop with the capture fd's revents (0 if it was not

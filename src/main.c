@@ -441,6 +441,10 @@ int main(int argc, char **argv)
 			/* Said, with the sender: an -r run stopped with reports
 			 * left exits 3, as one whose delivery gave up does. */
 			log_stop();
+			/* What the kernel handed over before the signal is the
+			 * last interval's (until 2026-11-29 it was left unread). */
+			if (capturing && !cap.offline)
+				capture_drain(&cap, agent_packet, &agent);
 			break;
 		}
 		if (sigs & SIG_STATS)
