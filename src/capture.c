@@ -428,6 +428,7 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 {
 	const struct capture_cb *cb = (const struct capture_cb *)u;
 	uint64_t sub = (uint64_t)(uint32_t)h->ts.tv_usec;
+	int64_t tv_sec = (int64_t)h->ts.tv_sec;	/* a 32-bit time_t too */
 	uint64_t sec, ts;
 
 	/* pcap files store seconds as an unsigned 32-bit number (valid to
@@ -437,11 +438,11 @@ static void capture_handler(u_char *u, const struct pcap_pkthdr *h, const u_char
 	 * a pcapng interface's if_tsoffset is signed: a little before 1970
 	 * (until 2026-11-29 taken for the limit, 2508, with every packet
 	 * after it) is 1970's first instant. */
-	if (h->ts.tv_sec >= 0)
-		sec = (uint64_t)h->ts.tv_sec;
+	if (tv_sec >= 0)
+		sec = (uint64_t)tv_sec;
 	else if (!cb->wide)
-		sec = (uint32_t)h->ts.tv_sec;
-	else if ((int64_t)h->ts.tv_sec >= -(int64_t)CAPTURE_MAX_SEC)
+		sec = (uint32_t)tv_sec;
+	else if (tv_sec >= -(int64_t)CAPTURE_MAX_SEC)
 		sec = sub = 0;
 	else
 		sec = CAPTURE_MAX_SEC;
