@@ -1051,7 +1051,37 @@ static int create_tmp(struct spool *s, const char *name)
 	return create_new(s->dfd, name);
 }
 
-static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d);
+/* The disk (or a quota) is full: dropping the oldest report makes room for
+ * the newest, as the spool's own bounds do. Once reports as large as this
+ * one (need: its bytes so far) were dropped in vain, something else takes
+ * the space: the rest is kept. 1 if one was dropped. */
+static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d)
+{
+	int err = errno;
+	struct ent *e = NULL;
+	uint32_t i;
+
+	if ((err != ENOSPC && err != EDQUOT) || s->w.freed > need) {
+		errno = err;	/* for the caller's message */
+		return 0;
+	}
+	/* The report delivery has open frees nothing while it is open: the
+	 * next oldest goes instead (until 2026-11-29 none did, and every new
+	 * report was lost for as long as the appliance took to answer). */
+	for (i = 0; i < s->n; i++) {
+		e = slot(s, i);
+		if (e->live && !(s->r.active && e->seq == s->r.seq))
+			break;
+	}
+	if (i == s->n) {
+		errno = err;
+		return 0;
+	}
+	s->w.freed += e->size;
+	drop_live(s, e, d);
+	trim_head(s);
+	return 1;
+}
 
 int spool_begin(struct spool *s, int64_t start, int64_t end)
 {
@@ -1117,38 +1147,6 @@ static int mem_write(struct spool *s, const char *data, size_t len)
 	memcpy(s->ring + pos, data, first);
 	memcpy(s->ring, data + first, len - first);
 	return 0;
-}
-
-/* The disk (or a quota) is full: dropping the oldest report makes room for
- * the newest, as the spool's own bounds do. Once reports as large as this
- * one (need: its bytes so far) were dropped in vain, something else takes
- * the space: the rest is kept. 1 if one was dropped. */
-static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d)
-{
-	int err = errno;
-	struct ent *e = NULL;
-	uint32_t i;
-
-	if ((err != ENOSPC && err != EDQUOT) || s->w.freed > need) {
-		errno = err;	/* for the caller's message */
-		return 0;
-	}
-	/* The report delivery has open frees nothing while it is open: the
-	 * next oldest goes instead (until 2026-11-29 none did, and every new
-	 * report was lost for as long as the appliance took to answer). */
-	for (i = 0; i < s->n; i++) {
-		e = slot(s, i);
-		if (e->live && !(s->r.active && e->seq == s->r.seq))
-			break;
-	}
-	if (i == s->n) {
-		errno = err;
-		return 0;
-	}
-	s->w.freed += e->size;
-	drop_live(s, e, d);
-	trim_head(s);
-	return 1;
 }
 
 static int disk_write(struct spool *s, const char *data, size_t len)

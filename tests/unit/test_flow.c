@@ -785,9 +785,9 @@ static void test_sorted_large(void)
 	flow_free(&t);
 }
 
-/* IPv6 addresses of one /96 (servers) and one /112 (clients): the sort keys
- * hold only the first 11 server bytes, so every comparison of two servers,
- * and of two clients of one server, falls back to the records. */
+/* IPv6 addresses of one /96 (servers) and one /112 (clients): the first
+ * sort keys hold only the first 11 server bytes, so every server, and every
+ * client of one server, is told apart by the second or third level. */
 static void test_sorted_v6_ties(void)
 {
 	struct flow_table t;
