@@ -452,11 +452,17 @@ with open(d + "/pkts", "wb") as f:
         f.write(struct.pack("<IIII", 1700000000 + i, 0, len(b), len(b)) + b)
 PY
 printf '{"capture":{"ignore-ports":[80]}}\n' >"$M/s.json"
-# the writer holds the packets back until the reload is done (10 s at most)
-( cat "$M/hdr"; w=0
-  while [ ! -e "$M/go" ] && [ $w -lt 100 ]; do sleep 0.1; w=$((w + 1)); done
-  cat "$M/pkts" ) >"$M/fifo" &
+# The writer holds the packets back until the reload is done (10 s at
+# most); bounded, as its open of the FIFO waits for a reader that a failed
+# start never brings.
+timeout 30 sh -c 'exec >"$1/fifo"; cat "$1/hdr"; w=0
+  while [ ! -e "$1/go" ] && [ $w -lt 100 ]; do sleep 0.1; w=$((w + 1)); done
+  cat "$1/pkts"' sh "$M" &
 wr=$!
+# Emptied first: the agent's own redirect happens after the fork, and the
+# stopped-stdout test above left 'capturing on' in there, which once sent
+# the SIGHUP before the agent was running and hung this test under load.
+: >"$O"; : >"$E"
 "$D42PCAP" -settings-dir "$M" -settings-name s.json -r "$M/fifo" >"$O" 2>"$E" &
 pid=$!
 if wait_for "$E" 'capturing on'; then
