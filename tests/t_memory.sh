@@ -188,6 +188,10 @@ measure() {	# LABEL BIN
 	printf '{"common": {"Interval": %d},
  "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms", "buffer-size": %d}}\n' \
 		3600 $RING >"$T_TMP/live.json"
+	# emptied first: the child's redirection may come after wait_for's
+	# first look, and the run before (measure native, when the static
+	# agent is measured too) wrote "capturing on" here
+	: >"$T_TMP/live.err"
 	ip netns exec "$NS" "$BIN" -settings-dir "$T_TMP" -settings-name live.json \
 		>"$T_TMP/live.out" 2>"$T_TMP/live.err" &
 	p=$!
@@ -234,6 +238,7 @@ for a in range(1, 5):
 	# Steady state: an idle agent after its first reports (each one
 	# starts a new interval with an emptied table).
 	sed 's/"Interval": 3600/"Interval": 1/' "$T_TMP/live.json" >"$T_TMP/idle.json"
+	: >"$T_TMP/idle.out"	# not the reports of the run before (as live.err)
 	ip netns exec "$NS" "$BIN" -settings-dir "$T_TMP" -settings-name idle.json \
 		>"$T_TMP/idle.out" 2>"$T_TMP/idle.err" &
 	p=$!

@@ -84,7 +84,11 @@ fi
 $GEN flows 3000 "$T/f3000.pcap"
 "$D42PCAP" -r "$T/f3000.pcap" -output "$T/f3000.ref" 2>/dev/null
 mkfifo "$T/slow.fifo"
-python3 -c 'import os, sys, time
+# Bounded, and the agent started once the reader is (about to be) in its
+# open(): an agent started first finds no reader, exits at once (its open
+# does not wait), and the reader's blocking open() then waits for ever.
+timeout 60 python3 -c 'import os, sys, time
+open(sys.argv[3], "w").close()
 fd = os.open(sys.argv[1], os.O_RDONLY)
 time.sleep(2)
 with open(sys.argv[2], "wb") as out:
@@ -92,8 +96,10 @@ with open(sys.argv[2], "wb") as out:
         b = os.read(fd, 65536)
         if not b:
             break
-        out.write(b)' "$T/slow.fifo" "$T/slow.out" &
+        out.write(b)' "$T/slow.fifo" "$T/slow.out" "$T/slow.ready" &
 rpid=$!
+i=0
+while [ $i -lt 100 ] && [ ! -e "$T/slow.ready" ]; do sleep 0.1; i=$((i + 1)); done
 sleep 0.5
 timeout -s KILL 30 "$D42PCAP" -r "$T/f3000.pcap" -output "$T/slow.fifo" 2>"$T/slow.err"
 rc=$?

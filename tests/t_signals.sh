@@ -29,6 +29,19 @@ settings() {
 JSON
 }
 
+# wait_for_new FILE LINES EXTENDED-REGEX [TENTHS]: wait_for, counting only
+# the lines after the first LINES (taken before the signal): a file logged
+# to all along may match the same pattern from an earlier stage already.
+wait_for_new() {
+	w=0
+	while [ $w -lt "${4:-150}" ]; do
+		tail -n +"$(($2 + 1))" "$1" 2>/dev/null | grep -Eq -- "$3" && return 0
+		sleep 0.1
+		w=$((w + 1))
+	done
+	return 1
+}
+
 CONF=$T_TMP/sig.json
 settings "$CONF" false 1 "" 1000
 ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name sig.json \
@@ -183,8 +196,9 @@ for bad in '"user": "d42nosuchuser"' '"chroot": true'; do
 	printf '{"common": {"Interval": 2, "logs-dir": "%s", %s},\n "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"},\n "capture": {"live-entries": false}}\n' \
 		"$LOGS" "$bad" >"$CONF"
 	before=$(grep -c 'keeping the current settings' "$LOG")
+	lines=$(wc -l <"$LOG")	# the first pass's refusal matches too
 	kill -HUP $pid
-	if wait_for "$LOG" 'SIGHUP: .*(common.user|needs a user).*keeping the current settings' &&
+	if wait_for_new "$LOG" "$lines" 'SIGHUP: .*(common.user|needs a user).*keeping the current settings' &&
 	   [ "$(grep -c 'keeping the current settings' "$LOG")" -gt "$before" ]; then
 		ns_udp "$NS" $((5010 + n)) 1
 		if wait_for "$T_TMP/err.log" "^live: udp 127\\.0\\.0\\.1 -> 127\\.0\\.0\\.1:$((5010 + n)) "; then
@@ -236,6 +250,7 @@ fi
 # they are the last interval's, reported (until 2026-11-29 the loop left
 # for the report before reading them).
 settings "$CONF" false 60 "" 1000
+: >"$LOG"	# it holds the SIGINT run's "capturing on lo ... interval 60s"
 ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name sig.json \
 	>"$T_TMP/out5.json" 2>"$T_TMP/err5.log" &
 pid=$!
@@ -396,8 +411,9 @@ if wait_for "$LD/err" 'capturing on lo'; then
 		fail hup_logs_dir_removed_made_again "$(ls -l "$LD/L1"; tail -3 "$LD/err")"
 	# removed, SIGHUP before it is back: stderr meanwhile, then the file
 	rm -rf "$LD/L1"
+	lines=$(wc -l <"$LD/err")	# the first reload was logged here too
 	kill -HUP $pid
-	wait_for "$LD/err" 'SIGHUP: reloaded'
+	wait_for_new "$LD/err" "$lines" 'SIGHUP: reloaded'
 	kill -USR1 $pid
 	wait_for "$LD/err" 'info: stats: ' ||
 		fail hup_logs_dir_removed_waited "stats not on stderr: $(tail -3 "$LD/err")"
