@@ -280,7 +280,13 @@ rm -f "$LOG"
 "$D42PCAP" -r "$TOP/tests/data/demo.pcapng" -settings-dir "$T_TMP" -settings-name slow.json \
 	>"$T_TMP/out3.json" 2>"$T_TMP/err3.log" &
 pid=$!
-sleep 0.5
+# Once its handlers are in (SigCgt has SIGHUP, bit 0): a fixed sleep could
+# signal the forked shell before it exec'd the agent, killing it.
+w=0
+until [ $w -ge 100 ] || [ $(( 0x$(awk '/^SigCgt:/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0) & 1 )) -eq 1 ]; do
+	sleep 0.05
+	w=$((w + 1))
+done
 early=yes
 grep -q 'capturing on' "$LOG" 2>/dev/null && early="no (test defect: started within 0.5 s)"
 kill -HUP $pid 2>/dev/null
