@@ -94,6 +94,7 @@ struct d42 {
 	unsigned fails;			/* consecutive */
 	int auth_refused;		/* last failure was 401/403 */
 	int body_bad;			/* sample body failed its spool check */
+	int body_gone;			/* sample body dropped from the spool */
 	struct d42_stats stats;
 
 	/* the listener whose POST the appliance refused last (sample mode:
@@ -1403,17 +1404,22 @@ static int d42_body_read(void *ctx, uint64_t off, void *buf, size_t cap)
 	ssize_t n;
 
 	if (off == 0) {
-		d->body_bad = 0;
+		d->body_bad = d->body_gone = 0;
 		d42_close_reader(d);
-		if (spool_reader_open(d->sp, d->seq) < 0)
+		n = spool_reader_open(d->sp, d->seq);
+		if (n < 0) {
+			d->body_gone = n == SPOOL_ERR_GONE;
 			return -1;
+		}
 		d->reader_open = 1;
 	}
 	n = spool_read(d->sp, buf, cap);
 	if (n <= 0) {
 		/* the header promised more, or the CRC failed (out of
-		 * descriptors or memory: a send error, tried again later) */
-		d->body_bad = n != SPOOL_ERR_AGAIN;
+		 * descriptors or memory: a send error, tried again later;
+		 * pushed out of a full memory queue meanwhile: gone) */
+		d->body_gone = n == SPOOL_ERR_GONE;
+		d->body_bad = n != SPOOL_ERR_AGAIN && !d->body_gone;
 		return -1;
 	}
 	return (int)n;
@@ -1447,6 +1453,17 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			if (rc == HTTP_BUSY)
 				return;
 			d->busy = 0;
+			if (rc != HTTP_DONE && d->body_gone) {
+				/* As in ST_SCAN: the spool dropped it while it was
+				 * being sent (logged and counted there); nothing
+				 * to set aside, nothing failed. */
+				log_info("device42: report %llx was dropped from the spool "
+					 "while being delivered", (unsigned long long)d->seq);
+				d->body_gone = 0;
+				d42_close_reader(d);
+				d->st = ST_IDLE;
+				continue;
+			}
 			if (rc != HTTP_DONE && d->body_bad) {
 				/* The spooled report failed its check while it was
 				 * being sent: retrying cannot help. */
