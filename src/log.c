@@ -44,6 +44,7 @@ static int log_failed;		/* the file stopped accepting writes */
 static uint64_t log_lost;	/* messages that went to stderr only */
 static time_t log_retry_at;	/* monotonic seconds */
 static int log_rot_warned;	/* "cannot rotate" already said */
+static int log_tee;		/* fatal(): the file's line goes to stderr too */
 
 static int sys_on, sys_fd = -1, sys_failed;
 static time_t sys_retry_at;
@@ -481,10 +482,12 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char line[LOG_STAMP_MAX + LOG_MAX_LINE];
 	char *msg, *p;
-	size_t len = 0;
+	size_t len = 0, stamp;
 	struct timespec ts;
 	struct tm tm;
+	int tee = log_tee;
 
+	log_tee = 0;	/* not for what this message logs in turn */
 	if (!log_enabled(lvl))
 		return;
 	if (log_dfd < 0 && log_want[0] && mono_sec() >= log_retry_at &&
@@ -501,6 +504,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 					    tm.tm_mday, tm.tm_hour, tm.tm_min,
 					    tm.tm_sec), LOG_STAMP_MAX);
 	}
+	stamp = len;
 	grow(&len, snprintf(line + len, sizeof(line) - len, "d42pcap: "), sizeof(line));
 	msg = line + len;
 	grow(&len, snprintf(line + len, sizeof(line) - len, "%s: ", log_names[lvl]),
@@ -519,18 +523,22 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	if (log_dfd >= 0) {
 		if (!log_failed) {
 			if (file_write(line, len) == 0)
-				return;
+				goto written;
 			log_fail("write");	/* unless rotating already failed */
 		} else if (mono_sec() >= log_retry_at) {
 			log_retry_at = mono_sec() + LOG_RETRY_SEC;
 			if (file_write(line, len) == 0) {
 				log_resumed();
-				return;
+				goto written;
 			}
 		}
 		log_lost++;
 	}
 	to_stderr(line, len);
+	return;
+written:
+	if (tee)
+		to_stderr(line + stamp, len - stamp);
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
@@ -546,16 +554,11 @@ void fatal(int status, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* Start-up errors must also reach the terminal of whoever started us:
+	 * the file's line, cleaned as it is (the raw text could forge lines). */
+	log_tee = 1;
 	va_start(ap, fmt);
 	log_vmsg(LOG_LVL_ERR, fmt, ap);
 	va_end(ap);
-	/* Start-up errors must also reach the terminal of whoever started us. */
-	if (log_dfd >= 0 && !log_failed) {
-		va_start(ap, fmt);
-		dprintf(STDERR_FILENO, "d42pcap: error: ");
-		vdprintf(STDERR_FILENO, fmt, ap);
-		dprintf(STDERR_FILENO, "\n");
-		va_end(ap);
-	}
 	exit(status);
 }

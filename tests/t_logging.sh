@@ -160,6 +160,15 @@ if [ $st -eq 1 ] && [ "$n" = 1 ] && whole_lines "$LOGS4/d42pcap.log" &&
 else
 	fail log_control_chars "exit $st, $n lines: $(head -c 400 "$LOGS4/d42pcap.log")"
 fi
+# The start-up error's copy on standard error is the same one line (until
+# 2026-11-29 it was the raw text: the forged line was on stderr).
+"$D42PCAP" -r "$BADNAME" -logs-dir "$LOGS4" >/dev/null 2>"$T_TMP/ctl.err"
+if grep -q '^d42pcap: error: cannot read capture .*fake line\.pcap' "$T_TMP/ctl.err" &&
+	! grep -q '^2026-01-01T00:00:00Z' "$T_TMP/ctl.err"; then
+	ok log_control_chars_stderr
+else
+	fail log_control_chars_stderr "$(head -c 400 "$T_TMP/ctl.err")"
+fi
 
 # ---- a FIFO where the log goes: refused at once, stderr instead ----
 LOGS5=$T_TMP/fifo
