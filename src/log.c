@@ -56,6 +56,22 @@ static const char log_months[LOG_MONTHS][4] = { "Jan", "Feb", "Mar", "Apr",
 	"May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 static const int sys_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 
+/* UTF-8 (RFC 3629), for log_clean(). */
+#define U8_CONT_MIN  0x80	/* continuation bytes 10xxxxxx */
+#define U8_CONT_MAX  0xBF
+#define U8_LEAD2_MIN 0xC2	/* C0, C1: overlong two-byte forms */
+#define U8_LEAD3_MIN 0xE0
+#define U8_LEAD4_MIN 0xF0
+#define U8_LEAD_MAX  0xF4	/* beyond: above U+10FFFF */
+#define U8_E0_MIN    0xA0	/* after E0: no overlong three-byte forms */
+#define U8_ED        0xED	/* U+D000..U+DFFF */
+#define U8_ED_MAX    0x9F	/* after ED: no surrogates */
+#define U8_F0_MIN    0x90	/* after F0: no overlong four-byte forms */
+#define U8_F4_MAX    0x8F	/* after F4: at most U+10FFFF */
+#define U8_C1_LEAD   0xC2	/* C2 80..C2 9F: the C1 controls */
+#define U8_C1_END    0xA0
+#define ASCII_DEL    0x7F
+
 static time_t mono_sec(void)
 {
 	struct timespec ts;
@@ -77,6 +93,56 @@ static void grow(size_t *len, int n, size_t cap)
 {
 	if (n > 0)
 		*len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char lo = U8_CONT_MIN, hi = U8_CONT_MAX;
+	size_t len, i;
+
+	if (s[0] < U8_CONT_MIN)
+		return 1;
+	if (s[0] < U8_LEAD2_MIN || s[0] > U8_LEAD_MAX)
+		return 0;
+	len = s[0] < U8_LEAD3_MIN ? 2 : s[0] < U8_LEAD4_MIN ? 3 : 4;
+	if (s[0] == U8_LEAD3_MIN)
+		lo = U8_E0_MIN;
+	else if (s[0] == U8_ED)
+		hi = U8_ED_MAX;
+	else if (s[0] == U8_LEAD4_MIN)
+		lo = U8_F0_MIN;
+	else if (s[0] == U8_LEAD_MAX)
+		hi = U8_F4_MAX;
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < U8_CONT_MIN || s[i] > U8_CONT_MAX)
+			return 0;
+	return len;
+}
+
+/* One message, one line of text, whatever it quotes (an appliance's reply,
+ * a file name): control characters (C0, DEL, C1) become spaces, so none can
+ * forge or split lines; bytes that are not UTF-8 (a Latin-1 name, a sequence
+ * cut short by truncation) become '?', or grep takes the log for a binary
+ * file and journalctl shows the line as "[blob data]". In place. */
+static void log_clean(char *p, const char *end)
+{
+	size_t n;
+
+	while (p < end) {
+		const unsigned char *u = (const unsigned char *)p;
+
+		n = utf8_seq(u, (size_t)(end - p));
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		if (u[0] < ' ' || u[0] == ASCII_DEL || (u[0] == U8_C1_LEAD && u[1] < U8_C1_END))
+			memset(p, ' ', n);
+		p += n;
+	}
 }
 
 /* ---- syslog ---- */
@@ -481,7 +547,7 @@ void log_print(const char *fmt, ...)
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 {
 	char line[LOG_STAMP_MAX + LOG_MAX_LINE];
-	char *msg, *p;
+	char *msg;
 	size_t len = 0, stamp;
 	struct timespec ts;
 	struct tm tm;
@@ -510,11 +576,7 @@ void log_vmsg(enum log_level lvl, const char *fmt, va_list ap)
 	grow(&len, snprintf(line + len, sizeof(line) - len, "%s: ", log_names[lvl]),
 	     sizeof(line));
 	grow(&len, vsnprintf(line + len, sizeof(line) - len, fmt, ap), sizeof(line));
-	/* One message, one line, whatever it quotes (an appliance's reply, a
-	 * file name): no control character can forge or split lines. */
-	for (p = msg; p < line + len; p++)
-		if ((unsigned char)*p < ' ')
-			*p = ' ';
+	log_clean(msg, line + len);
 	sys_send(lvl, msg);
 	if (len >= sizeof(line) - 1)
 		len = sizeof(line) - 2;

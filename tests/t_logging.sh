@@ -170,6 +170,26 @@ else
 	fail log_control_chars_stderr "$(head -c 400 "$T_TMP/ctl.err")"
 fi
 
+# ---- DEL, C1 controls, bytes that are not UTF-8: still readable text ----
+# (until 2026-11-29 written raw: GNU grep called the log a binary file and
+# journalctl shows such a line as "[blob data]")
+LOGS6=$T_TMP/utf8
+mkdir -p "$LOGS6"
+"$D42PCAP" -r "$(printf '%s/a\177b\303(c\302\233d\303\251.pcap' "$T_TMP")" -logs-dir "$LOGS6" \
+	>/dev/null 2>"$T_TMP/utf8.err"
+if python3 - "$LOGS6/d42pcap.log" "$T_TMP/utf8.err" <<'EOF'
+import sys
+for f in sys.argv[1:]:
+    t = open(f, 'rb').read().decode('utf-8')	# raises on a byte that is not UTF-8
+    assert 'a b?(c  d\u00e9.pcap' in t, repr(t)
+    assert not any(0x7f <= ord(c) <= 0x9f for c in t), repr(t)
+EOF
+then
+	ok log_not_utf8
+else
+	fail log_not_utf8 "$(od -c "$LOGS6/d42pcap.log" | head -8)"
+fi
+
 # ---- a FIFO where the log goes: refused at once, stderr instead ----
 LOGS5=$T_TMP/fifo
 mkdir -p "$LOGS5"
