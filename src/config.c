@@ -1338,12 +1338,19 @@ static int load_file(struct config *c, const char *path, struct cfg_error *err, 
 			 "%d bytes", CFG_MAX_PATH - 1);
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO there must be refused, not waited on for a
+	 * writer (a SIGHUP would stop the main loop until another signal). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		saved = errno;
 		if (fd >= 0)
 			close(fd);
 		snprintf(err->msg, sizeof(err->msg), "cannot open: %s", strerror(saved));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err->msg, sizeof(err->msg), "not a regular file");
 		return -1;
 	}
 	/* Read one byte more than allowed to tell "exactly full" from "too big". */

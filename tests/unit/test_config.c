@@ -1167,7 +1167,7 @@ static void test_file_errors(void)
 
 	/* A directory is not a config file. */
 	T_EQ_INT(config_load_file(&cfg, tmpdir, &err), -1);
-	T_CHECK(strstr(err.msg, "cannot read") != NULL);
+	T_CHECK(strstr(err.msg, "not a regular file") != NULL);
 }
 
 /* config_print: valid JSON with the four sections and every key, and it
@@ -1251,6 +1251,26 @@ static void test_ca_file_checked_for_https(void)
 	T_EQ_INT(load(http_missing), 0);
 }
 
+/* A FIFO (or device) where the settings file should be is refused at once:
+ * until 2026-11-29 open() waited for a writer, and a SIGHUP froze the
+ * agent (no reports) until some other signal came. */
+static void test_settings_not_regular(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/fifo.json", tmpdir);
+	T_EQ_INT(mkfifo(path, 0600), 0);
+	alarm(10);	/* a hang kills the program: a failure */
+	T_EQ_INT(config_reload_file(&cfg, path, &err), -1);
+	T_CHECK(strstr(err.msg, "not a regular file") != NULL);
+	T_EQ_INT(config_load_file(&cfg, path, &err), -1);
+	T_CHECK(strstr(err.msg, "not a regular file") != NULL);
+	T_EQ_INT(config_load_file(&cfg, "/dev/null", &err), -1);
+	T_CHECK(strstr(err.msg, "not a regular file") != NULL);
+	alarm(0);
+	unlink(path);
+}
+
 int main(void)
 {
 	char *at;
@@ -1297,6 +1317,7 @@ int main(void)
 	T_RUN(test_password_file_and_env);
 	T_RUN(test_world_readable);
 	T_RUN(test_file_errors);
+	T_RUN(test_settings_not_regular);
 	T_RUN(test_print_roundtrip);
 	T_RUN(test_reload_starts_fresh);
 	T_RUN(test_ca_file_checked_for_https);
