@@ -1019,19 +1019,26 @@ static int read_password_file(struct ctx *x)
 	const struct key *k = find_key(SEC_D42, "password-file");
 	size_t ki = (size_t)(k - keys), got = 0, n;
 	char path[PATH_MAX_TXT], pw[CFG_MAX_STR + 2];	/* the longest, "\r\n" */
-	const char *file = x->c->password_file;
+	const char *file = x->c->password_file, *why = NULL;
 	struct stat st;
 	ssize_t r;
 	char *nl;
 	int fd, rc = 0;
 
 	key_path(path, sizeof(path), k);
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* At a SIGHUP a FIFO (its writer gone since start-up) must not be
+	 * waited on: the main loop would stop until another signal. */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | (x->reload ? O_NONBLOCK : 0));
+	if (fd >= 0 && x->reload && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+		why = "not a regular file";
+	}
 	if (fd < 0 && x->reload) {
 		/* After dropping privileges the file (chmod 600, root's) is out of
 		 * reach, and the password only counts at start-up anyway. */
 		log_warn("%s: cannot read password-file \"%s\" (%s); a change of the "
-			 "password needs a restart", x->name, file, strerror(errno));
+			 "password needs a restart", x->name, file, why ? why : strerror(errno));
 		x->c->password_unread = 1;
 		return 0;
 	}

@@ -1271,6 +1271,32 @@ static void test_settings_not_regular(void)
 	unlink(path);
 }
 
+/* At a SIGHUP a password-file that is a FIFO (its writer long gone) is
+ * treated as unreadable, not waited on: until 2026-11-29 the reload hung. */
+static void test_password_fifo_reload(void)
+{
+	char path[256], pw[256], doc[512];
+	const char *log;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/pwfifo.json", tmpdir);
+	snprintf(pw, sizeof(pw), "%s/pwfifo", tmpdir);
+	snprintf(doc, sizeof(doc), "{\"device42\":{\"User\":\"u\",\"password-file\":\"%s\"}}",
+		 pw);
+	write_file(path, doc, 0600);
+	T_EQ_INT(mkfifo(pw, 0600), 0);
+	alarm(10);	/* a hang kills the program: a failure */
+	cap_begin();
+	rc = config_reload_file(&cfg, path, &err);
+	log = cap_end();
+	alarm(0);
+	T_EQ_INT(rc, 0);
+	T_EQ_INT(cfg.password_unread, 1);
+	T_CHECK(strstr(log, "not a regular file") != NULL);
+	unlink(pw);
+	unlink(path);
+}
+
 int main(void)
 {
 	char *at;
@@ -1318,6 +1344,7 @@ int main(void)
 	T_RUN(test_world_readable);
 	T_RUN(test_file_errors);
 	T_RUN(test_settings_not_regular);
+	T_RUN(test_password_fifo_reload);
 	T_RUN(test_print_roundtrip);
 	T_RUN(test_reload_starts_fresh);
 	T_RUN(test_ca_file_checked_for_https);
