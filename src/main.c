@@ -156,6 +156,23 @@ static void log_stop(void)
 		log_info("stopping on %s", name);
 }
 
+/* -check-config prints the settings the run would use: the command line's
+ * -i, -logs-dir and -user in place of the file's (until 2026-11-29 the
+ * file's were printed). One that does not fit its field is refused. */
+static void print_overrides(const struct cli *o)
+{
+	const struct { const char *v, *flag; char *dst; size_t sz; } ov[] = {
+		{ o->iface, "-i", cfg.device, sizeof(cfg.device) },
+		{ o->logs_dir, "-logs-dir", cfg.logs_dir, sizeof(cfg.logs_dir) },
+		{ o->user, "-user", cfg.user_name, sizeof(cfg.user_name) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ov) / sizeof(ov[0]); i++)
+		if (ov[i].v && (size_t)snprintf(ov[i].dst, ov[i].sz, "%s", ov[i].v) >= ov[i].sz)
+			fatal(EXIT_USAGE, "%s: longer than %zu bytes", ov[i].flag, ov[i].sz - 1);
+}
+
 static void open_capture(struct capture *cap, const struct cli *o)
 {
 	char err[CAPTURE_ERR_SIZE];
@@ -384,6 +401,7 @@ int main(int argc, char **argv)
 	if (opt.check_config) {
 		if (cfg.host[0])
 			d42_free(new_appliance(NULL));
+		print_overrides(&opt);
 		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
 	}
 	open_log(&opt);

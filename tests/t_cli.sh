@@ -79,6 +79,23 @@ else
 fi
 d --check-config --settings-dir="$T_TMP/conf" --settings-name=agent.json
 expect cli_check_config_double_dash_equals 0 '"Interval": *30' -
+# the command line's overrides are what a run would use, so they are
+# what it prints (the file's were, until 2026-11-29)
+printf '{"common": {"logs-dir": "/var/log/file"}, "pcap": {"Device": "eth0"}}\n' \
+	>"$T_TMP/conf/ov.json"
+d -check-config -settings-dir "$T_TMP/conf" -settings-name ov.json \
+	-i lo -logs-dir "$T_TMP/ovlogs" -user nobody
+if [ $rc -eq 0 ] && python3 - "$O" "$T_TMP/ovlogs" 2>"$T_TMP/py.err" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = (d["pcap"]["Device"], d["common"]["logs-dir"], d["common"]["user"])
+assert got == ("lo", sys.argv[2], "nobody"), got
+PY
+then
+	ok cli_check_config_overrides
+else
+	fail cli_check_config_overrides "exit $rc: $(head -c 300 "$T_TMP/py.err") $(head -c 200 "$E")"
+fi
 # what a run refuses, -check-config refuses too (exit 2, nothing printed)
 printf '{"pcap": {"ignore-tcp": true, "ignore-udp": true}}\n' >"$T_TMP/conf/both.json"
 d -check-config -settings-dir "$T_TMP/conf" -settings-name both.json
