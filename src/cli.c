@@ -50,15 +50,25 @@ void cli_usage(FILE *f)
 		"  3 offline delivery incomplete (reports left in the spool)\n");
 }
 
+/* The spellings Go's flag package takes (strconv.ParseBool), as the
+ * original's scripts may use any of them. */
+static const char *const cli_true[] = { "1", "t", "T", "TRUE", "true", "True" };
+static const char *const cli_false[] = { "0", "f", "F", "FALSE", "false", "False" };
+#define CLI_NBOOL (sizeof(cli_true) / sizeof(cli_true[0]))
+
 static int cli_bool(const char *v, int *out)
 {
-	if (!strcmp(v, "true") || !strcmp(v, "1")) {
-		*out = 1;
-		return 0;
-	}
-	if (!strcmp(v, "false") || !strcmp(v, "0")) {
-		*out = 0;
-		return 0;
+	size_t i;
+
+	for (i = 0; i < CLI_NBOOL; i++) {
+		if (!strcmp(v, cli_true[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcmp(v, cli_false[i])) {
+			*out = 0;
+			return 0;
+		}
 	}
 	return -1;
 }

@@ -61,6 +61,30 @@ static void test_cli_flag_values(void)
 	T_CHECK(strstr(err, "maybe") != NULL);
 }
 
+/* Go's flag package takes these (strconv.ParseBool), and nothing else:
+ * until 2026-11-29 only true, false, 1 and 0 were taken. */
+static void test_cli_flag_go_spellings(void)
+{
+	static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
+	static const char *const bad[] = { "tRUE", "yes", "on", "", "2", "FaLsE" };
+	char arg[32], err[CLI_ERR_MAX];
+	char *v[] = { "d42pcap", arg, NULL };
+	struct cli o;
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		snprintf(arg, sizeof(arg), "-debug=%s", yes[i]);
+		T_EQ_INT(parse(&o, err, 2, v), 0);
+		T_EQ_INT(o.debug, 1);
+		snprintf(arg, sizeof(arg), "-debug=%s", no[i]);
+		T_EQ_INT(parse(&o, err, 2, v), 0);
+		T_EQ_INT(o.debug, 0);
+		snprintf(arg, sizeof(arg), "-debug=%s", bad[i]);
+		T_EQ_INT(parse(&o, err, 2, v), -1);
+	}
+}
+
 static void test_cli_errors(void)
 {
 	struct cli o;
@@ -86,6 +110,7 @@ int main(void)
 	T_RUN(test_cli_single_and_double_dash);
 	T_RUN(test_cli_all_original_options);
 	T_RUN(test_cli_flag_values);
+	T_RUN(test_cli_flag_go_spellings);
 	T_RUN(test_cli_errors);
 	return T_DONE();
 }
