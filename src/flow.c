@@ -42,7 +42,7 @@ _Static_assert(offsetof(struct flow_rec, last_ns) + sizeof(uint64_t) <= REC_HIT_
 #define IPV6_MULTICAST_FIRST 0xff	/* ff00::/8 */
 #define IPV4_CLASS_MASK      0xf0
 #define IPV4_MULTICAST_BITS  0xe0	/* 224.0.0.0/4 */
-#define IPV4_BROADCAST       UINT32_MAX	/* 255.255.255.255, any byte order */
+#define IPV4_BCAST_OCTET     0xFF	/* last byte of a /24-or-wider broadcast */
 #define TCP_SYN_ACK   (DEC_TCP_SYN | DEC_TCP_ACK)
 #define NS_PER_SEC    1000000000ull
 #define WELLKNOWN_MAX_SYSTEM 1023	/* IANA system ports are 1..1023 */
@@ -817,13 +817,16 @@ static uint32_t conn_until(const struct flow_table *t,
 	return u - 1 >= CONN_FOREVER ? CONN_FOREVER - 1 : (uint32_t)(u - 1);
 }
 
-/* Multicast (224.0.0.0/4, ff00::/8) or the IPv4 limited broadcast. */
+/* Multicast (224.0.0.0/4, ff00::/8) or an IPv4 broadcast: the limited one
+ * or, the netmask unknown, any address ending in .255, the broadcast of a
+ * /24 or wider subnet (NetBIOS, RIP, a LAN's most common); a host of a
+ * wider subnet ending so only decides a choice that was arbitrary. */
 static int addr_is_group(const uint8_t *a, uint8_t family)
 {
 	if (family == 6)
 		return a[0] == IPV6_MULTICAST_FIRST;
 	return (a[0] & IPV4_CLASS_MASK) == IPV4_MULTICAST_BITS ||
-	       load32(a) == IPV4_BROADCAST;
+	       a[V4_ADDR_BYTES - 1] == IPV4_BCAST_OCTET;
 }
 
 /* Rule 3: no handshake flag. Sets *srv_dst (1: destination is the server)

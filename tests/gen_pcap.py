@@ -710,8 +710,9 @@ def sortkey_addr(a):
 
 
 def is_group(a):
-    """Multicast or the IPv4 limited broadcast: never a sender."""
-    return addr(a).is_multicast or a == "255.255.255.255"
+    """Multicast or an IPv4 broadcast (the limited one, or any address
+    ending in .255: a /24-or-wider subnet's): never a sender."""
+    return addr(a).is_multicast or (addr(a).version == 4 and a.endswith(".255"))
 
 
 def expect(rows, cfg):

@@ -448,12 +448,11 @@ static void test_lower_port_rule(void)
 	flow_free(&t);
 }
 
-/* Multicast or the IPv4 broadcast, written out for the model. */
+/* Multicast or an IPv4 broadcast (any address ending in .255), written
+ * out for the model. */
 static int m_group(const uint8_t *a, uint8_t family)
 {
-	return family == 6 ? a[0] == 0xff
-		: (a[0] >= 224 && a[0] <= 239) || (a[0] == 255 && a[1] == 255 &&
-						   a[2] == 255 && a[3] == 255);
+	return family == 6 ? a[0] == 0xff : (a[0] >= 224 && a[0] <= 239) || a[3] == 255;
 }
 
 /* Same port both ways, one end a group address (mDNS, RIP, NetBIOS): the
@@ -474,6 +473,28 @@ static void test_equal_ports_group(void)
 	T_CHECK(rec_of(&t, 6, "fe80::1", "ff02::fb", 5353, UDP) != NULL);
 	T_CHECK(rec_of(&t, 4, "10.0.0.7", "239.1.1.1", 7000, UDP) != NULL);
 	T_EQ_INT(t.st.flows, 4);
+	flow_free(&t);
+}
+
+/* A subnet's broadcast (NetBIOS name service to 10.0.0.255, a /16's to
+ * 172.16.255.255): the netmask is not known, so any IPv4 address ending in
+ * .255 is taken as one, and is the server; until 2026-11-29 the lower
+ * address was, so every host broadcasting became a server with the
+ * broadcast address as its client. A .0 address is no broadcast. */
+static void test_equal_ports_subnet_broadcast(void)
+{
+	struct flow_table t;
+
+	T_EQ_INT(flow_init(&t, 100, 10, 60, SEED), 0);
+	upd(&t, mk(4, "10.0.0.5", 137, "10.0.0.255", 137, UDP, 0, 78), T0);
+	upd(&t, mk(4, "172.16.3.4", 520, "172.16.255.255", 520, UDP, 0, 60), T0);
+	upd(&t, mk(4, "10.1.1.9", 7000, "10.1.1.0", 7000, UDP, 0, 60), T0);
+	T_CHECK(rec_is(rec_of(&t, 4, "10.0.0.5", "10.0.0.255", 137, UDP),
+		       (struct want){ FLOW_HOW_LOWER_PORT, 0, 1, 0, 78, 0,
+				      T0, T0, 1, 0, { 137 } }));
+	T_CHECK(rec_of(&t, 4, "172.16.3.4", "172.16.255.255", 520, UDP) != NULL);
+	T_CHECK(rec_of(&t, 4, "10.1.1.9", "10.1.1.0", 7000, UDP) != NULL);
+	T_EQ_INT(t.st.flows, 3);
 	flow_free(&t);
 }
 
@@ -1998,6 +2019,7 @@ int main(void)
 	T_RUN(test_purge_forgets_entries);
 	T_RUN(test_model_tiny_tables);
 	T_RUN(test_equal_ports_group);
+	T_RUN(test_equal_ports_subnet_broadcast);
 	T_RUN(test_cache_time_random);
 	T_RUN(test_revived_by_older_syn);
 	T_RUN(test_full_before_refusing);
