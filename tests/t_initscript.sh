@@ -3,7 +3,8 @@
 #  - init/d42pcap.init under busybox sh with nothing but busybox applets on
 #    PATH: start, status, start twice, reload, stop (final report written),
 #    restart, a stale pid file naming another process, a failing start, a
-#    pid file or lock that cannot be written (no agent left, no hang). The
+#    pid file or lock that cannot be written (no agent left, no hang), a
+#    restart after DAEMON or SETTINGS_DIR changed (the old agent stopped). The
 #    agent captures on lo in a network namespace of its own (root only).
 #  - init/d42pcap.procd: syntax, start_service's procd parameters, and no
 #    instance (no respawning) for settings -check-config refuses.
@@ -252,7 +253,8 @@ EOF
 # initd ACTION [PIDFILE]: run the script; output in $out, exit status in $rc.
 initd() {
 	timeout 60 ip netns exec "$NS" env -i PATH="$BIN" DEFAULTS=/dev/null \
-		DAEMON="$D42PCAP" SETTINGS_DIR="$SD" LOGS_DIR="$LD" PIDFILE="${2:-$PF}" STOP_WAIT=10 \
+		DAEMON="${INIT_DAEMON:-$D42PCAP}" SETTINGS_DIR="${INIT_SD:-$SD}" LOGS_DIR="$LD" \
+		PIDFILE="${2:-$PF}" STOP_WAIT=10 \
 		"$BB" sh "$TOP/init/d42pcap.init" "$1" >"$T_TMP/init.out" 2>&1
 	rc=$?
 	out=$(cat "$T_TMP/init.out")
@@ -397,6 +399,30 @@ initd stop
 	fail initscript_other_instance_untouched "the other d42pcap was stopped"
 kill "$other" 2>/dev/null
 wait "$other" 2>/dev/null
+
+# DAEMON or SETTINGS_DIR changed while the agent runs (/etc/default/d42pcap
+# edited, or make install with another PREFIX rewrote the script): stop
+# and restart still find the agent this script started (until 2026-11-30
+# restart said "not running", dropped the pid file and started a second
+# agent beside the first, which nothing stopped).
+mkdir -p "$T_TMP/old/sbin" "$T_TMP/oldsd"
+ln -s "$D42PCAP" "$T_TMP/old/sbin/d42pcap"
+cp "$SD/d42pcap.json" "$T_TMP/oldsd/"
+INIT_DAEMON=$T_TMP/old/sbin/d42pcap INIT_SD=$T_TMP/oldsd initd start
+old=$(pidfile)
+initd restart
+new=$(pidfile)
+if [ "$rc" -eq 0 ] && [ -n "$old" ] && gone "$old" && [ "$(agents)" -eq 1 ] &&
+	[ "$out" = "d42pcap stopped
+d42pcap started (pid $new)" ]; then
+	ok initscript_restart_after_config_change
+else
+	fail initscript_restart_after_config_change "old pid $old $(gone "$old" || echo "still running"), $(agents) new agents: $out"
+fi
+[ -n "$old" ] && ! gone "$old" && kill -KILL "$old" 2>/dev/null
+initd stop
+[ "$(agents)" -eq 0 ] && [ ! -e "$PF" ] && ok initscript_stop_after_config_change ||
+	fail initscript_stop_after_config_change "$(agents) agents left: $out"
 
 # Standard error goes beside the pid file (root's), 0600, never into the
 # log directory, where a user the agent runs as could plant a link.
