@@ -4,7 +4,8 @@
 #    PATH: start, status, start twice, reload, stop (final report written),
 #    restart, a stale pid file naming another process, a failing start, a
 #    pid file or lock that cannot be written (no agent left, no hang), a
-#    restart after DAEMON or SETTINGS_DIR changed (the old agent stopped). The
+#    restart after DAEMON or SETTINGS_DIR changed (the old agent stopped),
+#    SIGHUP and SIGUSR1 ignored until the agent's handlers are in. The
 #    agent captures on lo in a network namespace of its own (root only).
 #  - init/d42pcap.procd: syntax, start_service's procd parameters, and no
 #    instance (no respawning) for settings -check-config refuses.
@@ -402,7 +403,7 @@ wait "$other" 2>/dev/null
 
 # DAEMON or SETTINGS_DIR changed while the agent runs (/etc/default/d42pcap
 # edited, or make install with another PREFIX rewrote the script): stop
-# and restart still find the agent this script started (until 2026-11-30
+# and restart still find the agent this script started (until 2026-11-29
 # restart said "not running", dropped the pid file and started a second
 # agent beside the first, which nothing stopped).
 mkdir -p "$T_TMP/old/sbin" "$T_TMP/oldsd"
@@ -423,6 +424,21 @@ fi
 initd stop
 [ "$(agents)" -eq 0 ] && [ ! -e "$PF" ] && ok initscript_stop_after_config_change ||
 	fail initscript_stop_after_config_change "$(agents) agents left: $out"
+
+# The agent starts with SIGHUP and SIGUSR1 ignored, so that a reload in the
+# moment before its handlers are in cannot kill it (sig_init() replaces the
+# disposition). A stand-in records what it was started with (bits 0 and 9
+# of SigIgn), then fails to start.
+printf '#!/bin/sh\nwhile read -r k v; do [ "$k" = SigIgn: ] && echo "$v"; done </proc/$$/status >"%s"\nexit 1\n' \
+	"$T_TMP/sigign" >"$T_TMP/sigprobe"
+chmod 755 "$T_TMP/sigprobe"
+INIT_DAEMON=$T_TMP/sigprobe initd start
+ign=$(cat "$T_TMP/sigign" 2>/dev/null)
+if [ "$rc" -eq 1 ] && [ -n "$ign" ] && [ $(( 0x$ign & 0x201 )) -eq $(( 0x201 )) ]; then
+	ok initscript_start_hup_ignored
+else
+	fail initscript_start_hup_ignored "status $rc, SigIgn \"$ign\": $out"
+fi
 
 # Standard error goes beside the pid file (root's), 0600, never into the
 # log directory, where a user the agent runs as could plant a link.
