@@ -2,7 +2,8 @@
 # Service scripts and OpenWrt packaging:
 #  - init/d42pcap.init under busybox sh with nothing but busybox applets on
 #    PATH: start, status, start twice, reload, stop (final report written),
-#    restart, a stale pid file naming another process, a failing start, a
+#    restart (not with settings start would refuse: the agent stays), a
+#    stale pid file naming another process, a failing start, a
 #    pid file or lock that cannot be written (no agent left, no hang), a
 #    restart after DAEMON or SETTINGS_DIR changed (the old agent stopped),
 #    SIGHUP and SIGUSR1 ignored until the agent's handlers are in. The
@@ -487,6 +488,23 @@ if [ "$rc" -eq 0 ] && gone "$pid" && printf '%s\n' "$out" | grep -q 'stopping wi
 else
 	fail initscript_lock_unmakeable_stop "status $rc, pid $pid $(gone "$pid" || echo running): $out"
 fi
+initd stop
+
+# A restart with settings a start would refuse: checked first, so the
+# running agent stays (until 2026-11-29 it was stopped, and nothing
+# started in its place).
+cp "$SD/d42pcap.json" "$T_TMP/good.json"
+initd start
+pid=$(pidfile)
+echo '{"common": {"Interval": "soon"}}' >"$SD/d42pcap.json"
+initd restart
+if [ "$rc" -eq 1 ] && [ -n "$pid" ] && ! gone "$pid" && [ "$(pidfile)" = "$pid" ] &&
+	printf '%s\n' "$out" | grep -q 'd42pcap not restarted: .*common.Interval'; then
+	ok initscript_restart_bad_settings_kept
+else
+	fail initscript_restart_bad_settings_kept "status $rc, pid $pid $(gone "$pid" && echo gone): $out"
+fi
+cp "$T_TMP/good.json" "$SD/d42pcap.json"
 initd stop
 
 # A start that fails (invalid settings): status 1, message, no pid file.
