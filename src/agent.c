@@ -326,6 +326,9 @@ int agent_tick(struct agent *a, uint64_t now)
 		a->end_ns = agent_boundary(a, now) + a->interval_ns;
 	}
 	next = a->end_ns - now;
+	/* the wall clock is asked again at least that often (see agent.h) */
+	if (next > (uint64_t)AGENT_MAX_SLEEP_MS * NS_PER_MS)
+		return AGENT_MAX_SLEEP_MS;
 	return (int)((next + NS_PER_MS - 1) / NS_PER_MS);
 }
 

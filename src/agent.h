@@ -21,6 +21,11 @@ struct capture;
  * tables the memory of each is fetched while the others are worked on (a
  * cache miss per packet otherwise). */
 #define AGENT_HELD            16
+/* Longest poll() sleep while live: poll() sleeps in monotonic time, which a
+ * wall clock set forward or a suspend does not move, so an idle agent
+ * would report the interval such a step ended only at its planned end
+ * (up to a day later). A wake-up every 10 s costs nothing measurable. */
+#define AGENT_MAX_SLEEP_MS    10000
 
 /* Where finished reports go. begin() starts one report, the emitter streams
  * the document through write(), end() completes it (ok = 0 if the document
@@ -80,7 +85,7 @@ void agent_packet(void *user, uint64_t ts_ns, const uint8_t *data,
  * AGENT_HELD): call after each capture batch. */
 void agent_drain(struct agent *a);
 /* Live: report if the interval ended by now_ns. Returns ms until the next
- * interval end (for the poll timeout). */
+ * interval end, at most AGENT_MAX_SLEEP_MS (for the poll timeout). */
 int agent_tick(struct agent *a, uint64_t now_ns);
 /* Report the open interval as ending at end_ns (stop, end of file),
  * rounded up to a whole second, and close it: a second call does nothing. */

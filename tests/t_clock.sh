@@ -150,3 +150,31 @@ else
 	fail clock_back_listener_expires "the handshake made no listener: $(tail -c 300 "$OUT5")"
 	stop_agent $pid TERM
 fi
+
+# Nothing captured, and the clock set an hour forward (or a suspend): poll()
+# sleeps in monotonic time, which the step (or suspend) does not move, so
+# the agent slept on for the rest of the interval, here up to 600 s, before
+# reporting the one long ended. Its sleep is bounded (AGENT_MAX_SLEEP_MS):
+# the report must follow within that.
+cat >"$T_TMP/s.json" <<JSON
+{"common": {"Interval": 600, "logs-dir": "$T_TMP"},
+ "pcap": {"Device": "lo", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+OUT6=$T_TMP/out6.json
+# not within 30 s of a 600 s boundary: the report must owe nothing to one
+left=$((600 - $(date +%s) % 600))
+[ $left -gt 30 ] || sleep $((left + 1))
+echo 0 >"$SHIFT"
+CLOCK_SHIFT_FILE=$SHIFT LD_PRELOAD=$SHIM ip netns exec "$NS" "$D42PCAP" \
+	-settings-dir "$T_TMP" -settings-name s.json >"$OUT6" 2>"$OUT6.err" &
+pid=$!
+wait_for "$T_TMP/d42pcap.log" 'capturing on lo \(interval 600s' 200 ||
+	fail clock_forward_asleep_start "$(tail -3 "$T_TMP/d42pcap.log")"
+sleep 1
+echo 3600 >"$SHIFT"
+if wait_for "$OUT6" '"interval"' 150; then
+	ok clock_forward_asleep_reports
+else
+	fail clock_forward_asleep_reports "no report 15 s after the clock was set an hour forward"
+fi
+stop_agent $pid TERM clock_forward_asleep_exit

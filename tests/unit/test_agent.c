@@ -103,6 +103,22 @@ static void test_clock_back_twice(void)
 	agent_free(&a);
 }
 
+/* poll() sleeps in monotonic time, which a wall clock set forward or a
+ * suspend does not move: the sleep asked for is bounded, or an idle agent
+ * reported the interval such a step ended only at its planned end (55 s
+ * here; up to a day with Interval 86400). */
+static void test_sleep_bounded(void)
+{
+	start();
+	agent_start_live(&a, T0 + 5 * SEC);
+	T_EQ_INT(agent_tick(&a, T0 + 5 * SEC), AGENT_MAX_SLEEP_MS);
+	T_EQ_INT(agent_tick(&a, T0 + 59 * SEC + 1), 1000);	/* rounded up */
+	T_EQ_INT(nreps, 0);
+	T_EQ_INT(agent_tick(&a, T0 + 3600 * SEC), AGENT_MAX_SLEEP_MS);	/* set forward */
+	T_EQ_INT(nreps, 1);
+	agent_free(&a);
+}
+
 /* The interface down all along, the clock set back an hour: the interval
  * begun after the step is down for the whole of it. It was reported as up:
  * the downtime counted from a time of the old clock, which the new one
@@ -196,6 +212,7 @@ static void test_last_packet_on_a_second(void)
 int main(void)
 {
 	T_RUN(test_clock_back_twice);
+	T_RUN(test_sleep_bounded);
 	T_RUN(test_stop_clock_behind);
 	T_RUN(test_down_clock_back);
 	T_RUN(test_last_packet_on_a_second);
