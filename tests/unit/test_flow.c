@@ -1550,9 +1550,11 @@ static uint64_t rnd_pkt(struct pkt *p)
 /* One run of that: records of max_recs, an interval every per_interval
  * packets; move_hosts: each interval's hosts in one of three /24s (the
  * third address byte), so that the records of the last one idle, come
- * back, or give up their room. Returns the intervals that ended with
+ * back, or give up their room; clock_from: the cache's clock to start at
+ * (0: as flow_init() sets it). Returns the intervals that ended with
  * records freed for room (see struct flow_table). */
-static unsigned model_run(uint32_t max_recs, unsigned per_interval, int move_hosts)
+static unsigned model_run(uint32_t max_recs, unsigned per_interval, int move_hosts,
+			  uint32_t clock_from)
 {
 	const uint64_t ttl_s = 2;
 	static struct flow_table t;
@@ -1566,6 +1568,8 @@ static unsigned model_run(uint32_t max_recs, unsigned per_interval, int move_hos
 	/* the same packets through the probe-ahead steps, as the agent does */
 	memset(&tp, 0, sizeof tp);
 	T_EQ_INT(flow_init(&tp.t, max_recs, M_LSN, (uint32_t)ttl_s, SEED ^ 7), 0);
+	if (clock_from)
+		t.clock = tp.t.clock = clock_from;
 	m_nlsn = m_nrec = 0;
 	for (n = 0; n < 300000; n++) {
 		struct pkt p;
@@ -1614,6 +1618,8 @@ static unsigned model_run(uint32_t max_recs, unsigned per_interval, int move_hos
 	T_EQ_INT(bad, 0);
 	T_EQ_INT(bad_piped, 0);
 	T_CHECK(compared > 1000);
+	if (clock_from)	/* it did wrap (conn_tick()), and started again low */
+		T_CHECK(t.clock < clock_from && tp.t.clock < clock_from);
 	flow_free(&t);
 	flow_free(&tp.t);
 	return freed;
@@ -1621,7 +1627,17 @@ static unsigned model_run(uint32_t max_recs, unsigned per_interval, int move_hos
 
 static void test_cache_matches_model(void)
 {
-	model_run(M_RECS, 20000, 0);
+	model_run(M_RECS, 20000, 0, 0);
+}
+
+/* The cache's 32-bit clock moves at every listener born and every reset:
+ * months of a busy network reach its wrap, where every entry and birth
+ * stamp is cleared (conn_tick()). The same comparison, started just
+ * before it: the run ticks it about 17,000 times, so the wrap comes about
+ * halfway. */
+static void test_cache_clock_wrap(void)
+{
+	model_run(M_RECS, 20000, 0, UINT32_MAX - 9000);
 }
 
 /* Records outlive their interval (flow_reset() keeps them and their cache
@@ -1632,7 +1648,7 @@ static void test_cache_matches_model(void)
  * exactly what the model does, and drop nothing. */
 static void test_records_outlive_intervals(void)
 {
-	T_CHECK(model_run(600, 4000, 1) > 10);
+	T_CHECK(model_run(600, 4000, 1, 0) > 10);
 }
 
 /* Two connections of one record, over more intervals than the 8-bit
@@ -2014,6 +2030,7 @@ int main(void)
 	T_RUN(test_cache_both_listen);
 	T_RUN(test_cache_time_backwards);
 	T_RUN(test_cache_matches_model);
+	T_RUN(test_cache_clock_wrap);
 	T_RUN(test_records_outlive_intervals);
 	T_RUN(test_records_across_many_intervals);
 	T_RUN(test_purge_forgets_entries);
