@@ -31,6 +31,7 @@
 #define TLS_PERS "d42pcap"		/* DRBG personalisation string */
 #define TLS_MAX_READ_LOOPS 8		/* non-data records in one tls_read */
 #define TLS_ASN1_SAN_IP 0x87		/* [7] iPAddress in subjectAltName */
+#define TLS_ASN1_SAN_DNS 0x82		/* [2] dNSName in subjectAltName */
 
 /* Where distributions keep the CA bundle (Debian/Ubuntu/Alpine, RHEL/
  * Fedora, SUSE, BSD/macOS style). The first that loads is used. */
@@ -118,15 +119,60 @@ static int cn_is(const mbedtls_x509_crt *crt, const char *host)
 	return 0;
 }
 
+/* A DNS host: mbedTLS checks the name too, but takes "*.com" for
+ * "example.com". Here a wildcard stands for the left-most label only,
+ * and not over a single label, a public suffix or what may be one
+ * (RFC 6125 6.4.3, 7.2): a name of the certificate matches if it is the
+ * host in any case, or "*." and at least two labels ending the host. */
+static int name_matches(const unsigned char *p, size_t n, const char *host)
+{
+	size_t hlen = strlen(host);
+	const char *dot = strchr(host, '.');
+	const unsigned char *inner;
+
+	if (n == hlen && strncasecmp((const char *)p, host, n) == 0)
+		return 1;
+	if (n < 4 || p[0] != '*' || p[1] != '.')
+		return 0;
+	inner = memchr(p + 2, '.', n - 2);
+	if (!inner || inner == p + n - 1)
+		return 0;	/* "*.com", "*.com." */
+	return dot && dot != host && hlen - (size_t)(dot - host) == n - 1 &&
+	       strncasecmp(dot, (const char *)p + 1, n - 1) == 0;
+}
+
+/* The DNS SANs or, without SANs, the CNs, as mbedTLS looks at them. */
+static int dns_name_ok(const mbedtls_x509_crt *crt, const char *host)
+{
+	const mbedtls_x509_sequence *s;
+	const mbedtls_x509_name *n;
+
+	if (crt->subject_alt_names.buf.p) {
+		for (s = &crt->subject_alt_names; s; s = s->next)
+			if (s->buf.tag == TLS_ASN1_SAN_DNS && s->buf.p &&
+			    name_matches(s->buf.p, s->buf.len, host))
+				return 1;
+		return 0;
+	}
+	for (n = &crt->subject; n; n = n->next)
+		if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
+		    n->val.p && name_matches(n->val.p, n->val.len, host))
+			return 1;
+	return 0;
+}
+
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	struct tls *t = ctx;
 	int ok;
 
-	if (depth != 0 || !t->host_ip_len)
+	if (depth != 0)
 		return 0;
-	ok = crt->subject_alt_names.buf.p ? san_has_ip(crt, t->host_ip, t->host_ip_len)
-					  : cn_is(crt, t->host);
+	if (!t->host_ip_len)
+		ok = dns_name_ok(crt, t->host);
+	else
+		ok = crt->subject_alt_names.buf.p ? san_has_ip(crt, t->host_ip, t->host_ip_len)
+						  : cn_is(crt, t->host);
 	if (!ok)
 		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
 	return 0;

@@ -52,6 +52,8 @@ static const char gen_script[] =
 	"leaf srv localhost DNS:localhost,IP:127.0.0.1,IP:::1\n"
 	"leaf wrong wrong.example DNS:wrong.example\n"
 	"leaf cnip 127.0.0.1 DNS:other.example\n"
+	"leaf wild x DNS:*.example.com\n"
+	"leaf wtld x DNS:*.com,DNS:*.localhost\n"
 	"openssl req -new $K -keyout bare.key -out bare.csr -subj /CN=127.0.0.1\n"
 	"printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > bare.ext\n"
 	"openssl x509 -req -in bare.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out bare.pem"
@@ -472,6 +474,67 @@ static void test_tls_pin(void)
 	snprintf(want, sizeof(want), "TLS: certificate of localhost does not match "
 		 "device42.tls-fingerprint (its SHA-256 is %s)", strchr(srvfp, '=') + 1);
 	T_EQ_STR(out, want);
+}
+
+/* A TLS handshake straight through tls.c with s_server serving cert on
+ * 127.0.0.1, for any host name (none of which need resolve): "ok" or
+ * the error in out. */
+static void tls_name_check(const char *cert, const char *host, char *out, size_t n)
+{
+	struct tls_cfg tc = { .ca_file = path("ca.pem"), .verify = 1 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct ossl o;
+	struct tls *t;
+	char err[512];
+	int fd, r = TLS_ERR, i;
+
+	snprintf(out, n, "no server");
+	if (ossl_start(&o, cert) < 0)
+		return;
+	t = tls_new(&tc, err, sizeof(err));
+	sa.sin_port = htons(o.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (t && fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == 0 && tls_start(t, fd, host) == 0) {
+		for (i = 0; i < RUN_BOUND_MS / 10; i++) {
+			struct pollfd p = { .fd = fd };
+
+			r = tls_handshake(t);
+			if (r != TLS_WANT_READ && r != TLS_WANT_WRITE)
+				break;
+			p.events = r == TLS_WANT_READ ? POLLIN : POLLOUT;
+			(void)poll(&p, 1, 10);
+		}
+		snprintf(out, n, "%s", r == TLS_OK ? "ok" : tls_error(t));
+	} else {
+		snprintf(out, n, "setup failed: %s", t ? tls_error(t) : err);
+	}
+	if (fd >= 0)
+		close(fd);
+	tls_free(t);
+	ossl_stop(&o);
+}
+
+/* RFC 6125 6.4.3: "*." stands for exactly the left-most label, and is
+ * not honoured over a single label ("*.com", "*.localhost": a public
+ * suffix, or what may be one), where mbedTLS alone would accept it. */
+static void test_tls_wildcard(void)
+{
+	char out[600];
+
+	tls_name_check("wild", "a.example.com", out, sizeof(out));
+	T_EQ_STR(out, "ok");
+	tls_name_check("wild", "A.Example.COM", out, sizeof(out));
+	T_EQ_STR(out, "ok");
+	tls_name_check("wild", "example.com", out, sizeof(out));
+	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
+	tls_name_check("wild", "a.b.example.com", out, sizeof(out));
+	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
+	tls_name_check("wtld", "example.com", out, sizeof(out));
+	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
+	tls_name_check("wtld", "d42.localhost", out, sizeof(out));
+	T_CHECK(strstr(out, "Common Name (CN) does not match") != NULL);
 }
 
 /* stderr into a file while fn runs; returns how often needle appears. */
@@ -1017,6 +1080,7 @@ int main(void)
 	T_RUN_OSSL(test_tls_untrusted);
 	T_RUN_OSSL(test_tls_wrong_name);
 	T_RUN_OSSL(test_tls_ip_host);
+	T_RUN_OSSL(test_tls_wildcard);
 	T_RUN_OSSL(test_tls_pin);
 	T_RUN_OSSL(test_tls_verify_off_warns);
 	T_RUN_OSSL(test_tls_through_proxy);
