@@ -33,6 +33,13 @@
 #define TLS_ASN1_SAN_IP 0x87		/* [7] iPAddress in subjectAltName */
 #define TLS_ASN1_SAN_DNS 0x82		/* [2] dNSName in subjectAltName */
 
+/* A certificate not for a server (key usage): its error code, renamed in 3.0 */
+#if defined(MBEDTLS_ERR_SSL_BAD_CERTIFICATE)
+#define TLS_ERR_BAD_CERT MBEDTLS_ERR_SSL_BAD_CERTIFICATE
+#else
+#define TLS_ERR_BAD_CERT MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE
+#endif
+
 /* Where distributions keep the CA bundle (Debian/Ubuntu/Alpine, RHEL/
  * Fedora, SUSE, BSD/macOS style). The first that loads is used. */
 static const char *const tls_ca_paths[] = {
@@ -417,8 +424,8 @@ static void handshake_err(struct tls *t, int ret)
 	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
 	char info[256] = "", e[160];
 
-	if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 &&
-	    flags != (uint32_t)-1) {
+	if ((ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || ret == TLS_ERR_BAD_CERT) &&
+	    flags != 0 && flags != (uint32_t)-1) {
 #if !defined(MBEDTLS_X509_REMOVE_INFO)
 		int n = mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
 		/* one line: the library separates reasons with newlines */

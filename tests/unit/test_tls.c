@@ -54,6 +54,10 @@ static const char gen_script[] =
 	"leaf cnip 127.0.0.1 DNS:other.example\n"
 	"leaf wild x DNS:*.example.com\n"
 	"leaf wtld x DNS:*.com,DNS:*.localhost\n"
+	"openssl req -new $K -keyout cli.key -out cli.csr -subj /CN=localhost\n"
+	"printf 'subjectAltName=DNS:localhost\\nextendedKeyUsage=clientAuth\\n' > cli.ext\n"
+	"openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cli.pem"
+	" -days 2 -extfile cli.ext\n"
 	"openssl req -new $K -keyout bare.key -out bare.csr -subj /CN=127.0.0.1\n"
 	"printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > bare.ext\n"
 	"openssl x509 -req -in bare.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out bare.pem"
@@ -393,6 +397,17 @@ static void test_tls_untrusted(void)
 	op.ca = NULL;
 	T_EQ_INT(ossl_get("self", &op, out, sizeof(out), NULL, 0), HTTP_FAILED);
 	T_CHECK(strstr(out, "not correctly signed by the trusted CA") != NULL);
+}
+
+/* Not a server's certificate: refused, and the log says why. */
+static void test_tls_not_server_cert(void)
+{
+	struct opts op = { "localhost", "ca.pem", NULL, 1 };
+	char out[600];
+
+	T_EQ_INT(ossl_get("cli", &op, out, sizeof(out), NULL, 0), HTTP_FAILED);
+	T_EQ_STR(out, "TLS: certificate verification failed for localhost: "
+		 "Usage does not match the extendedKeyUsage extension");
 }
 
 static void test_tls_wrong_name(void)
@@ -1079,6 +1094,7 @@ int main(void)
 	T_RUN_OSSL(test_tls_verify_ok);
 	T_RUN_OSSL(test_tls_untrusted);
 	T_RUN_OSSL(test_tls_wrong_name);
+	T_RUN_OSSL(test_tls_not_server_cert);
 	T_RUN_OSSL(test_tls_ip_host);
 	T_RUN_OSSL(test_tls_wildcard);
 	T_RUN_OSSL(test_tls_pin);
