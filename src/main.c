@@ -39,6 +39,7 @@ static struct agent agent;
 static struct spool *spool;	/* with an appliance: where reports wait */
 static char filter_expr[FILTER_MAX_EXPR];
 static char settings_file[PATH_MAX + CFG_MAX_STR];
+static unsigned cli_set;	/* SETTINGS_CLI_*: the fields the command line set */
 
 static uint64_t now_realtime_ns(void)
 {
@@ -156,21 +157,27 @@ static void log_stop(void)
 		log_info("stopping on %s", name);
 }
 
-/* -check-config prints the settings the run would use: the command line's
- * -i, -logs-dir and -user in place of the file's (until 2026-11-29 the
- * file's were printed). One that does not fit its field is refused. */
-static void print_overrides(const struct cli *o)
+/* The command line's -i, -logs-dir and -user replace the file's values
+ * once, so that the run and -check-config (which printed the file's until
+ * 2026-11-29) read cfg alone; a reload keeps them (settings.c). One that
+ * does not fit its field is refused. */
+static void apply_overrides(const struct cli *o)
 {
-	const struct { const char *v, *flag; char *dst; size_t sz; } ov[] = {
-		{ o->iface, "-i", cfg.device, sizeof(cfg.device) },
-		{ o->logs_dir, "-logs-dir", cfg.logs_dir, sizeof(cfg.logs_dir) },
-		{ o->user, "-user", cfg.user_name, sizeof(cfg.user_name) },
+	const struct { const char *v, *flag; char *dst; size_t sz; unsigned bit; } ov[] = {
+		{ o->iface, "-i", cfg.device, sizeof(cfg.device), SETTINGS_CLI_DEVICE },
+		{ o->logs_dir, "-logs-dir", cfg.logs_dir, sizeof(cfg.logs_dir),
+		  SETTINGS_CLI_LOGS_DIR },
+		{ o->user, "-user", cfg.user_name, sizeof(cfg.user_name), SETTINGS_CLI_USER },
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(ov) / sizeof(ov[0]); i++)
-		if (ov[i].v && (size_t)snprintf(ov[i].dst, ov[i].sz, "%s", ov[i].v) >= ov[i].sz)
+	for (i = 0; i < sizeof(ov) / sizeof(ov[0]); i++) {
+		if (!ov[i].v)
+			continue;
+		if ((size_t)snprintf(ov[i].dst, ov[i].sz, "%s", ov[i].v) >= ov[i].sz)
 			fatal(EXIT_USAGE, "%s: longer than %zu bytes", ov[i].flag, ov[i].sz - 1);
+		cli_set |= ov[i].bit;
+	}
 }
 
 static void open_capture(struct capture *cap, const struct cli *o)
@@ -178,7 +185,6 @@ static void open_capture(struct capture *cap, const struct cli *o)
 	char err[CAPTURE_ERR_SIZE];
 	struct capture_opts co = { cfg.snap_len, cfg.promisc, cfg.sniff_timeout_ns,
 				   cfg.buffer_size };
-	const char *dev = o->iface ? o->iface : cfg.device;
 	int rc;
 
 	if (o->read_file) {
@@ -193,10 +199,10 @@ static void open_capture(struct capture *cap, const struct cli *o)
 			fatal(EXIT_RUNTIME, "cannot read capture %s", cap->err);
 		}
 	} else {
-		if (!*dev)
+		if (!cfg.device[0])
 			fatal(EXIT_USAGE, "no capture interface: set pcap.Device in the "
 			      "settings or use -i (see -list-devices)");
-		rc = capture_open_live(cap, dev, &co);
+		rc = capture_open_live(cap, cfg.device, &co);
 		if (rc < 0)
 			fatal(EXIT_RUNTIME, "cannot capture on %s", cap->err);
 		if (rc > 0) {
@@ -210,25 +216,24 @@ static void open_capture(struct capture *cap, const struct cli *o)
 }
 
 /* The log file (rotated by size) and syslog, both opened while still root. */
-static void open_log(const struct cli *o)
+static void open_log(void)
 {
-	const char *dir = o->logs_dir ? o->logs_dir : cfg.logs_dir;
-
 	log_set_rotation(cfg.log_max_bytes, cfg.log_max_files);
 	log_set_syslog(cfg.syslog);
-	if (log_open(dir, 1) < 0)
-		log_warn("cannot open the log in %s: %s; logging to stderr", dir, strerror(errno));
+	if (log_open(cfg.logs_dir, 1) < 0)
+		log_warn("cannot open the log in %s: %s; logging to stderr", cfg.logs_dir,
+			 strerror(errno));
 }
 
 /* An unknown user is a settings error (exit 2, so that a supervisor does
  * not restart in vain), and -check-config says so too. */
-static void check_user(const struct cli *o)
+static void check_user(void)
 {
-	const char *user = o->user ? o->user : cfg.user_name;
 	char err[PRIV_ERR_MAX];
 
-	if (user[0] && priv_check_user(user, err, sizeof(err)) < 0)
-		fatal(EXIT_USAGE, "%s: %s", o->user ? "-user" : "common.user", err);
+	if (cfg.user_name[0] && priv_check_user(cfg.user_name, err, sizeof(err)) < 0)
+		fatal(EXIT_USAGE, "%s: %s", cli_set & SETTINGS_CLI_USER ? "-user" : "common.user",
+		      err);
 }
 
 /* The appliance's client (the CA file parsed, say); sp NULL for
@@ -245,17 +250,17 @@ static struct d42 *new_appliance(struct spool *sp)
 
 /* The spool moves aside every file it did not write: the log must not be
  * one of them, whatever the two directories are called. */
-static void check_spool_apart(const struct cli *o)
+static void check_spool_apart(void)
 {
-	const char *logs = o->logs_dir ? o->logs_dir : cfg.logs_dir;
 	char dir[PATH_MAX + CFG_MAX_STR];
 
 	if (!cfg.host[0] && !cfg.spool_dir[0])
 		return;		/* no spool */
 	config_spool_path(&cfg, settings_file, dir, sizeof(dir));
-	if (logs[0] && config_same_dir(logs, dir))
+	if (cfg.logs_dir[0] && config_same_dir(cfg.logs_dir, dir))
 		fatal(EXIT_USAGE, "the spool directory %s is also the log directory%s; the "
-		      "spool needs a directory of its own", dir, o->logs_dir ? " (-logs-dir)" : "");
+		      "spool needs a directory of its own", dir,
+		      cli_set & SETTINGS_CLI_LOGS_DIR ? " (-logs-dir)" : "");
 }
 
 /* A report the spool cannot hold is lost whole: say so at start-up (and
@@ -315,11 +320,10 @@ static void give_files(uid_t uid, gid_t gid, const char *user)
 
 /* -user / common.user, optionally chrooted to the spool directory. Returns
  * whether the process is now chrooted. */
-static int drop_privileges(const struct cli *o, const struct capture *cap)
+static int drop_privileges(const struct capture *cap)
 {
 	char dir[PATH_MAX + CFG_MAX_STR], err[PRIV_ERR_MAX];
-	struct priv_opts po = { o->user ? o->user : cfg.user_name, NULL, !cap->offline,
-				give_files };
+	struct priv_opts po = { cfg.user_name, NULL, !cap->offline, give_files };
 
 	if (cfg.chroot) {
 		config_spool_path(&cfg, settings_file, dir, sizeof(dir));
@@ -388,23 +392,24 @@ int main(int argc, char **argv)
 	if (sig_init() < 0)
 		fatal(EXIT_RUNTIME, "cannot set up signal handling: %s", strerror(errno));
 	load_settings(&opt, argv[0]);
+	apply_overrides(&opt);
 	/* What the settings file alone cannot tell, before -check-config
-	 * says it is fine. */
-	if (cfg.chroot && !opt.user && !cfg.user_name[0])
+	 * says it is fine. An empty -user passes here as it always did
+	 * (priv_drop() refuses it with the chroot). */
+	if (cfg.chroot && !(cli_set & SETTINGS_CLI_USER) && !cfg.user_name[0])
 		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
 		      "-user): root can leave a chroot");
-	check_user(&opt);
-	check_spool_apart(&opt);
+	check_user();
+	check_spool_apart();
 	check_spool_size();
 	if (filter_build(&cfg, FILTER_LINK_ETHER, filter_expr, sizeof(filter_expr)) < 0)
 		fatal(EXIT_USAGE, "%s", SETTINGS_FILTER_BAD);
 	if (opt.check_config) {
 		if (cfg.host[0])
 			d42_free(new_appliance(NULL));
-		print_overrides(&opt);
 		return config_print(stdout, &cfg) < 0 ? EXIT_RUNTIME : 0;
 	}
-	open_log(&opt);
+	open_log();
 
 	open_capture(&cap, &opt);
 	d42 = open_delivery(&opt, &spool, &out, &ao);
@@ -420,9 +425,9 @@ int main(int argc, char **argv)
 		agent.cap = &cap;
 	else if (d42)
 		agent.file = &cap;
-	env = (struct settings_env){ &cfg, settings_file, opt.logs_dir, opt.iface, opt.user,
-				     &cap, &agent, filter_expr, sizeof(filter_expr), 0 };
-	env.chrooted = drop_privileges(&opt, &cap);
+	env = (struct settings_env){ &cfg, settings_file, cli_set, &cap, &agent, filter_expr,
+				     sizeof(filter_expr), 0 };
+	env.chrooted = drop_privileges(&cap);
 	log_info("d42pcap %s capturing on %s (interval %us, %s)", D42_VERSION, cap.name,
 		 cfg.interval, d42 ? "reporting to the appliance" : "reporting locally");
 	if (!cap.offline)

@@ -226,7 +226,7 @@ static void apply_log(const struct settings_env *e, const struct config *n, char
 {
 	struct config *c = e->cfg;
 
-	if (!e->cli_logs_dir && strcmp(c->logs_dir, n->logs_dir)) {
+	if (strcmp(c->logs_dir, n->logs_dir)) {
 		if (!n->logs_dir[0]) {
 			log_close();
 			memcpy(c->logs_dir, n->logs_dir, sizeof(c->logs_dir));
@@ -280,24 +280,33 @@ void settings_reload(const struct settings_env *e)
 	if (n->world_readable_password)
 		log_warn("%s holds a password and is readable by other users; "
 			 "chmod 600 it or use device42.password-file", e->path);
+	/* The command line's values stand over the file's, as at start-up:
+	 * unchanged, so nothing below applies or warns about them. */
+	if (e->cli_set & SETTINGS_CLI_DEVICE)
+		memcpy(n->device, c->device, sizeof(n->device));
+	if (e->cli_set & SETTINGS_CLI_LOGS_DIR)
+		memcpy(n->logs_dir, c->logs_dir, sizeof(n->logs_dir));
+	if (e->cli_set & SETTINGS_CLI_USER)
+		memcpy(n->user_name, c->user_name, sizeof(n->user_name));
 
 	/* What start-up refuses refuses the whole file, before any of it
 	 * is applied: a reload never leaves the agent half-configured. */
-	if (!e->cli_logs_dir && n->logs_dir[0] && strcmp(c->logs_dir, n->logs_dir) &&
+	if (n->logs_dir[0] && strcmp(c->logs_dir, n->logs_dir) &&
 	    spool_holds(e, n->logs_dir)) {
 		log_err("SIGHUP: %s: common.logs-dir %s is the spool directory, which needs a "
 			"directory of its own; keeping the current settings", e->path, n->logs_dir);
 		return;
 	}
 	/* As start-up (main.c): a file it would refuse must not be taken
-	 * now and then stop the restart it asks for. */
-	if (!e->cli_user && n->user_name[0] &&
+	 * now and then stop the restart it asks for. -user was checked
+	 * there, and is not the file's to refuse. */
+	if (!(e->cli_set & SETTINGS_CLI_USER) && n->user_name[0] &&
 	    priv_check_user(n->user_name, msg, sizeof(msg)) < 0) {
 		log_err("SIGHUP: %s: common.user: %s; keeping the current settings",
 			e->path, msg);
 		return;
 	}
-	if (n->chroot && !e->cli_user && !n->user_name[0]) {
+	if (n->chroot && !(e->cli_set & SETTINGS_CLI_USER) && !n->user_name[0]) {
 		log_err("SIGHUP: %s: common.chroot needs a user to switch to (common.user "
 			"or -user); keeping the current settings", e->path);
 		return;
@@ -305,13 +314,12 @@ void settings_reload(const struct settings_env *e)
 	if (apply_filters(e, n, list) < 0)
 		return;
 	for (i = 0; i < NFIELDS(restart_fields); i++)
-		if (differs(c, n, &restart_fields[i]) &&
-		    !(e->cli_user && restart_fields[i].off == offsetof(struct config, user_name))) {
+		if (differs(c, n, &restart_fields[i])) {
 			log_warn("SIGHUP: %s changed; restart d42pcap to apply it",
 				 restart_fields[i].key);
 			restart++;
 		}
-	if (!e->cli_iface && strcmp(c->device, n->device)) {
+	if (strcmp(c->device, n->device)) {
 		log_warn("SIGHUP: pcap.Device changed; restart d42pcap to apply it");
 		restart++;
 	}

@@ -23,13 +23,17 @@ struct capture;
 int settings_filter(struct capture *cap, const struct config *c, int dump,
 		    char *expr, size_t exprsz, char *err, size_t errsz);
 
+/* The fields the command line overrides, set in the running settings at
+ * start-up: -i, -logs-dir and -user. */
+#define SETTINGS_CLI_DEVICE	1u
+#define SETTINGS_CLI_LOGS_DIR	2u
+#define SETTINGS_CLI_USER	4u
+
 /* What a reload may touch. */
 struct settings_env {
 	struct config *cfg;		/* the running settings, updated in place */
 	const char *path;		/* settings file */
-	const char *cli_logs_dir;	/* -logs-dir: overrides common.logs-dir */
-	const char *cli_iface;		/* -i: overrides pcap.Device */
-	const char *cli_user;		/* -user: overrides common.user */
+	unsigned cli_set;		/* SETTINGS_CLI_*: kept over the file's */
 	struct capture *cap;
 	struct agent *agent;
 	char *filter_expr;		/* the installed expression */

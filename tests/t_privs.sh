@@ -130,6 +130,39 @@ else
 	kill $pid 2>/dev/null
 fi
 
+# SIGHUP keeps the command line's -i, -logs-dir and -user over the file's
+# (a missing device, another log directory, an unknown user): none of them
+# is changed, refused or warned about, and the rest of the file applies.
+OV=$T_TMP/ovlogs
+mkdir -p "$OV" "$T_TMP/filelogs60" "$T_TMP/filelogs30"
+chown nobody "$OV"
+ovconf() {
+	cat >"$T_TMP/ov.json" <<JSON
+{"common": {"Interval": $1, "logs-dir": "$T_TMP/filelogs$1", "user": "d42pcap-no-such-user$1"},
+ "pcap": {"Device": "d42nosuch$1", "promiscuous-mode": false, "sniff-timeout": "10ms"}}
+JSON
+}
+ovconf 60
+ip netns exec "$NS" "$D42PCAP" -settings-dir "$T_TMP" -settings-name ov.json -i lo \
+	-logs-dir "$OV" -user nobody >/dev/null 2>"$T_TMP/ov.err" &
+pid=$!
+if wait_for "$OV/d42pcap.log" 'running as nobody'; then
+	ovconf 30
+	kill -HUP $pid
+	if wait_for "$OV/d42pcap.log" 'SIGHUP: reloaded' &&
+		grep -q 'SIGHUP: reloaded .*ov\.json; applied: common\.Interval$' "$OV/d42pcap.log" &&
+		! grep -q 'Device\|common\.user\|logs-dir\|keeping the current' "$OV/d42pcap.log" &&
+		[ -z "$(find "$T_TMP/filelogs60" "$T_TMP/filelogs30" -type f)" ]; then
+		ok privs_hup_keeps_overrides
+	else
+		fail privs_hup_keeps_overrides "$(tail -4 "$OV/d42pcap.log"; ls "$T_TMP"/filelogs*)"
+	fi
+	stop_agent $pid TERM
+else
+	fail privs_hup_keeps_overrides "agent did not start: $(cat "$T_TMP/ov.err")"
+	kill $pid 2>/dev/null
+fi
+
 # The log in a directory only root may search (systemd's LogsDirectoryMode
 # 0700): after the drop the agent cannot look its name up, so it cannot
 # rotate; it empties the file it holds, and goes on logging there, instead
