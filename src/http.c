@@ -1205,7 +1205,10 @@ int http_client_timeout_ms(const struct http_client *c, uint64_t now_ms)
 	return d - now_ms > INT32_MAX ? INT32_MAX : (int)(d - now_ms);
 }
 
-/* A reused connection died before any response byte: once, fresh. */
+/* A reused connection died before any response byte: once, fresh. 1
+ * retrying, 0 no retry due, -1 the retry could not start (no socket, every
+ * connect() refused at once): c->err says why, and that is the error to
+ * report, not how the reused connection ended. */
 static int maybe_retry(struct http_client *c, uint64_t now)
 {
 	if (!c->reused || c->retried || c->rx_bytes > 0)
@@ -1214,7 +1217,7 @@ static int maybe_retry(struct http_client *c, uint64_t now)
 	conn_close(c);
 	c->addr_idx = 0;
 	if (start_connect(c, now) < 0)
-		return 0;
+		return -1;
 	return 1;
 }
 
@@ -1272,9 +1275,10 @@ static int step_send(struct http_client *c, uint64_t now, int proxy)
 		if (w == XP_ERR) {
 			if (proxy)
 				return finish(c, HTTP_FAILED), 1;
-			if (maybe_retry(c, now))
+			w = maybe_retry(c, now);
+			if (w > 0)
 				return 1;
-			if (c->fd < 0)	/* the retry could not connect: c->err */
+			if (w < 0)	/* the retry could not connect: c->err */
 				return finish(c, HTTP_FAILED), 1;
 			/* A server may answer early and close without reading
 			 * the rest (413 for a body too large, 401): what it
@@ -1339,9 +1343,10 @@ static int step_recv(struct http_client *c, uint64_t now, int proxy)
 			return 0;
 		}
 		if (n == XP_ERR || n == 0 || n == XP_CUT) {
-			if (!proxy && maybe_retry(c, now))
+			r = proxy ? 0 : maybe_retry(c, now);
+			if (r > 0)
 				return 1;
-			if (n == XP_ERR)
+			if (r < 0 || n == XP_ERR)	/* r < 0: c->err */
 				return finish(c, HTTP_FAILED), 1;
 			r = http_parser_eof(c->parser, n == 0);
 			if (r == HTTP_PARSE_DONE)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "b64.h"
@@ -16,6 +17,7 @@
 #include "url.h"
 
 #define CAP 4096	/* body limit of the parsers under test */
+#define RETRY_MAX_FILL 1024	/* descriptors filled below a kept connection */
 
 /* Feeds s (len bytes) in pieces of `piece` bytes (0: all at once);
  * returns the final parser result, *used_total the bytes consumed. */
@@ -750,6 +752,63 @@ static void test_client_retry_reused_once(void)
 	http_client_free(c);
 }
 
+/* The retry on a fresh connection cannot even get a socket (out of
+ * descriptors): the error says so, not "connection closed without a
+ * response", which the dead reused connection only prompted. The kept
+ * connection's descriptor is left above the limit, so closing it frees no
+ * slot the retry could take. */
+static void test_client_retry_cannot_connect(void)
+{
+	static const struct srv_step script[] = {
+		SRV_ANSWER("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"),
+		SRV_HANG_UP,	/* reused connection: closed, no answer */
+	};
+	struct srv sv;
+	struct srv_rec rec[SRV_MAX_RECS];
+	struct http_client *c;
+	struct http_request rq = { .method = "GET", .path = "/f" };
+	struct rlimit old, lim;
+	struct pollfd pfd;
+	int fds[RETRY_MAX_FILL], nfds = 0, fd, r = HTTP_BUSY, n;
+	uint64_t start;
+	char url[64];
+
+	T_EQ_INT(srv_start(&sv, script, 2, NULL), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)sv.port);
+	c = new_client(url, NULL, 2000, 5000);
+	if (!c || getrlimit(RLIMIT_NOFILE, &old) < 0) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(srv_run_client(c, &rq, 8000, NULL), HTTP_DONE);
+	T_EQ_INT(http_client_start(c, &rq, srv_now_ms()), 0);
+	http_client_pollfd(c, &pfd);	/* the kept connection, reused */
+	T_CHECK(pfd.fd >= 0 && pfd.fd < RETRY_MAX_FILL);
+	lim = old;
+	lim.rlim_cur = pfd.fd > 0 ? (rlim_t)pfd.fd : 1;
+	T_EQ_INT(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	while (nfds < RETRY_MAX_FILL && (fd = dup(0)) >= 0)
+		fds[nfds++] = fd;
+	for (start = srv_now_ms(); srv_now_ms() - start < 8000;) {
+		http_client_pollfd(c, &pfd);
+		(void)poll(&pfd, pfd.fd >= 0 ? 1 : 0, 100);
+		r = http_client_step(c, pfd.revents, srv_now_ms());
+		if (r == HTTP_DONE || r == HTTP_FAILED)
+			break;
+	}
+	while (nfds > 0)
+		close(fds[--nfds]);
+	(void)setrlimit(RLIMIT_NOFILE, &old);
+	T_EQ_INT(r, HTTP_FAILED);
+	T_CHECK(strncmp(http_client_error(c), "socket: ", 8) == 0);
+	if (strncmp(http_client_error(c), "socket: ", 8) != 0)
+		printf("  error: %s\n", http_client_error(c));
+	n = srv_stop(&sv, rec, SRV_MAX_RECS);
+	T_EQ_INT(n, 2);
+	srv_free_recs(rec, n);
+	http_client_free(c);
+}
+
 /* The server keeps the connection "alive" but closes it while idle: the
  * next request notices before sending and opens a fresh one. */
 static void test_client_idle_close_detected(void)
@@ -1080,6 +1139,7 @@ int main(void)
 	T_RUN(test_client_get_exact_bytes);
 	T_RUN(test_client_keepalive_chunked_close);
 	T_RUN(test_client_retry_reused_once);
+	T_RUN(test_client_retry_cannot_connect);
 	T_RUN(test_client_idle_close_detected);
 	T_RUN(test_client_post_from_fd);
 	T_RUN(test_client_early_answer);
