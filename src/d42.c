@@ -1015,10 +1015,19 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 	const char *js = (const char *)r->body;
 	struct d42_addr a;
 	char ip[D42_ADDR_STR], dev[D42_MAX_DEVICE];
-	int n, arr, i, k, t, found = 0, too_long = 0;
+	int n, arr, i, k, t, found = 0, too_long = 0, too_big = 0;
 
-	if (d42_check_status(d, r, "IP lookup") < 0 || (n = d42_parse_reply(d, r, "IP lookup", NULL)) < 0 ||
-	    d42_lookup_failed(d, r, n, "IP lookup"))
+	if (d42_check_status(d, r, "IP lookup") < 0)
+		return;
+	n = d42_parse_reply(d, r, "IP lookup", &too_big);
+	if (too_big) {
+		log_warn("device42: IP lookup of %s: the reply is more than %u JSON values; "
+			 "%s:%u not updated this time", addr_str(&d->g.server, ip), D42_MAX_TOKENS,
+			 addr_str(&d->g.server, ip), d->g.port);
+		d42_leave_out(d);
+		return;
+	}
+	if (n < 0 || d42_lookup_failed(d, r, n, "IP lookup"))
 		return;
 	/* Taking the device for one the appliance does not know would hold
 	 * its listeners as such. */
@@ -1235,11 +1244,29 @@ static int d42_refused(struct d42 *d, int refusal, const char *why)
 	return 1;
 }
 
+/* The appliance took this listener's POST. Progress (a retry resumes
+ * after this listener): a later one failing starts its backoff afresh. */
+static void d42_post_accepted(struct d42 *d)
+{
+	uint32_t k;
+
+	d42_ok(d);
+	d42_count(d, 1);
+	if (d->cfg->live_ok)
+		for (k = 0; k < d->g.ours; k++)
+			d42_live(d, "ok", &d->g.clients[k], NULL);
+	if (d->g.from_pending) {
+		d->pend[d->g.from_pending - 1].used = 0;
+		d->st = ST_IDLE;
+	} else {
+		d->st = ST_SCAN;
+	}
+}
+
 static void d42_on_post(struct d42 *d, const struct http_response *r)
 {
 	const char *js = (const char *)r->body;
 	char why[D42_NUM_MAX + 8];
-	uint32_t k;
 	int n = 0, ok2xx = r->status >= 200 && r->status < 300, coded;
 
 	/* The API's errors come as a 2xx with a "code" other than 0 too
@@ -1263,19 +1290,7 @@ static void d42_on_post(struct d42 *d, const struct http_response *r)
 		d42_fail(d, 0);
 		return;
 	}
-	/* Progress (a retry resumes after this listener): a later one
-	 * failing starts its backoff afresh. */
-	d42_ok(d);
-	d42_count(d, 1);
-	if (d->cfg->live_ok)
-		for (k = 0; k < d->g.ours; k++)
-			d42_live(d, "ok", &d->g.clients[k], NULL);
-	if (d->g.from_pending) {
-		d->pend[d->g.from_pending - 1].used = 0;
-		d->st = ST_IDLE;
-	} else {
-		d->st = ST_SCAN;
-	}
+	d42_post_accepted(d);
 }
 
 /* Sample mode: the appliance refuses this report as such (a 413 for one
@@ -1308,15 +1323,65 @@ static int d42_sample_refused(struct d42 *d, const struct http_response *r)
 	return 1;
 }
 
-static void d42_on_sample(struct d42 *d, const struct http_response *r)
+static void d42_sample_accepted(struct d42 *d)
 {
-	if (d42_sample_refused(d, r) || d42_check_status(d, r, "sample upload") < 0)
-		return;
 	d42_ok(d);
 	d42_close_reader(d);
 	spool_remove(d->sp, d->seq);
 	d->stats.reports_sent++;
 	d->st = ST_IDLE;
+}
+
+static void d42_on_sample(struct d42 *d, const struct http_response *r)
+{
+	if (d42_sample_refused(d, r) || d42_check_status(d, r, "sample upload") < 0)
+		return;
+	d42_sample_accepted(d);
+}
+
+/* A 2xx whose body is over HTTP_MAX_BODY_BYTES, not read: asking again
+ * cannot shrink it. A lookup's listener is left out this time, as for a
+ * reply of too many values. A POST was carried out (its status says so;
+ * only an API error "code" in that body goes unseen, and the API's are
+ * small): sending it again would upload it twice, and loop for as long as
+ * the appliance answers that way. */
+static void d42_on_too_large(struct d42 *d, const struct http_response *r)
+{
+	char ip[D42_ADDR_STR];
+
+	switch (d->st) {
+	case ST_RESOLVE:
+		log_warn("device42: IP lookup of %s: the reply is larger than %u bytes; "
+			 "%s:%u not updated this time", addr_str(&d->g.server, ip),
+			 HTTP_MAX_BODY_BYTES, addr_str(&d->g.server, ip), d->g.port);
+		d42_leave_out(d);
+		break;
+	case ST_READ:
+		log_warn("device42: the appliance's listing of %s on port %u is larger "
+			 "than %u bytes; %s:%u not updated this time", d->device,
+			 d->g.port, HTTP_MAX_BODY_BYTES, addr_str(&d->g.server, ip),
+			 d->g.port);
+		d42_leave_out(d);
+		break;
+	case ST_POST:
+		log_warn("device42: listener update of %s:%u: HTTP %d with a body over %u "
+			 "bytes, not read; taken as accepted", addr_str(&d->g.server, ip),
+			 d->g.port, r->status, HTTP_MAX_BODY_BYTES);
+		(void)d42_refused(d, 0, NULL);	/* ends a run of refusals */
+		d42_post_accepted(d);
+		break;
+	case ST_SAMPLE:
+		log_warn("device42: sample upload of report %llx: HTTP %d with a body over "
+			 "%u bytes, not read; taken as accepted", (unsigned long long)d->seq,
+			 r->status, HTTP_MAX_BODY_BYTES);
+		if (d->refused_seq == d->seq)
+			d->refused_n = 0;	/* ends a run of refusals */
+		d42_sample_accepted(d);
+		break;
+	default:
+		d42_fail(d, 0);
+		break;
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1442,7 +1507,6 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 {
 	const struct http_response *r;
 	struct d42_cache_ent *e;
-	char ip[D42_ADDR_STR];
 	int steps, rc, ok2xx;
 
 	d->now = now_ms;
@@ -1478,14 +1542,8 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			r = rc == HTTP_DONE ? http_client_response(d->http)
 					    : http_client_too_large(d->http);
 			ok2xx = r && r->status >= 200 && r->status < 300;
-			if (rc != HTTP_DONE && d->st == ST_READ && ok2xx) {
-				/* Asking again cannot shrink it, as with too many
-				 * values (d42_on_read()). */
-				log_warn("device42: the appliance's listing of %s on port %u is larger "
-					 "than %u bytes; %s:%u not updated this time", d->device,
-					 d->g.port, HTTP_MAX_BODY_BYTES, addr_str(&d->g.server, ip),
-					 d->g.port);
-				d42_leave_out(d);
+			if (rc != HTTP_DONE && ok2xx) {
+				d42_on_too_large(d, r);
 				continue;
 			}
 			if (rc != HTTP_DONE && r && !ok2xx) {

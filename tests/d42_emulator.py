@@ -123,11 +123,13 @@ Faults (modes)
   huge-body      200 with a --huge-body-bytes JSON body
   huge-error     503 with Retry-After: 1 (or "retry_after") and a
                  --huge-body-bytes body (an overloaded front end's page)
+  huge-accepted  the request is carried out as usual (a POST stored), but the
+                 200 answer has a --huge-body-bytes body
   no-list        200 with {"total_count": 0}: neither "ips" nor
                  "service_ports" nor "code"
   bad-status     a malformed status line, then close
-Faulted requests do not change the state, except "slow" and the "chunked"
-ones, which are otherwise normal answers.
+Faulted requests do not change the state, except "slow", "huge-accepted"
+and the "chunked" ones, which are otherwise normal requests.
 """
 
 import argparse
@@ -169,9 +171,9 @@ FAULT_MODES = {
     "none", "400", "404", "413", "401", "403", "500", "500-license", "500-plain", "503", "slow",
     "noanswer", "nohandshake", "close-early", "close-mid", "malformed-json",
     "chunked", "chunked-ext", "code1", "redirect", "both-cl-te",
-    "huge-headers", "huge-body", "huge-error", "no-list", "bad-status",
+    "huge-headers", "huge-body", "huge-error", "huge-accepted", "no-list", "bad-status",
 }
-PASSTHROUGH = {"slow", "chunked", "chunked-ext"}   # answer normally
+PASSTHROUGH = {"slow", "chunked", "chunked-ext", "huge-accepted"}   # carried out
 LOGGED_HEADERS = ("host", "user-agent", "content-type", "content-length",
                   "transfer-encoding", "connection", "accept")
 
@@ -470,6 +472,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except BadRequest as e:
             status, obj = e.status, {"msg": e.msg, "code": 1}
         entry["status"] = status
+        if fault == "huge-accepted" and 200 <= status < 300:
+            self.huge_body()
+            return
         if obj is None:         # quirk post-empty: a 204 without a body
             entry["status"] = 204
             self.send_body(204, b"", "application/json", (), fault)

@@ -796,6 +796,74 @@ def test_error_page_too_large(certs, want):
           "rc %d waits %s got:\n%s\n%s" % (rc, waits, got, err[-500:]))
 
 
+HUGE = ("--huge-body-bytes", str(5 << 20))      # just over the 4 MiB a reply may have
+
+
+def test_post_answer_too_large(certs, want):
+    """A listener POST the appliance carries out but answers 200 with a body
+    over 4 MiB was accepted: it is not posted again (before, every such
+    answer was retried as a failure, re-posting what the appliance had
+    taken, until the run gave up with exit 3). Sample mode alike: each
+    report is uploaded once, not again."""
+    emu = Emulator(certs, extra=HUGE)
+    cfg = write_config("post-huge-clean", emu, certs, os.path.join(TMP, "spool-post-huge-clean"))
+    rc0, _, _ = run_agent(cfg)
+    clean = len([r for r in emu.state()["requests"] if r["method"] == "POST"])
+    emu.stop()
+    emu = Emulator(certs, extra=HUGE)
+    spool = os.path.join(TMP, "spool-post-huge")
+    cfg = write_config("post-huge", emu, certs, spool)
+    emu.fault("huge-accepted", -1, method="POST")
+    try:
+        rc, out, err = run_agent(cfg, timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = norm(emu.listeners())
+    posts = len([r for r in emu.state()["requests"] if r["method"] == "POST"])
+    emu.stop()
+    check("post_answer_too_large_taken",
+          rc0 == 0 and rc == 0 and got == want and posts == clean and
+          spool_files(spool) == [] and "taken as accepted" in err,
+          "rc %d/%d posts %d (clean %d) got:\n%s\n%s" % (rc0, rc, posts, clean, got, err[-500:]))
+
+    _, local, _ = run_agent("local.json")
+    emu = Emulator(certs, extra=HUGE)
+    spool = os.path.join(TMP, "spool-sample-huge")
+    cfg = write_config("sample-huge", emu, certs, spool, device42={"upload-mode": "sample"})
+    emu.fault("huge-accepted", -1, method="POST")
+    try:
+        rc, out, err = run_agent(cfg, timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = emu.state()["samples"]
+    emu.stop()
+    check("sample_answer_too_large_taken",
+          rc == 0 and got == [json.loads(l) for l in local.splitlines()] and
+          spool_files(spool) == [] and "taken as accepted" in err,
+          "rc %d: %d samples; err %s" % (rc, len(got), err[-500:]))
+
+
+def test_ips_reply_too_large(certs):
+    """An IP lookup answered 200 with a body over 4 MiB, every time: asking
+    again cannot shrink it, so its listener is left out, as for a listing
+    that large (before, it was retried until the run gave up, exit 3, and
+    every report waited behind it)."""
+    emu = Emulator(certs, extra=HUGE)
+    spool = os.path.join(TMP, "spool-ips-huge")
+    cfg = write_config("ips-huge", emu, certs, spool)
+    emu.fault("huge-body", -1, path="/api/1.0/ips/", method="GET")
+    try:
+        rc, out, err = run_agent(cfg, timeout=60)
+    except subprocess.TimeoutExpired:
+        rc, err = -1, "timed out"
+    got = norm(emu.listeners())
+    emu.stop()
+    check("ips_reply_too_large_left_out",
+          rc == 0 and got == "" and spool_files(spool) == [] and
+          "IP lookup of 10.1.1.5: the reply is larger than" in err,
+          "rc %d got:\n%s\n%s" % (rc, got, err[-500:]))
+
+
 def test_two_refused_listeners(certs, want):
     """Two listeners of a report refused every time: the first, once left
     out, stays out while the second is refused (a retry resumes after it),
@@ -1264,6 +1332,8 @@ def main():
     guarded(test_lookup_errors_retried, certs, want)
     guarded(test_ips_reply_without_list, certs, want)
     guarded(test_error_page_too_large, certs, want)
+    guarded(test_post_answer_too_large, certs, want)
+    guarded(test_ips_reply_too_large, certs)
     guarded(test_renamed_device, certs, want)
     guarded(test_post_404_asks_again, certs, want)
     guarded(test_retry_resumes, certs)

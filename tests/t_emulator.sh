@@ -431,6 +431,12 @@ check("fault_huge_body", st == 200 and len(b) == 1048576 and h["content-length"]
 fault("huge-error")
 st, h, b = req("GET", "/api/1.0/ips/?ip=10.0.0.1")
 check("fault_huge_error", st == 503 and len(b) == 1048576 and h.get("retry-after") == "1")
+fault("huge-accepted")
+st, h, b = req("POST", LP, body={"port": "8443", "device_name": "web1",
+                                 "listening_ip": "10.0.0.1", "remote_ips": "10.9.0.1"})
+st2, _, txt = req("GET", "/__listeners", a=False)
+check("fault_huge_accepted", st == 200 and len(b) == 1048576 and
+      "web1 10.0.0.1 8443 TCP 10.9.0.1" in txt.decode().splitlines(), (st, len(b)))
 simple_fault("no-list", 200, lambda h, b: js(b) == {"total_count": 0})
 fault("bad-status")
 r = raw_req("GET", "/api/1.0/ips/?ip=10.0.0.1")
