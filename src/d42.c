@@ -93,6 +93,8 @@ struct d42 {
 	uint64_t backoff_until, backoff_ms;
 	unsigned fails;			/* consecutive */
 	int auth_refused;		/* last failure was 401/403 */
+	int lookup_refused;		/* status of the 4xx refusing lookups, 0: none */
+	int device_cached;		/* d->device came from the cache, not asked now */
 	int body_bad;			/* sample body failed its spool check */
 	int body_gone;			/* sample body dropped from the spool */
 	struct d42_stats stats;
@@ -519,8 +521,11 @@ static unsigned long long d42_retry_after_ms(const struct http_response *r)
 
 static void d42_ok(struct d42 *d)
 {
+	if (d->lookup_refused)
+		log_info("device42: the appliance answers lookups again");
 	d->fails = 0;
 	d->auth_refused = 0;
+	d->lookup_refused = 0;
 	d->backoff_ms = 0;
 }
 
@@ -546,18 +551,25 @@ static int d42_excerpt_len(const struct http_response *r)
 	return (int)(r->body_len < D42_BODY_EXCERPT ? r->body_len : D42_BODY_EXCERPT);
 }
 
+/* The start of an error reply's body, printable, for a log line. */
+static const char *d42_excerpt(const struct http_response *r, char out[D42_BODY_EXCERPT + 1])
+{
+	size_t i, n = (size_t)d42_excerpt_len(r);
+
+	for (i = 0; i < n; i++)
+		out[i] = (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? (char)r->body[i] : ' ';
+	out[n] = '\0';
+	return out;
+}
+
 /* 0 if the response is a 2xx; otherwise logs, backs off, returns -1. */
 static int d42_check_status(struct d42 *d, const struct http_response *r, const char *what)
 {
 	char excerpt[D42_BODY_EXCERPT + 1];
-	size_t i, n;
 
 	if (r->status >= 200 && r->status < 300)
 		return 0;
-	n = (size_t)d42_excerpt_len(r);
-	for (i = 0; i < n; i++)
-		excerpt[i] = (r->body[i] >= 0x20 && r->body[i] < 0x7f) ? (char)r->body[i] : ' ';
-	excerpt[n] = '\0';
+	d42_excerpt(r, excerpt);
 	if (r->status == 401 || r->status == 403) {
 		log_err("device42: %s: HTTP %d: the appliance refused user \"%s\" "
 			"(check device42.User and the password)", what, r->status, d->cfg->user);
@@ -572,6 +584,37 @@ static int d42_check_status(struct d42 *d, const struct http_response *r, const 
 		log_warn("device42: %s: HTTP %d %s", what, r->status, excerpt);
 	d42_fail_after(d, 0, d42_retry_after_ms(r));
 	return -1;
+}
+
+/* A lookup (IP, listing) answered with a 4xx that is not about the login
+ * (401/403), a timeout (408) or the rate (429): the appliance refuses the
+ * GET as such (a wrong Host path, an API it does not have, a query it
+ * rejects), which no retry changes until the operator acts. Logged as an
+ * error once per change of that state, retried at the longest backoff
+ * (or a longer Retry-After), the report kept; an offline run stops (see
+ * d42_stuck()). Not so a listing asked for under a cached device name:
+ * the device may have been renamed, and the next attempt asks for its
+ * name first (cache_forget()), at the usual backoff. 1 if handled. */
+static int d42_lookup_refusal(struct d42 *d, const struct http_response *r, const char *what)
+{
+	char excerpt[D42_BODY_EXCERPT + 1];
+	unsigned long long after;
+
+	if (r->status < 400 || r->status > 499 || r->status == 401 || r->status == 403 ||
+	    r->status == 408 || r->status == 429 || (d->st == ST_READ && d->device_cached))
+		return 0;
+	if (d->lookup_refused != r->status)
+		log_err("device42: %s: HTTP %d %s: the appliance refuses the request as such; "
+			"retried every %u s until it answers (check device42.Host and the "
+			"appliance's API), reports kept in the spool", what, r->status,
+			d42_excerpt(r, excerpt), D42_BACKOFF_MAX_MS / (unsigned)MS_PER_SEC);
+	else
+		log_info("device42: %s: HTTP %d again", what, r->status);
+	after = d42_retry_after_ms(r);
+	d->backoff_ms = D42_BACKOFF_MAX_MS;
+	d42_fail_after(d, D42_BACKOFF_MAX_MS, after);
+	d->lookup_refused = r->status;
+	return 1;
 }
 
 /* A JSON reply; -1 (failure handled) if it is not JSON. With too_big, a
@@ -1017,7 +1060,7 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 	char ip[D42_ADDR_STR], dev[D42_MAX_DEVICE];
 	int n, arr, i, k, t, found = 0, too_long = 0, too_big = 0;
 
-	if (d42_check_status(d, r, "IP lookup") < 0)
+	if (d42_lookup_refusal(d, r, "IP lookup") || d42_check_status(d, r, "IP lookup") < 0)
 		return;
 	n = d42_parse_reply(d, r, "IP lookup", &too_big);
 	if (too_big) {
@@ -1056,6 +1099,7 @@ static void d42_on_resolve(struct d42 *d, const struct http_response *r)
 		return;
 	}
 	snprintf(d->device, sizeof(d->device), "%s", dev);
+	d->device_cached = 0;
 	d42_req_read(d, 0);
 }
 
@@ -1141,7 +1185,8 @@ static void d42_on_read(struct d42 *d, const struct http_response *r)
 
 	if (d42_is_refusal(r->status) || r->status == 404)
 		cache_forget(d, &d->g.server);
-	if (d42_check_status(d, r, "listener lookup") < 0)
+	if (d42_lookup_refusal(d, r, "listener lookup") ||
+	    d42_check_status(d, r, "listener lookup") < 0)
 		return;
 	n = d42_parse_reply(d, r, "listener lookup", &too_big);
 	if (n < 0 && !too_big)
@@ -1608,6 +1653,7 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms)
 			e = cache_get(d, &d->g.server);
 			if (e && e->known) {
 				snprintf(d->device, sizeof(d->device), "%s", e->device);
+				d->device_cached = 1;
 				if (d42_req_read(d, 0) < 0)
 					return;
 			} else if (e && !d->g.from_pending) {
@@ -1711,7 +1757,7 @@ unsigned d42_failures(const struct d42 *d)
 
 int d42_stuck(const struct d42 *d)
 {
-	return d->auth_refused || d->fails >= D42_GIVE_UP_FAILURES;
+	return d->auth_refused || d->lookup_refused || d->fails >= D42_GIVE_UP_FAILURES;
 }
 
 void d42_get_stats(const struct d42 *d, struct d42_stats *st)

@@ -74,8 +74,9 @@ void d42_step(struct d42 *d, short revents, uint64_t now_ms);
 int d42_idle(const struct d42 *d);
 /* Consecutive failed attempts (reset by any success). */
 unsigned d42_failures(const struct d42 *d);
-/* 1 after D42_GIVE_UP_FAILURES consecutive failures or a refused login:
- * an offline run (-r) stops waiting then. */
+/* 1 after D42_GIVE_UP_FAILURES consecutive failures, a refused login or
+ * a lookup refused as such (a 4xx, see d42.c): an offline run (-r) stops
+ * waiting then. */
 int d42_stuck(const struct d42 *d);
 void d42_get_stats(const struct d42 *d, struct d42_stats *st);
 

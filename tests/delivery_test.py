@@ -796,6 +796,33 @@ def test_error_page_too_large(certs, want):
           "rc %d waits %s got:\n%s\n%s" % (rc, waits, got, err[-500:]))
 
 
+def test_lookup_refused_4xx(certs):
+    """An IP lookup or a listing answered 400 every time: a refusal no retry
+    changes until the operator acts. Logged as an error once, the next
+    attempt at the longest backoff (5 min), every report kept in the spool,
+    and a file run stops at once with exit 3 (before: a warning per attempt
+    at 1, 2, 4 s, until the fourth failure)."""
+    for name, path in (("ips", "/api/1.0/ips/"),
+                       ("listing", "/api/2.0/service_listener_ports/")):
+        emu = Emulator(certs)
+        spool = os.path.join(TMP, "spool-lookup-400-" + name)
+        cfg = write_config("lookup-400-" + name, emu, certs, spool)
+        emu.fault("400", -1, path=path, method="GET")
+        try:
+            rc, out, err = run_agent(cfg, timeout=60)
+        except subprocess.TimeoutExpired:
+            rc, err = -1, "timed out"
+        asked = [r for r in emu.state()["requests"] if r["path"] == path]
+        emu.stop()
+        waits = next_attempts(err)
+        check("lookup_400_%s_waits_for_operator" % name,
+              rc == 3 and len(asked) == 1 and
+              err.count("the appliance refuses the request as such") == 1 and
+              len(waits) == 1 and waits[0] >= 300000 and len(spool_files(spool)) == 3,
+              "rc %d, %d lookups, waits %s, spool %s\n%s" %
+              (rc, len(asked), waits, spool_files(spool), err[-500:]))
+
+
 HUGE = ("--huge-body-bytes", str(5 << 20))      # just over the 4 MiB a reply may have
 
 
@@ -1333,6 +1360,7 @@ def main():
     guarded(test_ips_reply_without_list, certs, want)
     guarded(test_error_page_too_large, certs, want)
     guarded(test_post_answer_too_large, certs, want)
+    guarded(test_lookup_refused_4xx, certs)
     guarded(test_ips_reply_too_large, certs)
     guarded(test_renamed_device, certs, want)
     guarded(test_post_404_asks_again, certs, want)
