@@ -1,8 +1,8 @@
 /* Packet decoder. Every byte comes from a struct cur: fixed-size headers are
  * taken with cur_getptr(c, n) and only indexed below n. Runs per packet, so
  * there are no loops over bytes and no library calls besides memcpy/memset;
- * the only loops are over VLAN tags and IPv6 extension headers, both bounded
- * by the limits in decode.h. */
+ * the only loops are over VLAN tags, IPv6 extension headers and AH headers
+ * after IPv4, all bounded by the limits in decode.h. */
 #include "decode.h"
 
 #include <string.h>
@@ -73,12 +73,18 @@
 #define IPV6_ADDR_LEN	16
 #define IPV6_EXT_MIN	2	/* next header + length */
 #define IPV6_EXT_UNIT	8	/* hop-by-hop/routing/dstopts: (n+1)*8 */
-#define IPV6_AH_UNIT	4	/* AH: (n+2)*4 */
-#define IPV6_AH_EXTRA	2
 #define IPV6_FRAG_LEN	8
 #define IPV6_FRAG_OFF	2
 #define IPV6_FRAG_MASK	0xfff8
 #define IPV6_FRAG_M	0x0001
+
+/* IPsec AH (RFC 4302), after IPv4 or IPv6: next header, then its length
+ * as (n+2)*4 bytes. */
+#define AH_PEEK_LEN	2	/* next header + length */
+#define AH_NH_OFF	0
+#define AH_LEN_OFF	1
+#define AH_LEN_UNIT	4
+#define AH_LEN_EXTRA	2
 
 /* IP protocol / IPv6 next-header numbers. */
 #define IPP_HOPOPTS	0
@@ -126,6 +132,8 @@ _Static_assert(IPV4_DST_OFF + IPV4_ADDR_LEN <= IPV4_MIN_HDR, "IPv4");
 _Static_assert(IPV6_DST_OFF + IPV6_ADDR_LEN <= IPV6_HDR_LEN, "IPv6");
 _Static_assert(TCP_FLAGS_OFF < TCP_MIN_CAPTURED, "TCP");
 _Static_assert(UDP_LEN_OFF + FIELD16_LEN <= UDP_HDR_LEN, "UDP");
+_Static_assert(AH_NH_OFF < AH_PEEK_LEN && AH_LEN_OFF < AH_PEEK_LEN &&
+	       AH_PEEK_LEN == IPV6_EXT_MIN, "AH");
 _Static_assert(IPP_TCP == DEC_PROTO_TCP && IPP_UDP == DEC_PROTO_UDP,
 	       "struct pkt keeps the wire protocol number");
 
@@ -345,8 +353,8 @@ static inline enum dec_reason dec_ipv6(struct cur *c, struct pkt *p,
 			if (!h)
 				return DEC_V6_EXT_TRUNCATED;
 			if (nh == IPP_AH)
-				skip = ((size_t)h[1] + IPV6_AH_EXTRA) *
-				       IPV6_AH_UNIT;
+				skip = ((size_t)h[AH_LEN_OFF] + AH_LEN_EXTRA) *
+				       AH_LEN_UNIT;
 			else
 				skip = ((size_t)h[1] + 1) * IPV6_EXT_UNIT;
 			nh = h[0];
@@ -376,9 +384,11 @@ static inline enum dec_reason dec_ipv6(struct cur *c, struct pkt *p,
 	}
 }
 
+static enum dec_reason dec_ipv4_ah(const uint8_t *data, size_t len,
+				   int udp_len0_ok, struct pkt *p);
+
 /* Ports and flags, once IP (and extension) headers are done. l4 spans the
- * captured part of the IP payload. AH/ESP after IPv4 are not looked into:
- * l4_other. */
+ * captured part of the IP payload. ESP is opaque: l4_other. */
 static inline enum dec_reason dec_l4(struct cur *l4, uint8_t proto,
 				     int udp_len0_ok, struct pkt *p)
 {
@@ -403,6 +413,10 @@ static inline enum dec_reason dec_l4(struct cur *l4, uint8_t proto,
 			return DEC_UDP_BAD_LEN;
 	} else {
 		switch (proto) {
+		case IPP_AH:
+			/* Only after IPv4: dec_ipv6 walks AH itself. */
+			return dec_ipv4_ah(l4->p + l4->off, cur_left(l4),
+					   udp_len0_ok, p);
 		case IPP_IPIP:
 		case IPP_IPV6:
 		case IPP_GRE:
@@ -417,6 +431,38 @@ static inline enum dec_reason dec_l4(struct cur *l4, uint8_t proto,
 	p->sport = be16at(b + L4_SPORT_OFF);
 	p->dport = be16at(b + L4_DPORT_OFF);
 	return DEC_OK;
+}
+
+/* AH after IPv4 (transport mode), skipped as dec_ipv6 skips it after IPv6,
+ * then decoded as if it were not there (tunnel mode: encap_tunnel). Reached
+ * from dec_l4's branch for protocols other than TCP/UDP, so the fast path
+ * pays nothing for it, and out of line (given the bytes, not the cursor,
+ * which would then have to leave registers) so it stays that size. A later
+ * fragment never gets here: dec_ipv4 has already refused it. l4 ends at
+ * the IPv4 total length, so an AH longer than the datagram is truncated. */
+__attribute__((noinline))
+static enum dec_reason dec_ipv4_ah(const uint8_t *data, size_t len,
+				   int udp_len0_ok, struct pkt *p)
+{
+	const uint8_t *h;
+	struct cur l4;
+	uint8_t nh = IPP_AH;
+	int n;
+
+	cur_init(&l4, data, len);
+	for (n = 0; nh == IPP_AH; n++) {
+		if (n == DEC_MAX_V4_AH)
+			return DEC_V4_AH_TOO_MANY;
+		h = cur_getptr(&l4, AH_PEEK_LEN);
+		if (!h)
+			return DEC_V4_AH_TRUNCATED;
+		nh = h[AH_NH_OFF];
+		if (cur_skip(&l4, ((size_t)h[AH_LEN_OFF] + AH_LEN_EXTRA) *
+				 AH_LEN_UNIT - AH_PEEK_LEN))
+			return DEC_V4_AH_TRUNCATED;
+	}
+	/* nh is not AH here, so this does not come back. */
+	return dec_l4(&l4, nh, udp_len0_ok, p);
 }
 
 /* Any packet, from its first byte (*p already zeroed). Out of line and

@@ -8,6 +8,8 @@
 
 #define DEC_MAX_VLAN_TAGS 4	/* 802.1Q/802.1ad tags peeled, at most */
 #define DEC_MAX_V6_EXT    8	/* IPv6 extension headers walked, at most */
+#define DEC_MAX_V4_AH     4	/* AH headers after IPv4 skipped, at most
+				 * (transport-mode bundles nest one or two) */
 
 /* Order matters only for the report (kept stable). */
 #define DEC_REASONS(X) \
@@ -25,6 +27,8 @@
 	X(DEC_IP_FRAGMENT,     "ip_fragment_not_first") \
 	X(DEC_V6_EXT_TRUNCATED,"ipv6_ext_truncated") \
 	X(DEC_V6_EXT_TOO_MANY, "ipv6_ext_too_many") \
+	X(DEC_V4_AH_TRUNCATED, "ipv4_ah_truncated") \
+	X(DEC_V4_AH_TOO_MANY,  "ipv4_ah_too_many") \
 	X(DEC_ENCAP_TUNNEL,    "encap_tunnel") \
 	X(DEC_L4_OTHER,        "l4_other") \
 	X(DEC_L4_TRUNCATED,    "l4_truncated") \

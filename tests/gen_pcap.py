@@ -41,6 +41,7 @@ ET_MPLS, ET_PPPOE_D, ET_PPPOE_S, ET_LLDP = 0x8847, 0x8863, 0x8864, 0x88CC
 
 P_HOPOPT, P_ICMP, P_IPIP, P_TCP, P_UDP = 0, 1, 4, 6, 17
 P_IPV6, P_ROUTING, P_FRAG, P_GRE, P_ICMP6, P_NONE, P_DSTOPTS = 41, 43, 44, 47, 58, 59, 60
+P_ESP, P_AH = 50, 51
 
 F_FIN, F_SYN, F_RST, F_PSH, F_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -52,7 +53,8 @@ MS = 1000000
 REASONS = ["link_unsupported", "link_truncated", "vlan_too_deep", "not_ip",
            "encap_mpls", "encap_pppoe", "ip_truncated", "ip_bad_version",
            "ip_bad_header_length", "ip_bad_total_length", "ip_fragment_not_first",
-           "ipv6_ext_truncated", "ipv6_ext_too_many", "encap_tunnel", "l4_other",
+           "ipv6_ext_truncated", "ipv6_ext_too_many", "ipv4_ah_truncated",
+           "ipv4_ah_too_many", "encap_tunnel", "l4_other",
            "l4_truncated", "tcp_bad_header_length", "udp_bad_length"]
 
 # Model of src/flow.h (see flow.c for the well-known port list).
@@ -134,8 +136,19 @@ def icmp6_echo(src, dst, ident, seq, data=b"0123456789abcdef", reply=False):
 # ---------------------------------------------------------------- L3
 
 
+def ah_hdr(nh, icv=12, spi=0x100, seq=1):
+    """IPsec AH (RFC 4302): next header, length (n+2)*4, SPI, sequence, ICV
+    (zeros: nothing checks it)."""
+    return struct.pack("!BBHII", nh, (12 + icv) // 4 - 2, 0, spi, seq) + bytes(icv)
+
+
 def ipv4(src, dst, proto, payload, ident=0, ttl=64, df=True, mf=False, frag=0,
-         options=b"", ihl=None, total=None, version=4, tos=0):
+         options=b"", ihl=None, total=None, version=4, tos=0, ah=()):
+    """ah: ICV lengths of AH headers (transport mode) before the payload,
+    outermost first."""
+    for icv in reversed(list(ah)):
+        payload = ah_hdr(proto, icv) + payload
+        proto = P_AH
     options += b"\0" * (-len(options) % 4)
     hl = 20 + len(options)
     tl = hl + len(payload) if total is None else total
@@ -1036,6 +1049,7 @@ def suite_captures():
     caps["v4opts.pcap"] = o
 
     caps["frag4.pcap"] = frag4_capture(t0)
+    caps["ah4.pcap"] = ah4_capture(t0)
     caps["v6ext.pcap"] = v6ext_capture(t0)
 
     # timestamps and byte orders
@@ -1081,6 +1095,42 @@ def frag4_capture(t0):
                 c.add(bad(ts, l3, ET_IP4, "ip_fragment_not_first"))
     # a query before it, so the UDP reply is a known direction either way
     c.add(udp_pkt(t0, cli, srv, 40001, 53, dns_query(5, "big.test")))
+    return c
+
+
+def ah4_capture(t0):
+    """IPsec AH after IPv4: skipped to the TCP/UDP header behind it, as after
+    IPv6; what else it carries (ESP, a tunnel) or a cut/overlong chain is
+    counted undecoded; fragments as without AH."""
+    c = Capture(LT_EN10MB, comment="IPv4 AH (transport mode)")
+    cli, srv = "10.0.0.2", "10.0.0.1"
+    c.add(tcp_session(cli, 40000, srv, 443, t0 + 1 * MS, 1, app=tls_app(random.Random(4)),
+                      ipkw={"ah": [12]}))                     # HMAC-SHA1-96
+    c.add(udp_exchange(cli, 40001, srv, 53, t0 + 10 * MS, 1, ipkw={"ah": [16]}))
+    c.add(udp_exchange(cli, 40002, srv, 123, t0 + 20 * MS, 1, ipkw={"ah": [12, 12]}))
+    c.add(tcp_session(cli, 40003, srv, 22, t0 + 30 * MS, 1, ipkw={"ah": [12], "options":
+                                                                 bytes([0x94, 4, 0, 0])}))
+    # a UDP datagram with AH in two fragments: the first is decoded
+    seg = udp_hdr(srv, cli, 53, 40004, dns_txt_answer(6, "ah.test", 900))
+    body = ah_hdr(P_UDP) + seg
+    c.add(udp_pkt(t0 + 40 * MS, cli, srv, 40004, 53, dns_query(6, "ah.test"), ipkw={"ah": [12]}))
+    f1 = ipv4(srv, cli, P_AH, body[:600], ident=0x4321, df=False, mf=True)
+    f2 = ipv4(srv, cli, P_AH, body[600:], ident=0x4321, df=False, frag=600)
+    c.add(P(t0 + 41 * MS, f1, ET_IP4, ok_meta(srv, cli, P_UDP, 53, 40004, 0, len(f1))))
+    c.add(bad(t0 + 41 * MS + 10 * US, f2, ET_IP4, "ip_fragment_not_first"))
+    # ESP and ICMP behind AH are not TCP/UDP; tunnel mode is a tunnel
+    c.add(bad(t0 + 50 * MS, ipv4(cli, srv, P_ESP, struct.pack("!II", 0x200, 1) + bytes(32),
+                                 ah=[12]), ET_IP4, "l4_other"))
+    c.add(bad(t0 + 51 * MS, ipv4(cli, srv, P_ICMP, icmp_echo(7, 1), ah=[12]), ET_IP4,
+              "l4_other"))
+    inner = ipv4("192.168.1.2", "192.168.2.1", P_TCP,
+                 tcp_hdr("192.168.1.2", "192.168.2.1", 40005, 80, 1, 0, F_SYN))
+    c.add(bad(t0 + 52 * MS, ipv4(cli, srv, P_IPIP, inner, ah=[12]), ET_IP4, "encap_tunnel"))
+    # AH longer than the datagram; more AH headers than the decoder skips (4)
+    l3 = ipv4(cli, srv, P_AH, ah_hdr(P_UDP, icv=32)[:20])
+    c.add(bad(t0 + 60 * MS, l3, ET_IP4, "ipv4_ah_truncated"))
+    l3 = ipv4(cli, srv, P_UDP, udp_hdr(cli, srv, 40006, 9, b"q"), ah=[12] * 5)
+    c.add(bad(t0 + 61 * MS, l3, ET_IP4, "ipv4_ah_too_many"))
     return c
 
 

@@ -37,7 +37,7 @@ TIMEOUT = int(os.environ.get("CORPUS_TIMEOUT", "60"))
 REASONS = {"link_unsupported", "link_truncated", "vlan_too_deep", "not_ip", "encap_mpls",
            "encap_pppoe", "ip_truncated", "ip_bad_version", "ip_bad_header_length",
            "ip_bad_total_length", "ip_fragment_not_first", "ipv6_ext_truncated",
-           "ipv6_ext_too_many", "encap_tunnel", "l4_other", "l4_truncated",
+           "ipv6_ext_too_many", "ipv4_ah_truncated", "ipv4_ah_too_many", "encap_tunnel", "l4_other", "l4_truncated",
            "tcp_bad_header_length", "udp_bad_length"}
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
 

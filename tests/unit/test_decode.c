@@ -140,7 +140,8 @@ static void ext6(struct buf *b, unsigned nh, unsigned len)
 	fill(b, 0, (len + 1) * 8 - 2);
 }
 
-static void ah6(struct buf *b, unsigned nh, unsigned len)
+/* IPsec AH, after IPv4 or IPv6: (len+2)*4 bytes. */
+static void ah(struct buf *b, unsigned nh, unsigned len)
 {
 	put8(b, nh);
 	put8(b, len);
@@ -809,7 +810,7 @@ static void test_ipv4_protocols(void)
 		{ 47, DEC_ENCAP_TUNNEL }, { 97, DEC_ENCAP_TUNNEL },
 		{ 115, DEC_ENCAP_TUNNEL }, { 1, DEC_L4_OTHER },
 		{ 2, DEC_L4_OTHER }, { 50, DEC_L4_OTHER },
-		{ 51, DEC_L4_OTHER }, { 132, DEC_L4_OTHER },
+		{ 132, DEC_L4_OTHER },
 		{ 255, DEC_L4_OTHER },
 	};
 	struct buf b = { .n = 0 };
@@ -826,6 +827,202 @@ static void test_ipv4_protocols(void)
 		T_EQ_INT(p.ip_len, 40);
 		check_no_l4(&p);
 	}
+}
+
+/* AH after IPv4 (transport mode): skipped as after IPv6, through the fast
+ * path (Ethernet, no options, no tag or one tag) and the general decoder. */
+static void test_ipv4_ah(void)
+{
+	struct buf b = { .n = 0 };
+	struct pkt p;
+
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + 24 + 20, 0x4000, 51);
+	ah(&b, 6, 4);		/* HMAC-SHA1-96: (4+2)*4 = 24 bytes */
+	tcp(&b, 51000, 443, 5, DEC_TCP_SYN);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_TCP, 51000, 443, DEC_TCP_SYN, 64);
+	T_EQ_INT(p.first_frag, 0);
+
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + 24 + 8, 0, 51);
+	ah(&b, 17, 4);
+	udp(&b, 500, 500, 8);
+	fill(&b, 0xee, 6);	/* Ethernet padding past the total length */
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 500, 500, 0, 52);
+
+	b.n = 0;		/* one 802.1Q tag: the fast path's other arm */
+	eth(&b, 0x8100);
+	vlan(&b, 9, 0x0800);
+	ipv4(&b, 20 + 12 + 20, 0, 51);
+	ah(&b, 6, 1);		/* the smallest AH with its SPI and sequence */
+	tcp(&b, 22, 40000, 5, TCP_SA);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_TCP, 22, 40000, TCP_SA, 52);
+
+	b.n = 0;		/* options: the general decoder */
+	ipv4x(&b, 4, 6, 24 + 16 + 8, 0, 51);
+	ah(&b, 17, 2);
+	udp(&b, 4500, 4500, 8);
+	T_EQ_INT(dec(DLT_RAW, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 4500, 4500, 0, 48);
+
+	b.n = 0;		/* SLL, two AH headers (an SA bundle) */
+	sll(&b, 0x0800);
+	ipv4(&b, 20 + 12 + 24 + 20, 0, 51);
+	ah(&b, 51, 1);
+	ah(&b, 6, 4);
+	tcp(&b, 389, 50000, 5, DEC_TCP_ACK);
+	T_EQ_INT(dec(DLT_LINUX_SLL, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_TCP, 389, 50000, DEC_TCP_ACK, 76);
+
+	b.n = 0;		/* TSO: total length 0, UDP length 0 allowed */
+	eth(&b, 0x0800);
+	ipv4(&b, 0, 0, 51);
+	ah(&b, 17, 1);
+	udp(&b, 47044, 4789, 0);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 47044, 4789, 0, 40);
+}
+
+/* What follows AH decides, as without it: ESP stays opaque, tunnel mode
+ * is a tunnel. */
+static void test_ipv4_ah_next(void)
+{
+	static const struct { unsigned nh; enum dec_reason r; } cases[] = {
+		{ 50, DEC_L4_OTHER }, { 1, DEC_L4_OTHER }, { 108, DEC_L4_OTHER },
+		{ 59, DEC_L4_OTHER }, { 4, DEC_ENCAP_TUNNEL },
+		{ 41, DEC_ENCAP_TUNNEL }, { 47, DEC_ENCAP_TUNNEL },
+	};
+	struct buf b = { .n = 0 };
+	struct pkt p;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		b.n = 0;
+		eth(&b, 0x0800);
+		ipv4(&b, 20 + 24 + 20, 0, 51);
+		ah(&b, cases[i].nh, 4);
+		tcp(&b, 1, 2, 5, 0);
+		T_EQ_INT(dec(DLT_EN10MB, &b, &p), cases[i].r);
+		T_EQ_INT(p.family, 4);
+		T_EQ_INT(p.ip_len, 64);
+		check_no_l4(&p);
+	}
+}
+
+static void test_ipv4_ah_truncated(void)
+{
+	struct buf b = { .n = 0 };
+	struct pkt p;
+	size_t len;
+	enum dec_reason want;
+
+	/* Every capture length: inside AH it is the AH that is cut. */
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + 24 + 20, 0, 51);
+	ah(&b, 6, 4);
+	tcp(&b, 1, 2, 5, DEC_TCP_SYN);
+	for (len = 34; len <= b.n; len++) {
+		want = len < 34 + 24 ? DEC_V4_AH_TRUNCATED :
+		       len < 34 + 24 + 14 ? DEC_L4_TRUNCATED : DEC_OK;
+		T_EQ_INT(dec_n(DLT_EN10MB, &b, len, &p), want);
+		T_EQ_INT(p.family, 4);
+		T_EQ_INT(p.ip_len, 64);
+		if (want != DEC_OK)
+			check_no_l4(&p);
+	}
+
+	/* The length byte claims more than was captured. */
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 1500, 0, 51);
+	ah(&b, 6, 4);
+	tcp(&b, 1, 2, 5, 0);
+	b.b[34 + 1] = 255;	/* (255+2)*4 = 1028 bytes */
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_V4_AH_TRUNCATED);
+	T_EQ_INT(p.family, 4);
+	check_no_l4(&p);
+
+	/* ... or more than the total length, though captured. */
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + 16, 0, 51);
+	ah(&b, 17, 4);		/* 24 bytes in a 16-byte payload */
+	udp(&b, 1, 2, 8);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_V4_AH_TRUNCATED);
+	check_no_l4(&p);
+
+	/* Total length 20: nothing after the IP header. */
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 20, 0, 51);
+	ah(&b, 6, 1);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_V4_AH_TRUNCATED);
+}
+
+static void test_ipv4_ah_limit(void)
+{
+	struct buf b = { .n = 0 };
+	struct pkt p;
+	int i;
+
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + DEC_MAX_V4_AH * 12 + 8, 0, 51);
+	for (i = 1; i < DEC_MAX_V4_AH; i++)
+		ah(&b, 51, 1);
+	ah(&b, 17, 1);
+	udp(&b, 7, 7, 8);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 7, 7, 0, 20 + DEC_MAX_V4_AH * 12 + 8);
+
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + (DEC_MAX_V4_AH + 1) * 12 + 8, 0, 51);
+	for (i = 0; i < DEC_MAX_V4_AH; i++)
+		ah(&b, 51, 1);
+	ah(&b, 17, 1);
+	udp(&b, 7, 7, 8);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_V4_AH_TOO_MANY);
+	T_EQ_INT(p.family, 4);
+	check_no_l4(&p);
+}
+
+/* Only a first fragment has AH and the L4 header behind it. */
+static void test_ipv4_ah_fragments(void)
+{
+	struct buf b = { .n = 0 };
+	struct pkt p;
+
+	eth(&b, 0x0800);
+	ipv4(&b, 1500, 0x2000, 51);	/* MF, offset 0 */
+	ah(&b, 17, 4);
+	udp(&b, 53, 40001, 3000);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
+	check_v4(&p, DEC_PROTO_UDP, 53, 40001, 0, 1500);
+	T_EQ_INT(p.first_frag, 1);
+
+	/* A later fragment: its first bytes are data, whatever they look
+	 * like (here an AH and a TCP header). */
+	b.n = 0;
+	eth(&b, 0x0800);
+	ipv4(&b, 20 + 24 + 20, 0x2000 | 185, 51);
+	ah(&b, 6, 4);
+	tcp(&b, 1, 2, 5, DEC_TCP_SYN);
+	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_IP_FRAGMENT);
+	T_EQ_INT(p.family, 4);
+	T_EQ_INT(p.ip_len, 64);
+	T_EQ_INT(p.first_frag, 0);
+	check_no_l4(&p);
+
+	b.n = 0;		/* the last one, through the general decoder */
+	ipv4x(&b, 4, 6, 24 + 8 + 8, 3, 51);
+	ah(&b, 17, 0);
+	udp(&b, 1, 2, 8);
+	T_EQ_INT(dec(DLT_RAW, &b, &p), DEC_IP_FRAGMENT);
+	check_no_l4(&p);
 }
 
 /* ---- IPv6 ---- */
@@ -849,7 +1046,7 @@ static void test_ipv6_each_ext(void)
 	b.n = 0;
 	eth(&b, 0x86dd);
 	ipv6(&b, 16 + 8, 51);
-	ah6(&b, 17, 2);			/* (2+2)*4 = 16 bytes */
+	ah(&b, 17, 2);			/* (2+2)*4 = 16 bytes */
 	udp(&b, 500, 500, 8);
 	T_EQ_INT(dec(DLT_EN10MB, &b, &p), DEC_OK);
 	check_v6(&p, DEC_PROTO_UDP, 500, 500, 0, 64);
@@ -865,7 +1062,7 @@ static void test_ipv6_chain(void)
 	ext6(&b, 60, 0);	/* hop-by-hop, 8 */
 	ext6(&b, 43, 1);	/* dstopts, 16 */
 	ext6(&b, 51, 0);	/* routing, 8 */
-	ah6(&b, 44, 1);		/* AH, 12 */
+	ah(&b, 44, 1);		/* AH, 12 */
 	frag6(&b, 60, 0, 1);	/* first fragment, 8 */
 	ext6(&b, 6, 0);		/* dstopts, 8 */
 	tcp(&b, 443, 60001, 5, DEC_TCP_SYN);
@@ -1215,7 +1412,7 @@ static void test_truncation_every_length(void)
 	vlan(&b, 2, 0x86dd);
 	ipv6(&b, 8 + 8 + 12 + 8, 0);
 	ext6(&b, 51, 0);
-	ah6(&b, 44, 1);
+	ah(&b, 44, 1);
 	frag6(&b, 17, 0, 1);
 	udp(&b, 3, 4, 8);
 	l = (struct layout){ "qinq/v6ext/udp", DLT_EN10MB, 22, 62, 90, 98 };
@@ -1430,6 +1627,11 @@ int main(void)
 	T_RUN(test_ipv4_bad_ihl);
 	T_RUN(test_ipv4_bad_version);
 	T_RUN(test_ipv4_protocols);
+	T_RUN(test_ipv4_ah);
+	T_RUN(test_ipv4_ah_next);
+	T_RUN(test_ipv4_ah_truncated);
+	T_RUN(test_ipv4_ah_limit);
+	T_RUN(test_ipv4_ah_fragments);
 	T_RUN(test_ipv6_each_ext);
 	T_RUN(test_ipv6_chain);
 	T_RUN(test_ipv6_fragments);
