@@ -89,6 +89,7 @@ struct spool {
 
 	struct {
 		int active, failed, fd;
+		int fb;		/* going to fb, not to a file */
 		uint64_t seq, plen, off;
 		uint64_t freed;	/* bytes of older reports dropped for it */
 		uint32_t crc;
@@ -96,10 +97,19 @@ struct spool {
 	} w;
 	struct {
 		int active, fd;
+		int fb;		/* reading from fb */
 		uint64_t seq, left, pos;
 		uint32_t crc, want;
 	} r;
 
+	/* Directory mode: reports the directory would not take (not
+	 * writable, removed for good, a full disk with nothing left to
+	 * drop, an I/O error) wait here, numbered in the directory's
+	 * sequence, until it takes them again; until 2026-11-29 each was
+	 * lost. Only ever newer than every report on disk: while it holds
+	 * any, new reports join it. NULL in memory mode. */
+	struct spool *fb;
+	int fb_err;		/* why reports went there; 0: said it is over */
 	char qname[SPOOL_MAX_CORRUPT][QNAME_MAX];	/* oldest first */
 	unsigned nq;
 	uint64_t qseq;
@@ -107,6 +117,8 @@ struct spool {
 	char path[PATH_MAX_LEN];	/* the directory in full, to make it again */
 	uint8_t iobuf[IO_BUF_SIZE];
 };
+
+static int fb_flush(struct spool *s);
 
 /* ---- CRC-32 ---- */
 
@@ -798,7 +810,8 @@ static int open_dir(struct spool *s, const char *dir)
 static int create_new(int dfd, const char *name)
 {
 	(void)unlinkat(dfd, name, 0);
-	return openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	/* read too: a report the disk fails part-way goes to memory whole */
+	return openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		      FILE_MODE);
 }
 
@@ -910,18 +923,11 @@ static int reopen_dir(struct spool *s)
 	return fd >= 0 ? 0 : -1;
 }
 
-struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files)
+/* An empty spool, not yet on a directory or in memory. */
+static struct spool *spool_alloc(uint64_t max_bytes, uint32_t max_files)
 {
-	struct spool *s;
-	int fd = -1;
+	struct spool *s = calloc(1, sizeof(*s));
 
-	if (max_bytes < SPOOL_HDR_SIZE + 1 || max_files < 1 ||
-	    max_files > SPOOL_MAX_FILES) {
-		log_err("spool: invalid bounds (%" PRIu64 " bytes, %u files)",
-			max_bytes, max_files);
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->e = calloc(max_files, sizeof(*s->e));
@@ -933,6 +939,33 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 	s->max_bytes = max_bytes;
 	s->dfd = s->cfd = s->w.fd = s->r.fd = -1;
 	s->next_seq = 1;
+	return s;
+}
+
+/* Memory mode: the ring is allocated now (not touched until used). */
+static int mem_init(struct spool *s)
+{
+	s->mem = 1;
+	snprintf(s->dir, sizeof(s->dir), "(memory)");
+	s->ring_cap = s->max_bytes < SPOOL_MEM_MAX_BYTES ? s->max_bytes : SPOOL_MEM_MAX_BYTES;
+	s->ring = malloc((size_t)s->ring_cap);
+	return s->ring ? 0 : -1;
+}
+
+struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files)
+{
+	struct spool *s;
+	int fd = -1;
+
+	if (max_bytes < SPOOL_HDR_SIZE + 1 || max_files < 1 ||
+	    max_files > SPOOL_MAX_FILES) {
+		log_err("spool: invalid bounds (%" PRIu64 " bytes, %u files)",
+			max_bytes, max_files);
+		return NULL;
+	}
+	s = spool_alloc(max_bytes, max_files);
+	if (!s)
+		return NULL;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir ? dir : "");
 	snprintf(s->path, sizeof(s->path), "%s", dir ? dir : "");
 
@@ -974,16 +1007,17 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 	}
 	if (fd >= 0) {
 		s->dfd = fd;
+		s->fb = spool_alloc(max_bytes, max_files);
+		if (!s->fb || mem_init(s->fb) < 0) {
+			errno = ENOMEM;
+			goto fail;
+		}
 		scan_corrupt(s);
 		if (scan_dir(s) == 0)
 			return s;
 		goto fail;
 	}
-	s->mem = 1;
-	snprintf(s->dir, sizeof(s->dir), "(memory)");
-	s->ring_cap = max_bytes < SPOOL_MEM_MAX_BYTES ? max_bytes : SPOOL_MEM_MAX_BYTES;
-	s->ring = malloc((size_t)s->ring_cap);
-	if (!s->ring) {
+	if (mem_init(s) < 0) {
 		spool_close(s);
 		return NULL;
 	}
@@ -1001,6 +1035,10 @@ void spool_close(struct spool *s)
 		return;
 	spool_abort(s);
 	spool_reader_close(s);
+	if (s->fb && s->fb->live > 0 && fb_flush(s) < 0)
+		log_warn("spool %s: %u report(s) kept in memory are lost at exit: "
+			 "the directory still takes none", s->dir, s->fb->live);
+	spool_close(s->fb);
 	if (s->cfd >= 0)
 		close(s->cfd);
 	if (s->dfd >= 0)
@@ -1042,6 +1080,12 @@ void spool_stats(const struct spool *s, struct spool_stats *st)
 	st->dropped = s->dropped;
 	st->quarantined = s->quarantined;
 	st->in_memory = s->mem;
+	if (s->fb) {	/* reports waiting in memory for the directory */
+		st->entries += s->fb->live;
+		st->bytes += s->fb->bytes;
+		st->dropped += s->fb->dropped;
+		st->quarantined += s->fb->quarantined;
+	}
 }
 
 /* ---- writer ---- */
@@ -1083,6 +1127,156 @@ static int disk_full_drop(struct spool *s, uint64_t need, struct drops *d)
 	return 1;
 }
 
+/* Appends a stored report to the index, the oldest dropped first where the
+ * bounds want it. */
+static void index_add(struct spool *s, const struct ent *in)
+{
+	struct drops d = { 0, 0, 0 };
+	struct ent *e;
+
+	while (s->n > 0 && (s->n == s->cap ||
+			    (!s->mem && s->bytes + in->size > s->max_bytes)))
+		pop_head(s, &d);
+	log_drops(s, &d, "full");
+	e = slot(s, s->n);
+	*e = *in;
+	e->live = 1;
+	s->n++;
+	s->live++;
+	s->bytes += e->size;
+	if (s->mem)
+		s->ring_used += e->size;
+}
+
+static int write_all(int fd, const uint8_t *p, uint64_t len)
+{
+	while (len > 0) {
+		ssize_t k = write(fd, p, len > IO_BUF_SIZE ? IO_BUF_SIZE : (size_t)len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += k;
+		len -= (uint64_t)k;
+	}
+	return 0;
+}
+
+/* Writes the oldest report waiting in memory to its file: 0, or -1 (errno
+ * set; it stays in memory). */
+static int fb_store(struct spool *s, const struct ent *e)
+{
+	struct spool *m = s->fb;
+	struct spool_hdr h = { e->plen, e->crc, e->seq, e->start, e->end };
+	uint8_t hb[SPOOL_HDR_SIZE];
+	char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
+	uint64_t first = m->ring_cap - e->off < e->plen ? m->ring_cap - e->off : e->plen;
+	struct ent in = *e;
+	int fd, ok, saved;
+
+	seq_name(tmp, sizeof(tmp), e->seq, EXT_TMP);
+	seq_name(name, sizeof(name), e->seq, EXT_DATA);
+	fd = create_new(s->dfd, tmp);
+	if (fd < 0)
+		return -1;
+	spool_hdr_encode(&h, hb);
+	ok = write_all(fd, hb, sizeof(hb)) == 0 &&
+	     write_all(fd, m->ring + e->off, first) == 0 &&
+	     write_all(fd, m->ring, e->plen - first) == 0 && fsync(fd) == 0;
+	saved = errno;
+	if (close(fd) < 0 && ok) {
+		ok = 0;
+		saved = errno;
+	}
+	if (ok && renameat(s->dfd, tmp, s->dfd, name) < 0) {
+		ok = 0;
+		saved = errno;
+	}
+	if (!ok) {
+		unlinkat(s->dfd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (fsync(s->dfd) < 0 && errno != EINVAL)
+		log_warn("spool %s: fsync: %s", s->dir, strerror(errno));
+	in.off = 0;
+	in.size = SPOOL_HDR_SIZE + e->plen;
+	index_add(s, &in);
+	return 0;
+}
+
+/* Moves the reports waiting in memory to the directory, oldest first, up
+ * to the one delivery is reading (moved once it is done): 0 once none
+ * wait, -1 while some do. A removed directory is made again first. */
+static int fb_flush(struct spool *s)
+{
+	struct spool *m = s->fb;
+	unsigned moved = 0;
+	int rc = 0;
+
+	while (m && m->live > 0) {
+		struct ent e = *slot(m, 0);	/* trim_head: the head is live */
+
+		if (s->r.active && s->r.fb && s->r.seq == e.seq) {
+			rc = -1;
+			break;
+		}
+		if (fb_store(s, &e) < 0 &&
+		    (errno != ENOENT || reopen_dir(s) < 0 || fb_store(s, &e) < 0)) {
+			rc = -1;
+			break;
+		}
+		spool_remove(m, e.seq);
+		moved++;
+	}
+	if (moved)
+		log_info("spool %s: %u report(s) kept in memory stored in it", s->dir, moved);
+	return rc;
+}
+
+/* Sends the report being written to the memory queue (once the directory
+ * failed it: err), with the bytes already in its file (fd, or -1 for
+ * none). 0, or -1 if it cannot go there either: lost then. */
+static int to_memory(struct spool *s, int fd, int err)
+{
+	struct spool *m = s->fb;
+	uint64_t off = 0;
+	ssize_t k;
+
+	if (!m)
+		return -1;
+	m->next_seq = s->w.seq;	/* the directory's order, for fb_flush */
+	if (spool_begin(m, s->w.start, s->w.end) < 0)
+		return -1;
+	while (off < s->w.plen) {
+		uint64_t want = s->w.plen - off;
+
+		k = pread(fd, s->iobuf, want < sizeof(s->iobuf) ? (size_t)want : sizeof(s->iobuf),
+			  (off_t)(SPOOL_HDR_SIZE + off));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || spool_write(m, (const char *)s->iobuf, (size_t)k) < 0) {
+			spool_abort(m);
+			return -1;
+		}
+		off += (uint64_t)k;
+	}
+	/* Said once until the directory takes reports again, not at every
+	 * interval: the state, not each report, is news. */
+	if (!s->fb_err)
+		log_warn("spool %s: cannot store reports in it (%s): keeping them in "
+			 "memory (at most %" PRIu64 " bytes, lost at exit) until it can",
+			 s->dir, strerror(err), m->ring_cap);
+	s->fb_err = err;
+	s->w.fb = 1;
+	s->w.failed = 0;
+	return 0;
+}
+
 int spool_begin(struct spool *s, int64_t start, int64_t end)
 {
 	struct drops d = { 0, 0, 0 };
@@ -1108,6 +1302,13 @@ int spool_begin(struct spool *s, int64_t start, int64_t end)
 		s->w.failed = 1;
 		return 0;
 	}
+	/* Older reports still in memory: this one joins them, so that the
+	 * directory gets them in order (and delivery with it). */
+	if (s->fb && s->fb->live > 0 && fb_flush(s) < 0) {
+		if (to_memory(s, -1, s->fb_err ? s->fb_err : EAGAIN) < 0)
+			s->w.failed = 1;
+		return 0;
+	}
 	seq_name(name, sizeof(name), s->w.seq, EXT_TMP);
 	s->w.fd = create_tmp(s, name);
 	if (s->w.fd < 0 && errno == ENOENT) {
@@ -1123,10 +1324,24 @@ int spool_begin(struct spool *s, int64_t start, int64_t end)
 		s->w.fd = create_tmp(s, name);
 	log_drops(s, &d, "disk full");
 	/* the header is written last, once length and CRC are known */
-	if (s->w.fd < 0 || lseek(s->w.fd, SPOOL_HDR_SIZE, SEEK_SET) < 0) {
-		log_warn("spool %s: cannot create %s: %s", s->dir, name,
-			 strerror(errno));
+	if (s->w.fd >= 0 && lseek(s->w.fd, SPOOL_HDR_SIZE, SEEK_SET) < 0) {
+		saved = errno;
+		close(s->w.fd);
+		unlinkat(s->dfd, name, 0);
+		s->w.fd = -1;
+		errno = saved;
+	}
+	if (s->w.fd < 0) {
+		saved = errno;
+		if (to_memory(s, -1, saved) == 0)
+			return 0;
+		log_warn("spool %s: cannot create %s: %s", s->dir, name, strerror(saved));
 		s->w.failed = 1;
+		return 0;
+	}
+	if (s->fb_err) {
+		log_info("spool %s: storing reports in it again", s->dir);
+		s->fb_err = 0;
 	}
 	return 0;
 }
@@ -1152,7 +1367,7 @@ static int mem_write(struct spool *s, const char *data, size_t len)
 static int disk_write(struct spool *s, const char *data, size_t len)
 {
 	struct drops d = { 0, 0, 0 };
-	int rc = 0;
+	int rc = 0, err;
 
 	while (len > 0) {
 		ssize_t k = write(s->w.fd, data, len);
@@ -1166,12 +1381,13 @@ static int disk_write(struct spool *s, const char *data, size_t len)
 		} else {
 			if (k == 0)
 				errno = EIO;
-			log_warn("spool %s: write failed: %s", s->dir, strerror(errno));
 			rc = -1;
 			break;
 		}
 	}
+	err = errno;
 	log_drops(s, &d, "disk full");
+	errno = err;
 	return rc;
 }
 
@@ -1179,6 +1395,8 @@ int spool_write(struct spool *s, const char *data, size_t len)
 {
 	uint64_t limit;
 
+	if (s->w.active && s->w.fb)
+		return spool_write(s->fb, data, len);
 	if (!s->w.active || s->w.failed)
 		return -1;
 	if (len == 0)
@@ -1193,6 +1411,19 @@ int spool_write(struct spool *s, const char *data, size_t len)
 		return -1;
 	}
 	if (s->mem ? mem_write(s, data, len) < 0 : disk_write(s, data, len) < 0) {
+		int fd = s->w.fd, err = errno;
+		char tmp[NAME_MAX_LEN];
+
+		/* the disk failed it: memory takes it, with what it had */
+		if (!s->mem && to_memory(s, fd, err) == 0) {
+			close(fd);
+			seq_name(tmp, sizeof(tmp), s->w.seq, EXT_TMP);
+			unlinkat(s->dfd, tmp, 0);
+			s->w.fd = -1;
+			return spool_write(s->fb, data, len);
+		}
+		if (!s->mem)
+			log_warn("spool %s: write failed: %s", s->dir, strerror(err));
 		s->w.failed = 1;
 		return -1;
 	}
@@ -1212,6 +1443,9 @@ void spool_abort(struct spool *s)
 
 	if (!s->w.active)
 		return;
+	if (s->w.fb)
+		spool_abort(s->fb);
+	s->w.fb = 0;
 	if (s->w.fd >= 0) {
 		close(s->w.fd);
 		seq_name(name, sizeof(name), s->w.seq, EXT_TMP);
@@ -1223,7 +1457,7 @@ void spool_abort(struct spool *s)
 
 int spool_pending(const struct spool *s)
 {
-	return s->live > 0;
+	return s->live > 0 || (s->fb && s->fb->live > 0);
 }
 
 /* The bounds spool_commit() and mem_write() enforce, by dropping the oldest.
@@ -1232,6 +1466,8 @@ int spool_pending(const struct spool *s)
  * one interval to the next. */
 int spool_room_for(const struct spool *s, uint64_t bytes)
 {
+	if (s->fb && s->fb->live > 0)
+		return spool_room_for(s->fb, bytes);
 	if (s->live == 0)
 		return 1;
 	if (s->n >= s->cap)
@@ -1247,6 +1483,11 @@ void spool_lose(struct spool *s)
 {
 	if (!s->w.active)
 		return;
+	if (s->w.fb) {
+		spool_lose(s->fb);
+		s->w.fb = s->w.active = 0;
+		return;
+	}
 	s->w.failed = 1;
 	(void)spool_commit(s, NULL);
 }
@@ -1277,22 +1518,26 @@ static int disk_commit(struct spool *s)
 	seq_name(tmp, sizeof(tmp), s->w.seq, EXT_TMP);
 	seq_name(name, sizeof(name), s->w.seq, EXT_DATA);
 	ok = k == (ssize_t)sizeof(hb) && fsync(fd) == 0;
-	saved = errno;
-	if (close(fd) < 0 && ok) {
-		ok = 0;
-		saved = errno;
-	}
+	saved = k >= 0 && k != (ssize_t)sizeof(hb) ? EIO : errno;
 	if (ok && renameat(s->dfd, tmp, s->dfd, name) < 0) {
 		ok = 0;
 		saved = errno;
 	}
 	if (!ok) {
-		log_warn("spool %s: cannot store %s: %s", s->dir, name,
-			 k >= 0 && k != (ssize_t)sizeof(hb) ? "short write" :
-			 strerror(saved));
+		/* memory takes it, read back from the file while it is open */
+		int kept = to_memory(s, fd, saved) == 0 && spool_commit(s->fb, NULL) == 0;
+
+		if (!kept)
+			log_warn("spool %s: cannot store %s: %s", s->dir, name,
+				 k >= 0 && k != (ssize_t)sizeof(hb) ? "short write" :
+				 strerror(saved));
+		close(fd);
 		unlinkat(s->dfd, tmp, 0);
-		return -1;
+		s->w.fb = 0;
+		return kept ? 1 : -1;
 	}
+	/* fsynced and named: a late error says nothing more about the data */
+	(void)close(fd);
 	/* some file systems refuse fsync on a directory: nothing to do then */
 	if (fsync(s->dfd) < 0 && errno != EINVAL)
 		log_warn("spool %s: fsync: %s", s->dir, strerror(errno));
@@ -1305,14 +1550,27 @@ int spool_commit(struct spool *s, uint64_t *seq)
 	struct ent *e;
 	uint64_t size;
 
+	int rc;
+
 	if (!s->w.active)
 		return -1;
+	if (s->w.fb) {
+		s->w.fb = s->w.active = 0;
+		return spool_commit(s->fb, seq);
+	}
 	if (!s->w.failed && s->w.plen == 0) {
 		log_warn("spool %s: empty report not spooled", s->dir);
 		spool_abort(s);
 		return -1;
 	}
-	if (s->w.failed || (!s->mem && disk_commit(s) < 0)) {
+	rc = s->w.failed || s->mem ? 0 : disk_commit(s);
+	if (rc > 0) {	/* kept in memory */
+		s->w.active = 0;
+		if (seq)
+			*seq = s->w.seq;
+		return 0;
+	}
+	if (s->w.failed || rc < 0) {
 		spool_abort(s);
 		s->dropped++;
 		log_warn("spool %s: report for interval %" PRId64 "-%" PRId64
@@ -1353,8 +1611,8 @@ int spool_peek(const struct spool *s, struct spool_hdr *out)
 {
 	const struct ent *e;
 
-	if (s->n == 0)
-		return -1;
+	if (s->n == 0)	/* those in memory are newer than any on disk */
+		return s->fb ? spool_peek(s->fb, out) : -1;
 	e = &s->e[s->head];	/* trim_head keeps the oldest slot live */
 	out->payload_len = e->plen;
 	out->crc = e->crc;
@@ -1376,6 +1634,14 @@ int spool_reader_open(struct spool *s, uint64_t seq)
 
 	spool_reader_close(s);
 	i = find(s, seq);
+	if (i < 0 && s->fb && find(s->fb, seq) >= 0) {
+		rc = spool_reader_open(s->fb, seq);
+		if (rc == 0) {
+			s->r.active = s->r.fb = 1;
+			s->r.seq = seq;
+		}
+		return rc;
+	}
 	if (i < 0)
 		return SPOOL_ERR_GONE;
 	memset(&s->r, 0, sizeof(s->r));
@@ -1430,6 +1696,8 @@ ssize_t spool_read(struct spool *s, void *buf, size_t cap)
 
 	if (!s->r.active)
 		return SPOOL_ERR_GONE;
+	if (s->r.fb)
+		return spool_read(s->fb, buf, cap);
 	if (cap == 0)
 		return SPOOL_ERR_IO;	/* 0 would mean the end */
 	if (s->r.left == 0)
@@ -1473,6 +1741,9 @@ ssize_t spool_read(struct spool *s, void *buf, size_t cap)
 
 void spool_reader_close(struct spool *s)
 {
+	if (s->r.fb)
+		spool_reader_close(s->fb);
+	s->r.fb = 0;
 	if (s->r.fd >= 0)
 		close(s->r.fd);
 	s->r.fd = -1;
@@ -1497,7 +1768,7 @@ int spool_remove(struct spool *s, uint64_t seq)
 	struct ent *e;
 
 	if (take_out(s, seq, &e) < 0)
-		return -1;
+		return s->fb ? spool_remove(s->fb, seq) : -1;
 	unlink_entry(s, seq);
 	trim_head(s);
 	return 0;
@@ -1509,7 +1780,7 @@ int spool_quarantine(struct spool *s, uint64_t seq, const char *why)
 	struct ent *e;
 
 	if (find(s, seq) < 0)
-		return -1;
+		return s->fb ? spool_quarantine(s->fb, seq, why) : -1;
 	if (!s->mem) {
 		seq_name(name, sizeof(name), seq, EXT_DATA);
 		if (quarantine_file(s, name, why) < 0)

@@ -1,7 +1,8 @@
 /* Spool: each interval's report is kept, in delivery order, until the
  * appliance accepted it. On disk: one file per report, "%016llx.d42" named by
  * a sequence number (lexical order = delivery order), written to "*.tmp" then
- * fsync'ed and renamed. Without a usable directory: a byte ring in memory.
+ * fsync'ed and renamed. Without a usable directory: a byte ring in memory;
+ * with one, reports it does not take wait in such a ring until it does.
  * Bounded by bytes and files; when full the oldest are dropped (counted,
  * logged). Only spool_open allocates. One writer and one reader at a time. */
 #ifndef D42_SPOOL_H

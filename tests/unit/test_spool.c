@@ -726,7 +726,8 @@ static void test_corrupt_dir_removed_while_open(void)
  * the next report, or the next read, makes it again by its full path,
  * locked; the report being read is copied there from its open file, the
  * others count as dropped and leave the index. While the path cannot be a
- * directory, reports are lost, and the one after tries again. */
+ * directory, reports wait in memory, and go to it, in order, once it can
+ * be made again (until 2026-11-29 they were lost). */
 static void empty_dir(const char *d)
 {
 	char cmd[1200];
@@ -791,23 +792,26 @@ static void test_directory_removed_while_open(void)
 	T_EQ_INT(st.dropped, 3);
 	T_EQ_INT(count_files(sub), 0);
 
-	/* removed again, and a file where it was: lost until it goes */
+	/* removed again, and a file where it was: kept in memory until it
+	 * goes, then stored before the next one */
 	empty_dir(sub);
 	fd = open(sub, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	T_CHECK(fd >= 0);
 	if (fd >= 0)
 		close(fd);
-	T_EQ_INT(put(s, "{\"report\":5}", 64, 1240, &seq[4]), -1);
+	T_EQ_INT(put(s, "{\"report\":5}", 64, 1240, &seq[4]), 0);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 1);
 	T_EQ_INT(unlink(sub), 0);
 	T_EQ_INT(put(s, "{\"report\":6}", 64, 1300, &seq[5]), 0);
 	spool_stats(s, &st);
-	T_EQ_INT(st.entries, 1);
-	T_EQ_INT(st.dropped, 4);
+	T_EQ_INT(st.entries, 2);
+	T_EQ_INT(st.dropped, 3);
 	T_EQ_INT(spool_peek(s, &h), 0);
-	T_EQ_INT(h.seq, seq[5]);
+	T_EQ_INT(h.seq, seq[4]);
 	T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
-	T_EQ_STR(out, "{\"report\":6}");
-	T_EQ_INT(count_files(sub), 1);
+	T_EQ_STR(out, "{\"report\":5}");
+	T_EQ_INT(count_files(sub), 2);
 	spool_close(s);
 	rm_tmp();
 }
@@ -971,6 +975,103 @@ static void restore_fds(void)
 
 /* Out of descriptors says nothing about a report: none is judged, moved,
  * deleted or numbered over, at start-up or when it is due. */
+/* Occurrences of needle in text. */
+static int count_in(const char *text, const char *needle)
+{
+	int n = 0;
+
+	while ((text = strstr(text, needle)) != NULL) {
+		n++;
+		text++;
+	}
+	return n;
+}
+
+/* The directory fails writes (here RLIMIT_FSIZE: EFBIG part-way through a
+ * report, as a full disk or an I/O error would): the report, with what
+ * its file had, and those after it wait in memory, said once, and go to
+ * the directory in order once it takes them. Until 2026-11-29 each was
+ * lost, logged at every interval. */
+static void test_write_errors_keep_reports_in_memory(void)
+{
+	const char *dir = mkdir_tmp();
+	char big[201], out[256], logs[4096], p3[32];
+	struct rlimit old, lim;
+	struct spool_stats st;
+	struct spool_hdr h;
+	struct spool *s;
+	uint64_t seq[4];
+	int saved_err, pfd[2], i;
+	ssize_t k;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = '[';
+	big[sizeof(big) - 2] = ']';
+	big[sizeof(big) - 1] = '\0';
+	snprintf(p3, sizeof(p3), "{\"r\":3}");
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	T_EQ_INT(put(s, "{\"r\":1}", 64, 1000, &seq[0]), 0);
+	fflush(stderr);
+	saved_err = dup(STDERR_FILENO);
+	/* the log into a pipe, which the file size limit leaves alone */
+	T_CHECK(saved_err >= 0 && pipe(pfd) == 0);
+	dup2(pfd[1], STDERR_FILENO);
+	close(pfd[1]);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = SPOOL_HDR_SIZE + 64;	/* report 2 fails part-way */
+	T_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	T_EQ_INT(put(s, big, 16, 1060, &seq[1]), 0);
+	T_EQ_INT(put(s, p3, 4, 1120, &seq[2]), 0);
+	spool_stats(s, &st);
+	T_EQ_INT(st.entries, 3);
+	T_EQ_INT(st.dropped, 0);
+	T_EQ_INT(count_suffix(dir, ".d42"), 1);
+	T_EQ_INT(count_suffix(dir, ".tmp"), 0);
+	T_EQ_INT(get(s, seq[1], out, sizeof(out), 7), 0);	/* whole */
+	T_EQ_STR(out, big);
+	T_EQ_INT(setrlimit(RLIMIT_FSIZE, &old), 0);
+	T_EQ_INT(put(s, "{\"r\":4}", 64, 1180, &seq[3]), 0);
+	T_EQ_INT(count_suffix(dir, ".d42"), 4);
+	fflush(stderr);
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_err);
+	signal(SIGXFSZ, SIG_DFL);
+	k = read(pfd[0], logs, sizeof(logs) - 1);
+	close(pfd[0]);
+	logs[k > 0 ? k : 0] = '\0';
+	fputs(logs, stderr);
+	T_EQ_INT(count_in(logs, "keeping them in memory"), 1);
+	T_EQ_INT(count_in(logs, "storing reports in it again"), 1);
+	T_EQ_INT(count_in(logs, "dropped so far"), 0);
+	T_EQ_INT(count_in(logs, "write failed"), 0);
+	spool_close(s);
+
+	/* a restart finds them all, in the order they were made */
+	s = spool_open(dir, BIG, MANY);
+	T_CHECK(s != NULL);
+	if (!s)
+		return;
+	for (i = 0; i < 4; i++) {
+		T_EQ_INT(spool_peek(s, &h), 0);
+		T_EQ_INT(h.seq, seq[i]);
+		T_EQ_INT(h.start, 1000 + 60 * i);
+		T_EQ_INT(get(s, h.seq, out, sizeof(out), 64), 0);
+		if (i == 1)
+			T_EQ_STR(out, big);
+		if (i == 2)
+			T_EQ_STR(out, p3);
+		T_EQ_INT(spool_remove(s, h.seq), 0);
+	}
+	T_EQ_INT(spool_peek(s, &h), -1);
+	spool_close(s);
+	rm_tmp();
+}
+
 static void test_out_of_fds_loses_nothing(void)
 {
 	const char *dir = mkdir_tmp();
@@ -1486,6 +1587,7 @@ int main(void)
 	T_RUN(test_directory_removed_not_made_again);
 	T_RUN(test_directory_removed_copy_fails);
 	T_RUN(test_out_of_fds_loses_nothing);
+	T_RUN(test_write_errors_keep_reports_in_memory);
 	T_RUN(test_corrupt_dir_is_bounded);
 	T_RUN(test_temp_files_removed_at_startup);
 	T_RUN(test_stream_reader_exact_payload);
