@@ -1007,11 +1007,16 @@ struct spool *spool_open(const char *dir, uint64_t max_bytes, uint32_t max_files
 	}
 	if (fd >= 0) {
 		s->dfd = fd;
+		/* Without the memory for it the spool still works, as before
+		 * the queue existed: a small device must not fail to start. */
 		s->fb = spool_alloc(max_bytes, max_files);
-		if (!s->fb || mem_init(s->fb) < 0) {
-			errno = ENOMEM;
-			goto fail;
+		if (s->fb && mem_init(s->fb) < 0) {
+			spool_close(s->fb);
+			s->fb = NULL;
 		}
+		if (!s->fb)
+			log_warn("spool %s: no memory to keep reports it does not take: "
+				 "such reports will be lost", dir);
 		scan_corrupt(s);
 		if (scan_dir(s) == 0)
 			return s;

@@ -1072,6 +1072,80 @@ static void test_write_errors_keep_reports_in_memory(void)
 	rm_tmp();
 }
 
+/* RLIMIT_AS below the memory queue's ring (the test's own address space
+ * plus AS_SPARE): glibc's only; a sanitizer's allocator or qemu-user
+ * would not survive the limit. */
+#define AS_SPARE (2u << 20)
+#if defined(__SANITIZE_ADDRESS__)
+#define AS_UNSAFE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define AS_UNSAFE 1
+#endif
+#endif
+
+/* No memory for the queue of reports the directory does not take: the
+ * spool still opens on its directory (a small device must start), and
+ * says so. Until this test, spool_open() failed and start-up with it. */
+static void test_no_memory_for_queue_still_opens(void)
+{
+#if defined(__GLIBC__) && !defined(AS_UNSAFE)
+	const char *dir = mkdir_tmp();
+	char out[32], logs[2048], line[128];
+	struct rlimit old, lim;
+	struct spool_stats st;
+	struct spool *s;
+	unsigned long vm_kib = 0;
+	uint64_t seq;
+	int saved_err, pfd[2];
+	ssize_t k;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	T_CHECK(f != NULL);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %lu kB", &vm_kib) == 1)
+			break;
+	fclose(f);
+	T_CHECK(vm_kib > 0);
+	fflush(stderr);
+	saved_err = dup(STDERR_FILENO);
+	T_CHECK(saved_err >= 0 && pipe(pfd) == 0);
+	dup2(pfd[1], STDERR_FILENO);
+	close(pfd[1]);
+	T_EQ_INT(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)vm_kib * 1024 + AS_SPARE;
+	T_EQ_INT(setrlimit(RLIMIT_AS, &lim), 0);
+	s = spool_open(dir, BIG, MANY);
+	T_EQ_INT(setrlimit(RLIMIT_AS, &old), 0);
+	fflush(stderr);
+	dup2(saved_err, STDERR_FILENO);
+	close(saved_err);
+	k = read(pfd[0], logs, sizeof(logs) - 1);
+	close(pfd[0]);
+	logs[k > 0 ? k : 0] = '\0';
+	fputs(logs, stderr);
+	T_CHECK(s != NULL);
+	if (!s) {
+		rm_tmp();
+		return;
+	}
+	T_EQ_INT(count_in(logs, "no memory to keep reports"), 1);
+	spool_stats(s, &st);
+	T_EQ_INT(st.in_memory, 0);
+	T_EQ_INT(put(s, "{\"n\":1}", 64, 0, &seq), 0);
+	T_EQ_INT(count_suffix(dir, ".d42"), 1);
+	T_EQ_INT(get(s, seq, out, sizeof(out), 64), 0);
+	T_EQ_STR(out, "{\"n\":1}");
+	spool_close(s);
+	rm_tmp();
+#else
+	printf("  skipped: RLIMIT_AS needs glibc without a sanitizer\n");
+#endif
+}
+
 static void test_out_of_fds_loses_nothing(void)
 {
 	const char *dir = mkdir_tmp();
@@ -1569,6 +1643,9 @@ static void test_sink_signature_streams(void)
 
 int main(void)
 {
+	/* first: no ring freed before, which malloc would reuse whatever
+	 * the limit on address space */
+	T_RUN(test_no_memory_for_queue_still_opens);
 	T_RUN(test_crc32_known_values);
 	T_RUN(test_check_valid_and_header_fields);
 	T_RUN(test_check_errors);
