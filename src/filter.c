@@ -131,6 +131,11 @@ static int filter_any(const struct config *c)
  * They pass, and filter_match() judges them once decoded. */
 #define FILTER_V6_EXT "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or " \
 		      "ip6[6] == 51 or ip6[6] == 60))"
+/* IPv4 packets carrying IPsec AH (IP protocol 51), which the decoder skips
+ * to the TCP/UDP header behind it (dec_ipv4_ah): libpcap's tcp, udp and
+ * port read the protocol field and the header right after IPv4's, so the
+ * kernel would drop them too. They pass, and filter_match() judges them. */
+#define FILTER_V4_AH "(ip and ip[9] == 51)"
 /* Cooked captures (Linux "any"): tagged frames, which libpcap's vlan
  * cannot parse there. */
 #define FILTER_COOKED_TAGGED "ether proto 0x8100 or ether proto 0x88a8 or ether proto 0x9100"
@@ -151,7 +156,7 @@ static void filter_core(const struct config *c, int lists, struct fbuf *b)
 		fb_proto(b, "udp", lists, &c->inc_src_udp_ports, &c->inc_dst_udp_ports,
 			 &c->inc_src_udp_ips, &c->inc_dst_udp_ips);
 	}
-	fb_add(b, " or %s)", FILTER_V6_EXT);
+	fb_add(b, " or %s or %s)", FILTER_V4_AH, FILTER_V6_EXT);
 	if (!lists)
 		return;
 	if (c->ignore_ips.n) {

@@ -37,8 +37,9 @@ enum filter_link {
 
 /* Writes the expression ("" when nothing is filtered): everything, or only
  * the protocol selection when the lists are matched by filter_match().
- * What it cannot judge but the decoder can (IPv6 extension headers, deep
- * or cooked VLAN tags) passes: filter_match() decides after decoding.
+ * What it cannot judge but the decoder can (IPv4 AH, IPv6 extension
+ * headers, deep or cooked VLAN tags) passes: filter_match() decides after
+ * decoding.
  * Returns 0, or -1 if it does not fit or nothing could ever match. */
 int filter_build(const struct config *c, enum filter_link link, char *out, size_t outsz);
 /* The same with the lists left to filter_match() whatever their length:

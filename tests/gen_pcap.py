@@ -14,6 +14,8 @@ written independently of the C code; `check` compares a d42pcap run with it.
   gen_pcap.py filters OUT         traffic for every include/ignore key
   gen_pcap.py optbug OUT          three IPv6 UDP packets a libpcap 1.10.3
                                   optimiser bug keeps (t_filters.sh)
+  gen_pcap.py ah4filter DIR       TCP to two ports behind IPv4 AH: Ethernet,
+                                  VLAN, cooked (t_filters.sh)
   gen_pcap.py expect ANSWER [-c CONFIG]         print the expected report lines
   gen_pcap.py check ANSWER OUTPUT [-c CONFIG] [--interface PATH]
                                   compare d42pcap output with the model; exit 1
@@ -502,6 +504,45 @@ def loop_frame(p):
     return struct.pack("!I", fam) + p.l3
 
 
+# What the kernel filter passes whatever the lists, any filter key set
+# (src/filter.c): it cannot judge it, the decoder can.
+FILTER_V6_EXT = (P_HOPOPT, P_ROUTING, P_FRAG, P_AH, P_DSTOPTS)
+FILTER_COOKED_TAGGED = (ET_8021Q, ET_8021AD, ET_QINQ_OLD)
+FILTER_VLAN_TAGS = 2        # what libpcap's vlan reads in the expression
+LINK_HDR = {LT_SLL: 16, LT_SLL2: 20, LT_NULL: 4, LT_LOOP: 4}
+
+
+def kernel_passes(p, linktype, caplen):
+    """Whether the kernel filter passes p whatever the lists: IPv4 carrying
+    AH, IPv6 whose first next header is an extension header, Ethernet
+    frames under more than two VLAN tags, tagged frames in cooked captures.
+    Only asked of packets that do not decode: the others the lists judge
+    alike in the kernel and after decoding. Not modelled: with the lists in
+    the kernel, ignore-ips still drops such a packet by its IP addresses
+    (none of the captures filtered with ignore-ips has one)."""
+    if "frame" in p.link:
+        return False
+    tags = len(p.link.get("vlans", ()))
+    if linktype == LT_EN10MB:
+        if tags > FILTER_VLAN_TAGS:
+            return True
+        off = 14 + 4 * tags
+    else:
+        if linktype in (LT_SLL, LT_SLL2) and p.etype in FILTER_COOKED_TAGGED:
+            return True
+        off = LINK_HDR.get(linktype, 0)
+    ip = p.l3[:max(0, caplen - off)]
+    if linktype in (LT_RAW, LT_IPV4, LT_IPV6):
+        fam = ip[0] >> 4 if ip else 0
+    else:
+        fam = {ET_IP4: 4, ET_IP6: 6}.get(p.etype, 0)
+    if fam == 4:
+        return len(ip) > 9 and ip[9] == P_AH
+    if fam == 6:
+        return len(ip) > 6 and ip[6] in FILTER_V6_EXT
+    return False
+
+
 def frame(p, linktype, endian):
     if "frame" in p.link:
         return p.link["frame"]
@@ -550,7 +591,10 @@ class Capture:
             ts = p.ts if self.ns else p.ts - p.ts % US
             orig = p.link.get("origlen", len(f))
             cap = min(p.link.get("caplen", len(f)), self.snaplen, len(f))
-            recs.append((ts, cap, orig, f[:cap], p.meta))
+            m = p.meta
+            if m["reason"] != "ok":
+                m = dict(m, kernel_pass=kernel_passes(p, self.linktype, cap))
+            recs.append((ts, cap, orig, f[:cap], m))
         return recs
 
     def write(self, path, answer=True):
@@ -599,7 +643,7 @@ class Capture:
                 rows.append([ts, orig, "ok", m["fam"], m["proto"], m["src"], m["dst"],
                              m["sport"], m["dport"], m["flags"], m["ip_len"]])
             else:
-                rows.append([ts, orig, m["reason"]])
+                rows.append([ts, orig, m["reason"], m["kernel_pass"]])
         undec = {}
         for r in rows:
             if r[2] != "ok":
@@ -613,7 +657,8 @@ class Capture:
                 "tshark_malformed": [i for i, r in enumerate(recs, 1)
                                      if r[4].get("tshark_malformed")],
                 "records_format": "[ts_ns, wire_len, reason, family, proto, src, dst, "
-                                  "sport, dport, tcp_flags, ip_len]",
+                                  "sport, dport, tcp_flags, ip_len]; undecodable: "
+                                  "[ts_ns, wire_len, reason, kernel_filter_passes]",
                 "records": rows,
                 # the whole capture as one interval: per (client, server,
                 # port, protocol) connections, packets, bytes, client ports,
@@ -689,9 +734,10 @@ def make_filter(cfg):
 
     def f(r):
         if r[2] != "ok":
-            # the kernel filter passes frames under three tags or more
-            # (libpcap's vlan reads two here): counted, as undecodable
-            return r[2] == "vlan_too_deep"
+            # what the kernel filter cannot judge passes it (kernel_passes:
+            # deep VLAN tags, IPv4 AH, IPv6 extension headers): counted as
+            # undecodable; the rest is taken as dropped unseen
+            return r[3]
         proto, src, dst, sp, dp = r[4], r[5], r[6], r[7], r[8]
         if innet(src, ign_ips) or innet(dst, ign_ips):
             return False
@@ -1314,18 +1360,39 @@ def filters_capture():
             (h["c1"], h["db"], 161), (h["c6"], h["s6"], 53), (h["c6"], h["s6"], 123))):
         c.add(udp_exchange(cli, 42000 + i, srv, port, t + 2 * NS + i * 100 * MS, 2, gap=10 * MS))
     # what libpcap's tcp/udp/port cannot see into, but the decoder reads:
-    # IPv6 behind extension headers, and a frame under three VLAN tags
+    # IPv6 behind extension headers, a frame under three VLAN tags, IPv4 AH
     hbh, dst = (P_HOPOPT, ext_hbh), (P_DSTOPTS, ext_dst)
     c.add(tcp_session(h["c6"], 43000, h["s6"], 443, t + 4 * NS, 1, exts=[hbh], rng=rng))
     c.add(udp_exchange(h["c6"], 43001, h["s6"], 53, t + 4 * NS + 200 * MS, 1, exts=[dst]))
     c.add(tcp_session(h["c2"], 43002, h["web"], 80, t + 4 * NS + 400 * MS, 1, rng=rng,
                       vlans=[(ET_8021AD, 1), (ET_8021Q, 2), (ET_8021Q, 3)]))
+    # and IPv4 behind AH (transport mode)
+    c.add(tcp_session(h["c1"], 43003, h["web"], 443, t + 5 * NS, 1, rng=rng, ipkw={"ah": [12]}))
+    c.add(udp_exchange(h["c3"], 43004, h["dns"], 53, t + 5 * NS + 200 * MS, 1,
+                       ipkw={"ah": [16]}))
     c.add(arp_pkt(t + 3 * NS, h["c1"], h["web"]))
     c.add(bad(t + 3 * NS + 5 * MS, ipv4(h["c1"], h["web"], P_ICMP, icmp_echo(3, 1)), ET_IP4,
               "l4_other"))
     c.add(bad(t + 3 * NS + 6 * MS, ipv6(h["c6"], h["s6"], P_ICMP6, icmp6_echo(h["c6"], h["s6"], 3, 1)),
               ET_IP6, "l4_other"))
     return c
+
+
+def ah4_filter_captures():
+    """IPv4 AH (transport mode) carrying TCP to port 443 and to port 22, on
+    Ethernet, under an 802.1Q tag and in a Linux cooked capture: an include
+    list for 443 keeps that one only, behind AH as without (t_filters.sh)."""
+    caps = {}
+    for name, lt, link in (("ah4_filter_en10mb.pcap", LT_EN10MB, {}),
+                           ("ah4_filter_vlan.pcap", LT_EN10MB, {"vlans": [(ET_8021Q, 100)]}),
+                           ("ah4_filter_sll.pcap", LT_SLL, {})):
+        c = Capture(lt, comment="IPv4 AH, filtered")
+        c.add(tcp_session("10.0.0.2", 40000, "10.0.0.1", 443, SUITE_T0 + 1 * MS, 1,
+                          ipkw={"ah": [12]}, **link))
+        c.add(tcp_session("10.0.0.2", 40001, "10.0.0.1", 22, SUITE_T0 + 10 * MS, 1,
+                          ipkw={"ah": [12]}, **link))
+        caps[name] = c
+    return caps
 
 
 def optbug_capture():
@@ -1484,6 +1551,10 @@ def main(argv):
         flows_capture(int(args[0])).write(args[1])
     elif cmd == "filters" and len(args) == 1:
         filters_capture().write(args[0])
+    elif cmd == "ah4filter" and len(args) == 1:
+        os.makedirs(args[0], exist_ok=True)
+        for name, cap in ah4_filter_captures().items():
+            cap.write(os.path.join(args[0], name))
     elif cmd == "optbug" and len(args) == 1:
         optbug_capture().write(args[0])
     elif cmd == "expect" and args:

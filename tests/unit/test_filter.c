@@ -12,6 +12,7 @@
 static struct config cfg;
 static char expr[FILTER_MAX_EXPR];
 
+#define V4AH "(ip and ip[9] == 51)"	/* IPv4 AH's pass */
 #define V6X "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"	/* the IPv6 extension headers' pass */
 
 static void reset(void)
@@ -87,7 +88,7 @@ static void test_filter_text(void)
 	cfg.ignore_ports.port[cfg.ignore_ports.n++] = 22;
 	T_EQ_INT(filter_build(&cfg, 0, expr, sizeof(expr)), 0);
 	T_EQ_STR(expr, "((tcp and (src port 443 or dst port 80)) or (udp and (dst net 10.0.0.0/8))"
-		 " or " V6X ") and not (port 22)");
+		 " or " V4AH " or " V6X ") and not (port 22)");
 }
 
 static void test_filter_tcp_ports(void)
@@ -203,6 +204,111 @@ static void test_filter_passes_what_it_cannot_judge(void)
 	/* and the plain form compiles where ethertypes mean nothing */
 	T_EQ_INT(filter_build(&cfg, FILTER_LINK_PLAIN, expr, sizeof(expr)), 0);
 	T_EQ_INT(accepts_raw(expr, DLT_RAW, m + 20, n - 18), 1);
+}
+
+#define AH4_LEN 24	/* AH with a 12-byte ICV (HMAC-SHA1-96): length field 4 */
+
+/* The Ethernet frame of tframe_build with an AH header (transport mode)
+ * between IPv4 and TCP/UDP; returns its length. */
+static size_t ah4_frame(uint8_t *m, const struct tframe *f)
+{
+	uint8_t b[TFRAME_MAX];
+	size_t n = tframe_build(b, f), ip = 14 + 4 * (size_t)f->tags, l4 = ip + 20;
+
+	memcpy(m, b, l4);
+	memset(m + l4, 0, AH4_LEN);
+	m[l4] = f->proto;		/* next header */
+	m[l4 + 1] = AH4_LEN / 4 - 2;
+	m[l4 + 7] = 1;			/* SPI */
+	m[l4 + 11] = 1;			/* sequence number */
+	memcpy(m + l4 + AH4_LEN, b + l4, n - l4);
+	m[ip + 9] = 51;
+	tframe_put16(m + ip + 2, (unsigned)(n - ip + AH4_LEN));
+	return n + AH4_LEN;
+}
+
+/* IPv4 AH carrying TCP or UDP: libpcap's tcp, udp and port see protocol
+ * 51, so the kernel filter passes it whatever the lists (before
+ * 2026-11-29 it dropped it), untagged, tagged, cooked, raw, in the long
+ * and the short form alike, and filter_match() decides after decoding. */
+static void test_filter_passes_ipv4_ah(void)
+{
+	static const struct {
+		uint8_t proto;
+		uint16_t dport;
+		int match;
+	} c[] = { { 6, 443, 1 }, { 6, 80, 0 }, { 17, 53, 1 }, { 17, 54, 0 } };
+	static struct filter_lists fl;
+	static char shrt[FILTER_MAX_EXPR], cooked[2][FILTER_MAX_EXPR], plain[2][FILTER_MAX_EXPR];
+	struct tframe f = { 0, 4, 6, A, B, 40000, 443 };
+	uint8_t m[TFRAME_MAX + AH4_LEN], s[TFRAME_MAX + AH4_LEN];
+	struct pkt p;
+	size_t i, n;
+	unsigned k;
+
+	reset();
+	add_port(&cfg.inc_dst_tcp_ports, 443);
+	add_port(&cfg.inc_dst_udp_ports, 53);
+	add_port(&cfg.ignore_ports, 9);
+	filter_lists_init(&fl, &cfg);
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_ETHER, expr, sizeof(expr)), 0);
+	T_EQ_INT(filter_build_short(&cfg, FILTER_LINK_ETHER, shrt, sizeof(shrt)), 0);
+	T_CHECK(strstr(expr, "port 443") != NULL && strstr(shrt, "port") == NULL);
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_COOKED, cooked[0], sizeof(cooked[0])), 0);
+	T_EQ_INT(filter_build_short(&cfg, FILTER_LINK_COOKED, cooked[1], sizeof(cooked[1])), 0);
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_PLAIN, plain[0], sizeof(plain[0])), 0);
+	T_EQ_INT(filter_build_short(&cfg, FILTER_LINK_PLAIN, plain[1], sizeof(plain[1])), 0);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		f.proto = c[i].proto;
+		f.dport = c[i].dport;
+		for (f.tags = 0; f.tags <= 2; f.tags++) {
+			n = ah4_frame(m, &f);
+			T_EQ_INT(decode_packet(DLT_EN10MB, m, n, n, &p), DEC_OK);
+			T_EQ_INT(p.proto, c[i].proto);
+			T_EQ_INT(p.dport, c[i].dport);
+			T_EQ_INT(filter_match(&fl, &cfg, &p), c[i].match);
+			T_EQ_INT(accepts_raw(expr, DLT_EN10MB, m, n), 1);
+			T_EQ_INT(accepts_raw(shrt, DLT_EN10MB, m, n), 1);
+			/* without AH the kernel judges it itself */
+			T_EQ_INT(accepts(expr, f.tags, f.proto, A, B, 40000, f.dport), c[i].match);
+		}
+		/* cooked (SLL): the untagged frame's IPv4 behind a 16-byte
+		 * header; raw IP: the plain form */
+		f.tags = 0;
+		n = ah4_frame(m, &f);
+		memset(s, 0, 14);
+		tframe_put16(s + 14, 0x0800);
+		memcpy(s + 16, m + 14, n - 14);
+		T_EQ_INT(decode_packet(DLT_LINUX_SLL, s, n + 2, n + 2, &p), DEC_OK);
+		T_EQ_INT(filter_match(&fl, &cfg, &p), c[i].match);
+		T_EQ_INT(decode_packet(DLT_RAW, m + 14, n - 14, n - 14, &p), DEC_OK);
+		T_EQ_INT(filter_match(&fl, &cfg, &p), c[i].match);
+		for (k = 0; k < 2; k++) {
+			T_EQ_INT(accepts_raw(cooked[k], DLT_LINUX_SLL, s, n + 2), 1);
+			T_EQ_INT(accepts_raw(plain[k], DLT_RAW, m + 14, n - 14), 1);
+		}
+	}
+	/* ignore-ports: the kernel cannot see a port behind AH, the lists
+	 * can; ignore-ips: the addresses are IPv4's, the kernel drops it */
+	f.proto = 6;
+	f.tags = 1;
+	f.dport = 443;
+	n = ah4_frame(m, &f);
+	T_EQ_INT(decode_packet(DLT_EN10MB, m, n, n, &p), DEC_OK);
+	T_EQ_INT(filter_match(&fl, &cfg, &p), 1);
+	f.sport = 9;
+	n = ah4_frame(m, &f);
+	T_EQ_INT(decode_packet(DLT_EN10MB, m, n, n, &p), DEC_OK);
+	T_EQ_INT(filter_match(&fl, &cfg, &p), 0);
+	T_EQ_INT(accepts_raw(expr, DLT_EN10MB, m, n), 1);
+	f.sport = 40000;
+	n = ah4_frame(m, &f);
+	add_net(&cfg.ignore_ips, "10.0.0.2");
+	filter_lists_init(&fl, &cfg);
+	T_EQ_INT(decode_packet(DLT_EN10MB, m, n, n, &p), DEC_OK);
+	T_EQ_INT(filter_match(&fl, &cfg, &p), 0);
+	T_EQ_INT(filter_build(&cfg, FILTER_LINK_ETHER, expr, sizeof(expr)), 0);
+	T_EQ_INT(accepts_raw(expr, DLT_EN10MB, m, n), 0);
 }
 
 static void test_filter_both_ignored_and_overflow(void)
@@ -390,11 +496,14 @@ static void test_filter_kernel_limit(void)
 	filter_lists_init(&fl, &cfg);
 	T_EQ_INT(fl.on, 1);
 	T_EQ_INT(filter_build(&cfg, 0, expr, sizeof(expr)), 0);
-	T_EQ_STR(expr, "((tcp) or (udp) or " V6X ")");
+	T_EQ_STR(expr, "((tcp) or (udp) or " V4AH " or " V6X ")");
 	cfg.ignore_udp = 1;
 	T_EQ_INT(filter_build(&cfg, 1, expr, sizeof(expr)), 0);
-	T_EQ_STR(expr, "((tcp) or " V6X ") or (vlan and (((tcp) or " V6X ") or (vlan and (((tcp) or "
-		 V6X ") or vlan))))");
+	T_EQ_STR(expr, "((tcp) or " V4AH " or " V6X ") or (vlan and (((tcp) or " V4AH " or " V6X
+		 ") or (vlan and (((tcp) or " V4AH " or " V6X ") or vlan))))");
+	T_EQ_INT(filter_build(&cfg, 2, expr, sizeof(expr)), 0);	/* cooked */
+	T_EQ_STR(expr, "((tcp) or " V4AH " or " V6X ") or ether proto 0x8100 or "
+		 "ether proto 0x88a8 or ether proto 0x9100");
 	/* Within the limit but longer than an expression holds (600 long
 	 * IPv6 addresses, each written three times on Ethernet): matched
 	 * after decoding, not refused (until 2026-11-27 the start failed). */
@@ -433,6 +542,7 @@ int main(void)
 	T_RUN(test_filter_ipv6_net_compiles);
 	T_RUN(test_filter_both_ignored_and_overflow);
 	T_RUN(test_filter_passes_what_it_cannot_judge);
+	T_RUN(test_filter_passes_ipv4_ah);
 	T_RUN(test_filter_match_agrees_with_bpf);
 	T_RUN(test_filter_kernel_limit);
 	return T_DONE();
