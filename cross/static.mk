@@ -49,8 +49,11 @@ ST_OPT     := -Os -pipe -ffunction-sections -fdata-sections \
 ST_MUSLCFLAGS := $(ST_OPT) $(T_CFLAGS)
 ST_LIBCFLAGS := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS)
 # d42pcap's own code (not the libraries) also with link-time optimisation:
-# 3 KiB less on aarch64 (2026-11-29), where the budget is tightest.
-ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS) -flto
+# 3 KiB less on aarch64 (2026-11-29), where the budget is tightest. Its
+# modules are then mixed in the link map: `make size ST_LTO=` breaks the
+# size down by module (docs/STATIC.md).
+ST_LTO     ?= -flto
+ST_CFLAGS  := $(ST_OPT) $(T_CFLAGS) $(T_CODEFLAGS) $(ST_LTO)
 ST_LDFLAGS := -static -no-pie -Wl,--gc-sections -Wl,-z,noseparate-code \
               -Wl,-z,norelro -Wl,-z,common-page-size=64 -Wl,--build-id=none $(T_LDFLAGS)
 ST_LIBS    := -lpcap -lmbedtls -lmbedx509 -lmbedcrypto

@@ -20,6 +20,8 @@ function hex(s,    i, c, v) {
 
 function group(f) {
 	if (index(f, objdir) == 1) { f = substr(f, length(objdir) + 1); sub(/\.o$/, "", f); return "src/" f }
+	# -flto: the linker's partitions of d42pcap's code, modules mixed
+	if (f ~ /\.ltrans[0-9]*\.ltrans\.o$/) return "src/ (all, -flto)"
 	if (f ~ /libpcap\.a\(/) return "libpcap"
 	if (f ~ /libmbedtls\.a\(/) return "mbedtls (tls)"
 	if (f ~ /libmbedx509\.a\(/) return "mbedtls (x509)"
