@@ -436,6 +436,18 @@ static int corrupt_dir(struct spool *s)
 	return s->cfd >= 0 ? 0 : -1;
 }
 
+/* A file set aside falls off the bound: said, as its setting aside was
+ * (until 2026-11-29 it went silently). */
+static void corrupt_drop(struct spool *s, const char *qn)
+{
+	if (unlinkat(s->cfd, qn, 0) == 0)
+		log_info("spool %s: %s/%s deleted: %s keeps the %u newest files",
+			 s->dir, CORRUPT_DIR, qn, CORRUPT_DIR, SPOOL_MAX_CORRUPT);
+	else if (errno != ENOENT)
+		log_warn("spool %s: cannot delete %s/%s: %s", s->dir, CORRUPT_DIR, qn,
+			 strerror(errno));
+}
+
 /* Keeps qname sorted oldest first and at most SPOOL_MAX_CORRUPT long,
  * deleting whatever falls off. */
 static void corrupt_add(struct spool *s, const char *qn, uint64_t qseq)
@@ -448,10 +460,10 @@ static void corrupt_add(struct spool *s, const char *qn, uint64_t qseq)
 		i--;
 	if (s->nq == SPOOL_MAX_CORRUPT) {
 		if (i == 0) {	/* older than everything kept */
-			unlinkat(s->cfd, qn, 0);
+			corrupt_drop(s, qn);
 			return;
 		}
-		unlinkat(s->cfd, s->qname[0], 0);
+		corrupt_drop(s, s->qname[0]);
 		memmove(s->qname[0], s->qname[1], (size_t)(i - 1) * QNAME_MAX);
 		i--;
 	} else {

@@ -1213,10 +1213,35 @@ static void test_out_of_fds_loses_nothing(void)
 	rm_tmp();
 }
 
+/* stderr (the log) into a pipe until logs_end(), which returns it. */
+static int logs_saved = -1, logs_pipe[2];
+
+static void logs_begin(void)
+{
+	fflush(stderr);
+	logs_saved = dup(STDERR_FILENO);
+	T_CHECK(logs_saved >= 0 && pipe(logs_pipe) == 0);
+	dup2(logs_pipe[1], STDERR_FILENO);
+	close(logs_pipe[1]);
+}
+
+static void logs_end(char *buf, size_t size)
+{
+	ssize_t k;
+
+	fflush(stderr);
+	dup2(logs_saved, STDERR_FILENO);
+	close(logs_saved);
+	k = read(logs_pipe[0], buf, size - 1);
+	close(logs_pipe[0]);
+	buf[k > 0 ? k : 0] = '\0';
+	fputs(buf, stderr);
+}
+
 static void test_corrupt_dir_is_bounded(void)
 {
 	const char *dir = mkdir_tmp();
-	char name[64], corrupt[300];
+	char name[64], corrupt[300], logs[8192];
 	struct spool *s;
 	struct spool_stats st;
 
@@ -1224,7 +1249,12 @@ static void test_corrupt_dir_is_bounded(void)
 		snprintf(name, sizeof(name), "junk%02d", i);
 		write_raw(dir, name, "x", 1);
 	}
+	logs_begin();
 	s = spool_open(dir, BIG, MANY);
+	logs_end(logs, sizeof(logs));
+	/* what falls off the bound is said, as its setting aside was */
+	T_EQ_INT(count_in(logs, "moved to corrupt/"), 20);
+	T_EQ_INT(count_in(logs, "deleted: corrupt keeps the 16 newest"), 4);
 	T_CHECK(s != NULL);
 	if (!s)
 		return;
@@ -1239,7 +1269,10 @@ static void test_corrupt_dir_is_bounded(void)
 
 	/* across a restart the numbering continues and the bound holds */
 	write_raw(dir, "more-junk", "x", 1);
+	logs_begin();
 	s = spool_open(dir, BIG, MANY);
+	logs_end(logs, sizeof(logs));
+	T_EQ_INT(count_in(logs, "corrupt/0000000000000004-junk"), 1);
 	T_CHECK(s != NULL);
 	if (!s)
 		return;
