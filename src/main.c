@@ -394,9 +394,8 @@ int main(int argc, char **argv)
 	load_settings(&opt, argv[0]);
 	apply_overrides(&opt);
 	/* What the settings file alone cannot tell, before -check-config
-	 * says it is fine. An empty -user passes here as it always did
-	 * (priv_drop() refuses it with the chroot). */
-	if (cfg.chroot && !(cli_set & SETTINGS_CLI_USER) && !cfg.user_name[0])
+	 * says it is fine (-user, never empty: cli.c, is in cfg now). */
+	if (cfg.chroot && !cfg.user_name[0])
 		fatal(EXIT_USAGE, "common.chroot needs a user to switch to (common.user or "
 		      "-user): root can leave a chroot");
 	check_user();

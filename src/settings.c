@@ -306,7 +306,7 @@ void settings_reload(const struct settings_env *e)
 			e->path, msg);
 		return;
 	}
-	if (n->chroot && !(e->cli_set & SETTINGS_CLI_USER) && !n->user_name[0]) {
+	if (n->chroot && !n->user_name[0]) {
 		log_err("SIGHUP: %s: common.chroot needs a user to switch to (common.user "
 			"or -user); keeping the current settings", e->path);
 		return;
